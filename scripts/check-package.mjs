@@ -4,7 +4,7 @@
 // depends on, into a fresh project outside the monorepo; third-party deps come from the registry),
 // then import (ESM) and require (CJS) and run the package's smoke.cjs against each.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -49,7 +49,9 @@ try {
   const project = join(work, 'project');
   run('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pick-and-choose', private: true }));
-  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs], { cwd: project });
+  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs], {
+    cwd: project,
+  });
   copyFileSync(join(pkgDir, 'smoke.cjs'), join(project, 'smoke.cjs'));
   writeFileSync(
     join(project, 'esm.mjs'),

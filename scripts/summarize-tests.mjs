@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Sums every package's vitest JSON report into the one closing line CI reads.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -19,7 +19,9 @@ for (const dir of dirs) {
   const p = r.numPassedTests;
   const f = r.numFailedTests + broken;
   const s = r.numPendingTests + r.numTodoTests;
-  console.log(`${dir.padEnd(28)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`);
+  console.log(
+    `${dir.padEnd(28)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
+  );
   passed += p;
   failed += f;
   skipped += s;

@@ -1,1 +1,3 @@
-module.exports = async function smoke(m) { if (typeof m !== 'object') throw new Error('no module'); };
+module.exports = async function smoke(m) {
+  if (typeof m !== 'object') throw new Error('no module');
+};
