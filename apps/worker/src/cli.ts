@@ -1,0 +1,1 @@
+console.log('spawnguard-worker: not built yet');
