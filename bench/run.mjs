@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `pnpm bench`: runs every suite (or those named on the command line), each case in its own
+// process, prints one table per suite with ratios against the targets, and writes
+// bench/results/<suite>.json.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+const here = import.meta.dirname;
+const wanted = process.argv.slice(2);
+const suites = readdirSync(join(here, 'suites'))
+  .filter((f) => f.endsWith('.mjs'))
+  .map((f) => f.slice(0, -4))
+  .filter((s) => wanted.length === 0 || wanted.includes(s));
+mkdirSync(join(here, 'results'), { recursive: true });
+
+const fmt = (v, unit) => {
+  if (v == null || Number.isNaN(v)) return '-';
+  if (unit === 'ns') return v < 1000 ? `${v.toFixed(1)} ns` : `${(v / 1000).toFixed(2)} us`;
+  if (unit === 'MB') return `${v.toFixed(1)} MB`;
+  return `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+};
+
+let failedTargets = 0;
+for (const name of suites) {
+  const suite = await import(join(here, 'suites', `${name}.mjs`));
+  console.log(`\n## ${suite.title}`);
+  const results = {};
+  for (const c of suite.cases) {
+    process.stderr.write(`  running ${c.id} ...\n`);
+    const out = execFileSync(process.execPath, [...(c.nodeArgs ?? []), join(here, 'lib', 'child.mjs'), name, c.id], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 10 * 60_000,
+    });
+    results[c.id] = { label: c.label, ...JSON.parse(out.trim().split('\n').at(-1)) };
+  }
+  const rows = suite.cases.map((c) => {
+    const r = results[c.id];
+    return `| ${c.label.padEnd(44)} | ${fmt(r.p50, r.unit).padStart(10)} | ${fmt(r.p99, r.unit).padStart(10)} |`;
+  });
+  console.log(`| ${'case'.padEnd(44)} | ${'median'.padStart(10)} | ${'p99'.padStart(10)} |`);
+  console.log(`|${'-'.repeat(46)}|${'-'.repeat(12)}|${'-'.repeat(12)}|`);
+  for (const row of rows) console.log(row);
+  const targets = suite.targets(results);
+  for (const t of targets) {
+    const ok = t.pass;
+    if (!ok) failedTargets++;
+    console.log(`  ${ok ? 'meets' : 'MISSES'} target: ${t.text}`);
+  }
+  const record = {
+    suite: name,
+    title: suite.title,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    results,
+    targets,
+  };
+  writeFileSync(join(here, 'results', `${name}.json`), `${JSON.stringify(record, null, 2)}\n`);
+}
+console.log(`\n${failedTargets === 0 ? 'all targets met' : `${failedTargets} target(s) missed`}; results in bench/results/`);
