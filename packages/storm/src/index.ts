@@ -1,1 +1,18 @@
-export {};
+export { type CompiledWatch, MAX_CONCURRENCY, type StormOptions, type WatchOption, type WatchPattern } from './options.js';
+export { escapeHtml, renderHtml, renderTimelineSvg } from './report-html.js';
+export { formatExitCodes, formatTable } from './report-text.js';
+export { runStorm } from './run-storm.js';
+export { durationStats, percentile } from './stats.js';
+export type {
+  CleanupResult,
+  DurationStats,
+  LauncherStats,
+  ProcessRef,
+  RoundResult,
+  StormEvents,
+  StormProgress,
+  StormResult,
+  StormStats,
+  TimelineSample,
+  WatchCounts,
+} from './types.js';

@@ -1,0 +1,83 @@
+import { performance } from 'node:perf_hooks';
+import { listProcesses, type ProcessInfo } from '@spawnguard/process-table';
+import { sleep } from './launchers.js';
+import type { CompiledWatch } from './options.js';
+
+export interface Snapshot {
+  /** performance.now() when the listing finished. */
+  at: number;
+  listingMs: number;
+  /** Matching processes per watch name. */
+  matches: Map<string, ProcessInfo[]>;
+}
+
+/**
+ * Takes process-table samples one at a time: the periodic loop and on-demand samples share one
+ * chain, so a listing never overlaps the next and `sample()` always returns a listing that started
+ * after the call (the round-closing sample sees everything the round left running).
+ */
+export class Sampler {
+  samples = 0;
+  errors = 0;
+  maxListingMs = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private running = false;
+  private readonly stopped = new AbortController();
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly watches: readonly CompiledWatch[],
+    /** Processes never counted: the storm itself, its ancestors, its own helper children. */
+    private readonly excluded: (info: ProcessInfo) => boolean,
+    private readonly onSnapshot: (snapshot: Snapshot) => void,
+  ) {}
+
+  sample(): Promise<Snapshot | null> {
+    const next = this.chain.then(() => this.take());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  start(everyMs: number): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = (async () => {
+      while (this.running) {
+        const began = performance.now();
+        await this.sample();
+        const wait = everyMs - (performance.now() - began);
+        if (this.running && wait > 0) await sleep(wait, this.stopped.signal);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopped.abort();
+    await this.loopDone;
+  }
+
+  private async take(): Promise<Snapshot | null> {
+    const began = performance.now();
+    let list: ProcessInfo[];
+    try {
+      list = await listProcesses();
+    } catch {
+      // A slow or failed listing (ProcessListTimeoutError) costs one sample, not the storm.
+      this.errors++;
+      return null;
+    }
+    const at = performance.now();
+    const matches = new Map<string, ProcessInfo[]>(this.watches.map((w) => [w.name, []]));
+    for (const info of list) {
+      if (info.cmdline.length === 0 || this.excluded(info)) continue;
+      const joined = info.cmdline.join(' ');
+      for (const watch of this.watches) if (watch.test(joined)) matches.get(watch.name)?.push(info);
+    }
+    this.samples++;
+    this.maxListingMs = Math.max(this.maxListingMs, at - began);
+    const snapshot = { at, listingMs: at - began, matches };
+    this.onSnapshot(snapshot);
+    return snapshot;
+  }
+}
