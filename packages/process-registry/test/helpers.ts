@@ -1,0 +1,121 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listProcesses, type ProcessInfo, processIdentity } from '@spawnguard/process-table';
+
+export const marker = (): string => `spawnguard-test-${randomBytes(6).toString('hex')}`;
+
+const dirs: string[] = [];
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'spawnguard-registry-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Processes whose argv carries the marker (zombies and unreadable ones have no argv and do not count). */
+export async function marked(mark: string): Promise<ProcessInfo[]> {
+  return (await listProcesses()).filter((p) => p.cmdline.includes(mark));
+}
+
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, Math.min(20 * (i + 1), 200)));
+  }
+}
+
+const started = new Set<ChildProcess>();
+
+/** An unrelated long-running process the test owns (outside any registry), marked. */
+export async function sleeper(mark: string, role = 'unrelated', code = 'setInterval(() => {}, 1e6)'): Promise<{ child: ChildProcess; pid: number; startToken: string }> {
+  const child = spawn(process.execPath, ['-e', code, mark, role], { stdio: 'ignore' });
+  started.add(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  const info = await processIdentity(child.pid!);
+  if (!info) throw new Error('sleeper vanished');
+  return { child, pid: child.pid!, startToken: info.startToken };
+}
+
+/** Kills what the tests started: tracked children by handle, then anything still carrying a marker, by pid. */
+export async function cleanup(...marks: string[]): Promise<void> {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
+  for (const mark of marks) {
+    for (const p of await marked(mark)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0); it is dead for our purposes.
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Process group of a pid, from /proc/<pid>/stat (field 5). */
+export function pgidOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+const pkgDir = join(import.meta.dirname, '..');
+/** The fixtures run the built package: rebuild when a source file is newer than dist. */
+export function ensureBuilt(): void {
+  const dist = join(pkgDir, 'dist', 'index.js');
+  let builtAt = 0;
+  try {
+    builtAt = statSync(dist).mtimeMs;
+  } catch {}
+  const sources = execFileSync('find', [join(pkgDir, 'src'), '-type', 'f', '-newermt', `@${Math.floor(builtAt / 1000)}`], {
+    encoding: 'utf8',
+  }).trim();
+  if (builtAt === 0 || sources.length > 0) execFileSync('pnpm', ['build'], { cwd: pkgDir, stdio: 'ignore' });
+}
+
+export const fixture = (name: string): string => join(import.meta.dirname, 'fixtures', name);
+
+/** Node code for a child that starts one grandchild (same argv marker) and prints "gc <pid>". */
+export const PARENT_CODE = `
+const { spawn } = require('node:child_process');
+const gc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', process.argv[1], 'grandchild'], { stdio: 'ignore' });
+gc.on('spawn', () => process.stdout.write('gc ' + gc.pid + '\\n'));
+setInterval(() => {}, 1e6);
+`;
+
+/** Resolves with the grandchild pid a PARENT_CODE child prints. */
+export function grandchildOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.on('data', (chunk) => {
+      buffered += chunk;
+      const match = /gc (\d+)\n/.exec(buffered);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', () => reject(new Error('child exited before its grandchild started')));
+  });
+}
