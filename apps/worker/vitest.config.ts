@@ -1,4 +1,10 @@
 import { defineConfig } from 'vitest/config';
 import { sharedTestConfig } from '../../scripts/vitest-shared';
 
-export default defineConfig(sharedTestConfig(import.meta.dirname));
+const shared = sharedTestConfig(import.meta.dirname);
+
+// End-to-end tests run the built CLI (dist/cli.js) as real processes: build it once first.
+export default defineConfig({
+  ...shared,
+  test: { ...shared.test, globalSetup: ['./test/global-setup.ts'] },
+});

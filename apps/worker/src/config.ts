@@ -1,0 +1,119 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+
+/**
+ * Everything the worker can be told, resolved once from flags and environment.
+ * Flags win over environment, environment over defaults. Bad values throw a UsageError
+ * naming the flag or variable and the value, so the CLI can print usage and exit 2.
+ */
+export interface Config {
+  /** TCP port on the literal 127.0.0.1. */
+  port: number;
+  /** Per-user state folder (0700): token, pid file, lock, breaker store, registry, logs. */
+  home: string;
+  /** Every defence off (demo of the field bug). */
+  naive: boolean;
+  /** Hook: total wall-clock budget; the hook exits 0 when it is spent. */
+  hookBudgetMs: number;
+  /** Naive daemons exit by themselves after this long, so a demo never leaves a machine full of them. */
+  naiveTtlMs: number;
+  /** Helper breaker: consecutive failures before it opens, and how long it stays open. */
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  /** Shutdown: how long in-flight requests may take before their connections are cut. */
+  drainMs: number;
+  /** Grace between SIGTERM and SIGKILL when a helper tree is stopped. */
+  killGraceMs: number;
+  /** The log file is rotated once (worker.log → worker.log.1) when it would grow past this. */
+  logMaxBytes: number;
+  /** Test and demo knobs for the helper. */
+  helperCrash: boolean;
+  helperGrandchild: boolean;
+  helperLinger: boolean;
+}
+
+export class UsageError extends Error {
+  readonly code = 'EUSAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface ConfigFlags {
+  port?: string | undefined;
+  home?: string | undefined;
+  naive?: boolean | undefined;
+  'budget-ms'?: string | undefined;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export const PORT_BASE = 37700;
+
+/** 37700 + uid % 100: two users on one machine get two workers, and nobody has to configure anything. */
+export function defaultPort(uid: number | undefined = process.getuid?.()): number {
+  return PORT_BASE + (uid === undefined || uid < 0 ? 0 : uid % 100);
+}
+
+/** $XDG_RUNTIME_DIR/spawnguard (a per-user tmpfs on most Linux desktops), else ~/.spawnguard. */
+export function defaultHome(env: Env = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime && isAbsolute(runtime)) return join(runtime, 'spawnguard');
+  return join(homedir(), '.spawnguard');
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name];
+  return raw === '1' || raw === 'true' || raw === 'yes';
+}
+
+export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const port =
+    flags.port !== undefined
+      ? integer('--port', flags.port, 0, 1, 65535)
+      : integer('SPAWNGUARD_PORT', env.SPAWNGUARD_PORT, defaultPort(), 1, 65535);
+  const rawHome = flags.home ?? env.SPAWNGUARD_HOME;
+  if (rawHome !== undefined && rawHome.trim() === '') {
+    throw new UsageError(`${flags.home !== undefined ? '--home' : 'SPAWNGUARD_HOME'} must be a folder path, got ""`);
+  }
+  const home = rawHome === undefined ? defaultHome(env) : resolve(rawHome);
+  const hookBudgetMs =
+    flags['budget-ms'] !== undefined
+      ? integer('--budget-ms', flags['budget-ms'], 0, 1, 600_000)
+      : integer('SPAWNGUARD_HOOK_BUDGET_MS', env.SPAWNGUARD_HOOK_BUDGET_MS, 5000, 1, 600_000);
+  return {
+    port,
+    home,
+    naive: flags.naive === true || flag(env, 'SPAWNGUARD_NAIVE'),
+    hookBudgetMs,
+    naiveTtlMs: integer('SPAWNGUARD_NAIVE_TTL_MS', env.SPAWNGUARD_NAIVE_TTL_MS, 60_000, 100, 3_600_000),
+    breakerThreshold: integer('SPAWNGUARD_BREAKER_THRESHOLD', env.SPAWNGUARD_BREAKER_THRESHOLD, 3, 1, 1000),
+    breakerCooldownMs: integer(
+      'SPAWNGUARD_BREAKER_COOLDOWN_MS',
+      env.SPAWNGUARD_BREAKER_COOLDOWN_MS,
+      60_000,
+      1,
+      86_400_000,
+    ),
+    drainMs: integer('SPAWNGUARD_DRAIN_MS', env.SPAWNGUARD_DRAIN_MS, 5000, 0, 600_000),
+    killGraceMs: integer('SPAWNGUARD_KILL_GRACE_MS', env.SPAWNGUARD_KILL_GRACE_MS, 3000, 0, 600_000),
+    logMaxBytes: integer('SPAWNGUARD_LOG_MAX_BYTES', env.SPAWNGUARD_LOG_MAX_BYTES, 1024 * 1024, 1024, 1024 ** 3),
+    helperCrash: env.SPAWNGUARD_HELPER_CRASH === 'always',
+    helperGrandchild: flag(env, 'SPAWNGUARD_HELPER_GRANDCHILD'),
+    helperLinger: flag(env, 'SPAWNGUARD_HELPER_LINGER'),
+  };
+}
+
+/** The literal every client dials: never `localhost`, which may resolve to ::1 first. */
+export const HOST = '127.0.0.1';
+export const WORKER_NAME = 'spawnguard-worker';

@@ -1,0 +1,3 @@
+export async function runDaemon(_c: unknown): Promise<number> {
+  return 1;
+}

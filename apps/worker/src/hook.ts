@@ -1,0 +1,122 @@
+/**
+ * `hook <event>`: deliver one event, starting the worker if needed, and never block the host.
+ *
+ * Fast path (a worker is running): one POST /events over node:http, nothing else loaded. This file
+ * imports only node built-ins and config; the lock, the breaker and the identity probe are loaded
+ * with import() on the slow path only, and the MCP SDK never.
+ *
+ * Fails open: whatever happens, the hook exits 0 within its budget, with one short line on stderr
+ * when the event could not be delivered.
+ */
+import type { Config } from './config.js';
+import { WORKER_NAME } from './config.js';
+import { type CallResult, call } from './http-client.js';
+
+export interface HookOutcome {
+  delivered: boolean;
+  /** How the worker was found: 'running' (fast path), or spawn-mutex's outcome on the slow path. */
+  via: string;
+  message?: string;
+}
+
+function say(message: string): void {
+  process.stderr.write(`spawnguard-worker hook: ${message}\n`);
+}
+
+/** Reads --payload: JSON text, or "-" for stdin (bounded to 64 KiB and by the budget). */
+async function readPayload(raw: string | undefined, signal: AbortSignal): Promise<unknown> {
+  if (raw === undefined) return null;
+  let text = raw;
+  if (raw === '-') {
+    text = await new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const finish = () => resolve(Buffer.concat(chunks).toString('utf8'));
+      process.stdin.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= 64 * 1024) chunks.push(chunk);
+        else process.stdin.destroy();
+      });
+      process.stdin.on('end', finish);
+      process.stdin.on('close', finish);
+      process.stdin.on('error', finish);
+      signal.addEventListener('abort', finish, { once: true });
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    say('--payload is not valid JSON; sending it as a string');
+    return { raw: text.slice(0, 4096) };
+  }
+}
+
+export function isWorkerAnswer(result: CallResult): boolean {
+  return result.status === 202 && (result.json as { name?: unknown } | undefined)?.name === WORKER_NAME;
+}
+
+export async function deliver(config: Config, body: string, signal: AbortSignal): Promise<CallResult> {
+  return call(config.port, '/events', { method: 'POST', body, signal, timeoutMs: config.hookBudgetMs });
+}
+
+export async function hook(config: Config, event: string, rawPayload: string | undefined): Promise<HookOutcome> {
+  const signal = AbortSignal.timeout(config.hookBudgetMs);
+  const payload = await readPayload(rawPayload, signal);
+  const body = JSON.stringify({ event, payload });
+
+  // Fast path: the worker is up. One request, then exit.
+  try {
+    const result = await deliver(config, body, signal);
+    if (isWorkerAnswer(result)) return { delivered: true, via: 'running' };
+    if (result.status === 400) {
+      return { delivered: false, via: 'running', message: `the worker refused the event: ${result.text.trim()}` };
+    }
+  } catch (error) {
+    if (signal.aborted) return budgetSpent(config);
+    if ((error as { code?: string }).code !== 'ECONNREFUSED') {
+      // Something answered oddly or slowly: the slow path identifies it before spawning anything.
+    }
+  }
+
+  // Slow path: find out who is on the port, start the worker if nobody is, deliver again.
+  try {
+    const { ensureWorker } = await import('./launcher.js');
+    const started = await ensureWorker(config, { signal, budgetMs: config.hookBudgetMs });
+    if (!started.ok) return { delivered: false, via: started.via, message: started.message };
+    const result = await deliver(config, body, signal);
+    if (isWorkerAnswer(result)) return { delivered: true, via: started.via };
+    return {
+      delivered: false,
+      via: started.via,
+      message: `the worker on 127.0.0.1:${config.port} answered ${result.status}; event dropped`,
+    };
+  } catch (error) {
+    if (signal.aborted) return budgetSpent(config);
+    return { delivered: false, via: 'error', message: `${(error as Error).message}; event dropped` };
+  }
+}
+
+function budgetSpent(config: Config): HookOutcome {
+  return {
+    delivered: false,
+    via: 'budget',
+    message: `worker on 127.0.0.1:${config.port} not reached within the ${config.hookBudgetMs} ms budget; event dropped`,
+  };
+}
+
+/** CLI entry: always resolves 0. A hard timer ends the process if anything outlives the budget. */
+export async function runHook(config: Config, event: string, rawPayload: string | undefined): Promise<number> {
+  const hard = setTimeout(() => {
+    say(budgetSpent(config).message!);
+    process.exit(0);
+  }, config.hookBudgetMs + 250);
+  hard.unref();
+  try {
+    const outcome = await hook(config, event, rawPayload);
+    if (!outcome.delivered && outcome.message) say(outcome.message);
+  } catch (error) {
+    say(`${(error as Error).message}; event dropped`);
+  }
+  clearTimeout(hard);
+  return 0;
+}

@@ -1,0 +1,221 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventStore } from './events-store.js';
+import { EVENT_NAME } from './events-store.js';
+import type { Logger } from './log.js';
+import type { Counter, Metrics } from './metrics.js';
+import { HttpError, hasBearer, isAllowedHost, isAllowedOrigin, readJson } from './security.js';
+
+/** What /health answers: identity only, nothing secret. bind-or-die's probeIdentity reads it. */
+export interface HealthBody {
+  name: string;
+  version: string;
+  pid: number;
+  startToken: string;
+  instanceId: string;
+  naive: boolean;
+}
+
+/** Everything the routes need from the daemon; the routes own no state of their own. */
+export interface RouteContext {
+  port: number;
+  health(): HealthBody;
+  /** Current shutdown token (re-read on SIGHUP). */
+  token(): string | null;
+  /** false until leftovers are reaped, and again while shutting down. */
+  ready(): boolean;
+  /** Resolves once boot work (pid file, reaping leftovers) is done; routes that do work wait for it. */
+  booted: Promise<void>;
+  events: EventStore;
+  search(query: string, signal: AbortSignal): Promise<unknown>;
+  status(): Promise<Record<string, unknown>>;
+  shutdown(reason: string): void;
+  metrics: Metrics;
+  requests: Counter;
+  log: Logger;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+interface Route {
+  methods: Record<string, Handler>;
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+function requireToken(ctx: RouteContext, req: IncomingMessage): void {
+  if (!hasBearer(req.headers.authorization, ctx.token())) {
+    throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token file in the home folder>)', {
+      'www-authenticate': 'Bearer realm="spawnguard-worker"',
+    });
+  }
+}
+
+export function createRoutes(ctx: RouteContext): Map<string, Route> {
+  const routes = new Map<string, Route>();
+
+  routes.set('/health', {
+    methods: { GET: async (_req, res) => sendJson(res, 200, ctx.health()) },
+  });
+
+  routes.set('/ready', {
+    methods: {
+      GET: async (_req, res) => {
+        const ready = ctx.ready();
+        sendJson(res, ready ? 200 : 503, { ready });
+      },
+    },
+  });
+
+  routes.set('/events', {
+    methods: {
+      POST: async (req, res) => {
+        const body = await readJson(req);
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new HttpError(400, 'request body must be a JSON object like {"event":"name","payload":{}}');
+        }
+        const { event, payload } = body as { event?: unknown; payload?: unknown };
+        if (typeof event !== 'string' || !EVENT_NAME.test(event)) {
+          throw new HttpError(
+            400,
+            `"event" must be a string matching ${EVENT_NAME}, got ${JSON.stringify(event) ?? 'nothing'}`,
+          );
+        }
+        await ctx.booted;
+        const count = ctx.events.add(event, payload ?? null);
+        sendJson(res, 202, { name: ctx.health().name, accepted: true, count });
+      },
+    },
+  });
+
+  routes.set('/search', {
+    methods: {
+      GET: async (_req, res, url) => {
+        const query = url.searchParams.get('q');
+        if (!query || query.trim() === '') throw new HttpError(400, 'missing query: use /search?q=<words>');
+        if (query.length > 1000) throw new HttpError(400, `query is ${query.length} characters; the limit is 1000`);
+        await ctx.booted;
+        const aborted = new AbortController();
+        res.once('close', () => aborted.abort(new Error('client went away')));
+        const result = await ctx.search(query, aborted.signal);
+        sendJson(res, 200, result);
+      },
+    },
+  });
+
+  routes.set('/metrics', {
+    methods: {
+      GET: async (_req, res) => {
+        const text = ctx.metrics.render();
+        res.writeHead(200, {
+          'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+          'cache-control': 'no-store',
+        });
+        res.end(text);
+      },
+    },
+  });
+
+  routes.set('/status', {
+    methods: {
+      GET: async (req, res) => {
+        requireToken(ctx, req);
+        sendJson(res, 200, await ctx.status());
+      },
+    },
+  });
+
+  routes.set('/shutdown', {
+    methods: {
+      POST: async (req, res) => {
+        requireToken(ctx, req);
+        sendJson(res, 202, { stopping: true, pid: ctx.health().pid });
+        res.once('finish', () => ctx.shutdown('POST /shutdown'));
+      },
+    },
+  });
+
+  return routes;
+}
+
+/**
+ * The request handler: security checks first (Host, Origin), then routing (404/405), then the
+ * route, all inside one try/catch so nothing a request sends can crash the daemon.
+ */
+export function createRequestHandler(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const routes = createRoutes(ctx);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    if (!isAllowedHost(req.headers.host, ctx.port)) {
+      throw new HttpError(403, `forbidden Host ${JSON.stringify(req.headers.host ?? '')}: use 127.0.0.1:${ctx.port}`);
+    }
+    const origin = req.headers.origin;
+    if (!isAllowedOrigin(origin, ctx.port)) {
+      throw new HttpError(403, `forbidden Origin ${JSON.stringify(origin)}`);
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://127.0.0.1:${ctx.port}`);
+    } catch {
+      throw new HttpError(400, 'malformed request target');
+    }
+    const route = routes.get(url.pathname);
+    if (!route) throw new HttpError(404, `no route ${url.pathname}`);
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const handler = route.methods[method];
+    if (!handler) {
+      const allow = Object.keys(route.methods).join(', ');
+      throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}; use ${allow}`, { allow });
+    }
+    await handler(req, res, url);
+    return url.pathname;
+  }
+
+  return (req, res) => {
+    let route = 'unknown';
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    if (routes.has(pathname)) route = pathname;
+    res.once('finish', () => ctx.requests.inc({ route, status: String(res.statusCode) }));
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        const headers = { ...error.headers };
+        if (error.status === 413 || error.status === 408) headers.connection = 'close';
+        sendJson(res, error.status, { error: error.message }, headers);
+        if (error.status === 413 || error.status === 408) {
+          // Stop reading: the rest of an oversized body is never read, let alone buffered.
+          res.once('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
+        }
+        return;
+      }
+      const status = (error as { code?: string }).code === 'EBROKENCIRCUIT' ? 503 : 500;
+      ctx.log.error('request.failed', { route, method: req.method, error });
+      const headers: Record<string, string> = {};
+      const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
+      if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
+        headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+      }
+      try {
+        sendJson(res, status, { error: (error as Error)?.message ?? String(error) }, headers);
+      } catch {
+        res.destroy();
+      }
+    });
+  };
+}
