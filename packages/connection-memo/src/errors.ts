@@ -22,6 +22,8 @@ export class MemoClosedError extends Error {
   readonly code = 'EMEMOCLOSED';
 
   constructor() {
-    super('the connection memo is closed (close() is final); create a new one with memoizeConnection() to connect again');
+    super(
+      'the connection memo is closed (close() is final); create a new one with memoizeConnection() to connect again',
+    );
   }
 }

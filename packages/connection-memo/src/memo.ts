@@ -151,14 +151,17 @@ class Memo<C> implements ConnectionMemo<C> {
   readonly #timeoutMs: number | undefined;
 
   constructor(options: ConnectionMemoOptions<C>) {
-    if (options === null || typeof options !== 'object') {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new TypeError(`memoizeConnection() needs an options object { connect, close }, got ${describe(options)}`);
     }
     checkKnownKeys('memoizeConnection()', options, OPTION_KEYS);
     checkFunction('connect', options.connect, 'a function ({ signal }) => Promise<connection>');
     checkFunction('close', options.close, 'a function (connection) => void | Promise<void>');
     const { breaker, events } = options;
-    if (breaker !== undefined && (breaker === null || typeof breaker !== 'object' || typeof breaker.execute !== 'function')) {
+    if (
+      breaker !== undefined &&
+      (breaker === null || typeof breaker !== 'object' || typeof breaker.execute !== 'function')
+    ) {
       throw new TypeError(
         `breaker must be an object with an execute(fn, { signal }) function (a circuit breaker), got ${describe(breaker)}`,
       );
@@ -222,7 +225,10 @@ class Memo<C> implements ConnectionMemo<C> {
     if (this.#state === 'connected') {
       const current = this.#current!;
       this.#dropCurrent();
-      return untilAborted(this.#beginTeardown(this.#closeConnection(current.connection, current.generation, 'reset')), signal);
+      return untilAborted(
+        this.#beginTeardown(this.#closeConnection(current.connection, current.generation, 'reset')),
+        signal,
+      );
     }
     const attempt = this.#attempt;
     if (attempt !== undefined) {

@@ -20,7 +20,9 @@ export function checkTimeout(name: string, value: unknown): number | undefined {
     throw new TypeError(`${name} must be a number of milliseconds or undefined, got ${describe(value)}`);
   }
   if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new RangeError(`${name} must be a positive finite number of milliseconds (at most ${MAX_TIMER_MS}), got ${value}`);
+    throw new RangeError(
+      `${name} must be a positive finite number of milliseconds (at most ${MAX_TIMER_MS}), got ${value}`,
+    );
   }
   return value;
 }
