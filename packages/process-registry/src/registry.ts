@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type KillTreeResult, killTree } from '@spawnguard/orphan-reaper';
+import { killTree } from '@spawnguard/orphan-reaper';
 import { isSameProcess, processIdentity } from '@spawnguard/process-table';
 import mitt, { type Emitter } from 'mitt';
 import { safeEmit } from './emit.js';
@@ -17,6 +17,7 @@ import {
   writeRegistryFile,
 } from './file.js';
 import { planSpawnOptions, type RegistrySpawnOptions } from './spawn-options.js';
+import { checkIdentity, IDENTITY_TIMEOUT_MS, type StopOutcome, stopMany } from './stop.js';
 import type {
   DropReason,
   Entry,
@@ -87,8 +88,6 @@ export interface Registry {
 
 const DEFAULT_GRACE_MS = 3000;
 const DEFAULT_TOTAL_TIMEOUT_MS = 10_000;
-/** Bound for one identity read (a /proc read on Linux, one `ps` on macOS). */
-const IDENTITY_TIMEOUT_MS = 2000;
 
 /**
  * Opens (or creates) the registry at `path`. Async because the default owner identity (this
@@ -148,11 +147,6 @@ function checkStopOptions(name: string, value: unknown) {
     signal: checkSignal(`${name}.signal`, opts.signal),
   };
 }
-
-type StopOutcome =
-  | { kind: 'reaped'; result: KillTreeResult }
-  | { kind: 'dropped'; reason: DropReason }
-  | { kind: 'failed'; error: Error };
 
 const copy = (entry: Entry): Entry => ({ ...entry });
 
@@ -510,73 +504,4 @@ class ProcessRegistry implements Registry {
 
 function sameOwner(a: OwnerRecord, b: OwnerRecord): boolean {
   return a.pid === b.pid && a.startToken === b.startToken && a.hostname === b.hostname;
-}
-
-/** 'alive' when the recorded pid still runs the recorded incarnation; otherwise why not. */
-async function checkIdentity(entry: Entry, signal?: AbortSignal): Promise<'alive' | DropReason> {
-  const info = await processIdentity(entry.pid, { signal, timeoutMs: IDENTITY_TIMEOUT_MS });
-  if (!info) return 'gone';
-  if (info.startToken !== entry.startToken) return 'pid-reused';
-  // Same incarnation, but a zombie has already exited: isSameProcess says so.
-  return (await isSameProcess(entry, { signal, timeoutMs: IDENTITY_TIMEOUT_MS })) ? 'alive' : 'gone';
-}
-
-/**
- * Stops trees one at a time in the given order (newest first), each through killTree, within a
- * total budget: each tree gets `graceMs` or what is left of the budget (minus a margin for the
- * final SIGKILL), whichever is less; trees reached after the budget is spent get no grace. A
- * killTree that is still running at the deadline is abandoned and its process group gets SIGKILL,
- * if the group leader is still the recorded process.
- */
-async function stopMany(
-  entries: Entry[],
-  opts: { graceMs: number; totalTimeoutMs: number; signal: AbortSignal | undefined },
-  onOutcome: (entry: Entry, outcome: StopOutcome) => Promise<void>,
-): Promise<void> {
-  const deadline = performance.now() + opts.totalTimeoutMs;
-  const margin = Math.min(1000, opts.totalTimeoutMs / 4);
-  for (const entry of entries) {
-    opts.signal?.throwIfAborted();
-    const remaining = deadline - performance.now();
-    await onOutcome(entry, await stopOne(entry, Math.max(0, Math.min(opts.graceMs, remaining - margin)), remaining, opts.signal));
-  }
-}
-
-async function stopOne(
-  entry: Entry,
-  graceMs: number,
-  remainingMs: number,
-  signal: AbortSignal | undefined,
-): Promise<StopOutcome> {
-  if (remainingMs <= 0) return lastResort(entry);
-  const timeout = AbortSignal.timeout(remainingMs);
-  const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  try {
-    // The identity check comes first: a pid that now belongs to another process is never signalled,
-    // and neither are that process's children.
-    const verdict = await checkIdentity(entry, bounded);
-    if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
-    const result = await killTree(entry.pid, { graceMs, startToken: entry.startToken, signal: bounded });
-    const rootEnded = result.terminated.includes(entry.pid) || result.killed.includes(entry.pid);
-    if (!rootEnded && result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
-    return { kind: 'reaped', result };
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    if (timeout.aborted) return lastResort(entry);
-    return { kind: 'failed', error: error as Error };
-  }
-}
-
-/** The budget is spent: SIGKILL the whole process group at once, but only if its leader is still ours. */
-async function lastResort(entry: Entry): Promise<StopOutcome> {
-  const message = `could not stop the tree within totalTimeoutMs`;
-  if (entry.pgid === null) return { kind: 'failed', error: new Error(`${message} (no process groups on Windows)`) };
-  try {
-    const verdict = await checkIdentity(entry, AbortSignal.timeout(500));
-    if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
-    process.kill(-entry.pgid, 'SIGKILL');
-    return { kind: 'failed', error: new Error(`${message}; sent SIGKILL to process group ${entry.pgid}`) };
-  } catch (error) {
-    return { kind: 'failed', error: new Error(`${message}: ${(error as Error).message}`) };
-  }
 }

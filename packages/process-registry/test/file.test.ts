@@ -17,7 +17,13 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FORMAT, openRegistry, type RegistryEvents, RegistryFileError } from '../src/index.js';
 import { cleanup, ensureBuilt, exited, marker, tempDir } from './helpers.js';
 
-afterEach(() => cleanup());
+const marks: string[] = [];
+const newMark = (): string => {
+  const mark = marker();
+  marks.push(mark);
+  return mark;
+};
+afterEach(() => cleanup(...marks.splice(0)));
 
 const ownerRecord = { pid: 999_999, startToken: 'dead-owner', hostname: hostname() };
 const validFile = (extra: Record<string, unknown> = {}) =>
@@ -169,7 +175,7 @@ describe('atomic writes', () => {
     registry.events.on('writeError', (e) => errors.push(e));
     rmSync(dir, { recursive: true });
     writeFileSync(dir, 'not a folder'); // every write into "state/" now fails with ENOTDIR
-    const mark = marker();
+    const mark = newMark();
     const { child, entry } = await registry.spawn(process.execPath, ['-e', 'setTimeout(() => {}, 200)', mark], {
       session: 's',
       type: 't',
@@ -193,7 +199,7 @@ describe('atomic writes', () => {
   it('concurrent spawns are all recorded (writes are serialized)', async () => {
     const path = join(tempDir(), 'registry.json');
     const registry = await openRegistry(path);
-    const mark = marker();
+    const mark = newMark();
     const spawned = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
         registry.spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', mark, String(i)], { session: 's', type: 't' }),

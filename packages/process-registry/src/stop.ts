@@ -1,0 +1,80 @@
+import { type KillTreeResult, killTree } from '@spawnguard/orphan-reaper';
+import { isSameProcess, processIdentity } from '@spawnguard/process-table';
+import type { DropReason, Entry } from './types.js';
+
+/** Bound for one identity read (a /proc read on Linux, one `ps` on macOS). */
+export const IDENTITY_TIMEOUT_MS = 2000;
+
+export type StopOutcome =
+  | { kind: 'reaped'; result: KillTreeResult }
+  | { kind: 'dropped'; reason: DropReason }
+  | { kind: 'failed'; error: Error };
+
+/** 'alive' when the recorded pid still runs the recorded incarnation; otherwise why not. */
+export async function checkIdentity(entry: Entry, signal?: AbortSignal): Promise<'alive' | DropReason> {
+  const info = await processIdentity(entry.pid, { signal, timeoutMs: IDENTITY_TIMEOUT_MS });
+  if (!info) return 'gone';
+  if (info.startToken !== entry.startToken) return 'pid-reused';
+  // Same incarnation, but a zombie has already exited: isSameProcess says so.
+  return (await isSameProcess(entry, { signal, timeoutMs: IDENTITY_TIMEOUT_MS })) ? 'alive' : 'gone';
+}
+
+/**
+ * Stops trees one at a time in the given order (newest first), each through killTree, within a
+ * total budget: each tree gets `graceMs` or what is left of the budget (minus a margin for the
+ * final SIGKILL), whichever is less; trees reached after the budget is spent get no grace. A
+ * killTree that is still running at the deadline is abandoned and its process group gets SIGKILL,
+ * if the group leader is still the recorded process.
+ */
+export async function stopMany(
+  entries: Entry[],
+  opts: { graceMs: number; totalTimeoutMs: number; signal: AbortSignal | undefined },
+  onOutcome: (entry: Entry, outcome: StopOutcome) => Promise<void>,
+): Promise<void> {
+  const deadline = performance.now() + opts.totalTimeoutMs;
+  const margin = Math.min(1000, opts.totalTimeoutMs / 4);
+  for (const entry of entries) {
+    opts.signal?.throwIfAborted();
+    const remaining = deadline - performance.now();
+    await onOutcome(entry, await stopOne(entry, Math.max(0, Math.min(opts.graceMs, remaining - margin)), remaining, opts.signal));
+  }
+}
+
+async function stopOne(
+  entry: Entry,
+  graceMs: number,
+  remainingMs: number,
+  signal: AbortSignal | undefined,
+): Promise<StopOutcome> {
+  if (remainingMs <= 0) return lastResort(entry);
+  const timeout = AbortSignal.timeout(Math.ceil(remainingMs));
+  const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  try {
+    // The identity check comes first: a pid that now belongs to another process is never signalled,
+    // and neither are that process's children.
+    const verdict = await checkIdentity(entry, bounded);
+    if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
+    const result = await killTree(entry.pid, { graceMs, startToken: entry.startToken, signal: bounded });
+    const rootEnded = result.terminated.includes(entry.pid) || result.killed.includes(entry.pid);
+    if (!rootEnded && result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
+    return { kind: 'reaped', result };
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    if (timeout.aborted) return lastResort(entry);
+    return { kind: 'failed', error: error as Error };
+  }
+}
+
+/** The budget is spent: SIGKILL the whole process group at once, but only if its leader is still ours. */
+async function lastResort(entry: Entry): Promise<StopOutcome> {
+  const message = `could not stop the tree within totalTimeoutMs`;
+  if (entry.pgid === null) return { kind: 'failed', error: new Error(`${message} (no process groups on Windows)`) };
+  try {
+    const verdict = await checkIdentity(entry, AbortSignal.timeout(500));
+    if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
+    process.kill(-entry.pgid, 'SIGKILL');
+    return { kind: 'failed', error: new Error(`${message}; sent SIGKILL to process group ${entry.pgid}`) };
+  } catch (error) {
+    return { kind: 'failed', error: new Error(`${message}: ${(error as Error).message}`) };
+  }
+}
