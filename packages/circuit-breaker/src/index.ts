@@ -1,1 +1,20 @@
-export {};
+export {
+  CircuitBreaker,
+  type CircuitBreakerJSON,
+  circuitBreaker,
+  type ExecuteContext,
+  type ExecuteOptions,
+  type IsolationHandle,
+} from './breaker.js';
+export {
+  type BrokenCircuitInit,
+  BrokenCircuitError,
+  type BrokenState,
+  CircuitStoreError,
+  type StoreProblem,
+} from './errors.js';
+export type { CircuitBreakerEvents, CircuitState } from './events.js';
+export { FILE_FORMAT, FILE_VERSION, type FileStore, type FileStoreFs, type FileStoreOptions, fileStore } from './file-store.js';
+export { memoryStore } from './memory-store.js';
+export type { CircuitBreakerOptions } from './options.js';
+export type { CircuitSnapshot, CircuitStore, ProbeLease } from './snapshot.js';
