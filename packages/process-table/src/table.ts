@@ -1,0 +1,195 @@
+import mitt, { type Emitter } from 'mitt';
+import { darwinEnv, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin';
+import { ProcessListError } from './errors';
+import { LinuxProc } from './linux';
+import { type RunCommand, runBounded } from './run-bounded';
+import { SingleFlight } from './single-flight';
+import { ancestorsIn, childrenIn, descendantsIn } from './tree';
+import type { ListOptions, ProcessInfo, ProcessTableEvents } from './types';
+import { checkListOptions, checkPid, describe } from './validate';
+import { parseWin32ProcessJson, WINDOWS_SHELL, windowsPowerShellArgs } from './windows';
+
+export interface ProcessTableOptions {
+  /** Which implementation to use. Default: process.platform ('linux', 'darwin', 'win32'; other Unixes use ps). */
+  platform?: NodeJS.Platform;
+  /** Linux: where procfs is mounted. Default '/proc'. */
+  procRoot?: string;
+  /** How ps/PowerShell are run (tests swap the command, never the bounding). Default: runBounded. */
+  runCommand?: RunCommand;
+  /** Override the ps / powershell.exe executable (tests point it at a fixture printer). */
+  command?: string;
+}
+
+export interface ProcessTable {
+  readonly platform: NodeJS.Platform;
+  readonly events: Emitter<ProcessTableEvents>;
+  listProcesses(options?: ListOptions): Promise<ProcessInfo[]>;
+  processIdentity(pid: number, options?: ListOptions): Promise<ProcessInfo | null>;
+  isSameProcess(record: { pid: number; startToken: string }, options?: ListOptions): Promise<boolean>;
+  childrenOf(pid: number, options?: ListOptions): Promise<ProcessInfo[]>;
+  treeOf(pid: number, options?: ListOptions): Promise<ProcessInfo[]>;
+  ancestorsOf(pid: number, options?: ListOptions): Promise<ProcessInfo[]>;
+  processAgeMs(info: ProcessInfo): number;
+}
+
+const SUPPORTED = ['aix', 'android', 'darwin', 'freebsd', 'linux', 'openbsd', 'sunos', 'win32', 'netbsd', 'cygwin'];
+
+/** A process table bound to one platform implementation. The package's functions use a default one. */
+export function createProcessTable(options: ProcessTableOptions = {}): ProcessTable {
+  const { platform = process.platform, procRoot = '/proc', runCommand = runBounded, command } = options;
+  if (typeof platform !== 'string' || !SUPPORTED.includes(platform)) {
+    throw new RangeError(`platform must be one of ${SUPPORTED.join(', ')}, got ${describe(platform)}`);
+  }
+  if (typeof procRoot !== 'string' || procRoot === '') {
+    throw new TypeError(`procRoot must be a non-empty path, got ${describe(procRoot)}`);
+  }
+  if (typeof runCommand !== 'function')
+    throw new TypeError(`runCommand must be a function, got ${describe(runCommand)}`);
+  const events = mitt<ProcessTableEvents>();
+  const emit = <K extends keyof ProcessTableEvents>(type: K, payload: ProcessTableEvents[K]) => {
+    // A throwing listener must not break the listing nor the other listeners.
+    for (const handler of [...(events.all.get(type) ?? [])]) {
+      try {
+        (handler as (e: ProcessTableEvents[K]) => void)(payload);
+      } catch {}
+    }
+  };
+
+  const linux = platform === 'linux' ? new LinuxProc(procRoot) : undefined;
+  const windows = platform === 'win32';
+  const file = command ?? (windows ? WINDOWS_SHELL : 'ps');
+
+  /** Runs ps/PowerShell once; bounded by `signal` (aborted by the single-flight when every caller left). */
+  const runTool = async (args: string[], signal: AbortSignal | undefined, timeoutMs?: number) => {
+    return runCommand(file, args, { signal, timeoutMs, env: windows ? undefined : darwinEnv() });
+  };
+
+  const parse = (stdout: Buffer) => (windows ? parseWin32ProcessJson(stdout) : parsePsOutput(stdout));
+
+  const listOnce = async (signal: AbortSignal): Promise<ProcessInfo[]> => {
+    const started = performance.now();
+    let list: ProcessInfo[];
+    if (linux) list = await linux.list(signal);
+    else {
+      const result = await runTool(windows ? windowsPowerShellArgs() : darwinListArgs(), signal);
+      if (result.exitCode !== 0) {
+        throw new ProcessListError(`${file} exited with code ${result.exitCode}: ${result.stderr.trim()}`, {
+          command: file,
+          exitCode: result.exitCode,
+          stderr: result.stderr,
+        });
+      }
+      list = parse(result.stdout);
+      if (list.length === 0) {
+        throw new ProcessListError(`${file} printed no process we could read; is it the expected ps/PowerShell?`, {
+          command: file,
+          exitCode: result.exitCode,
+          stderr: result.stderr,
+        });
+      }
+    }
+    durations.set(list, performance.now() - started);
+    return list;
+  };
+  const durations = new WeakMap<ProcessInfo[], number>();
+
+  const flight = new SingleFlight<ProcessInfo[]>(listOnce, {
+    onDone: (list, callers) =>
+      emit('list', { platform, count: list.length, durationMs: durations.get(list) ?? 0, callers }),
+    onAbandon: (reason) => emit('abandon', { platform, reason }),
+  });
+
+  const listProcesses = async (opts?: ListOptions): Promise<ProcessInfo[]> => {
+    const checked = checkListOptions(opts);
+    // Each caller gets its own array; the records are shared and should be treated as read-only.
+    return (await flight.run(checked)).slice();
+  };
+
+  const processIdentity = async (pid: number, opts?: ListOptions): Promise<ProcessInfo | null> => {
+    checkPid(pid);
+    const { signal, timeoutMs } = checkListOptions(opts);
+    if (signal?.aborted) throw signal.reason;
+    if (linux) return linux.identity(pid);
+    const result = await runTool(windows ? windowsPowerShellArgs(pid) : darwinIdentityArgs(pid), signal, timeoutMs);
+    // ps -p exits 1 when the pid does not exist; PowerShell prints nothing.
+    const found = result.exitCode === 0 || result.stdout.length > 0 ? parse(result.stdout) : [];
+    if (result.exitCode !== 0 && result.exitCode !== 1) {
+      throw new ProcessListError(`${file} exited with code ${result.exitCode}: ${result.stderr.trim()}`, {
+        command: file,
+        exitCode: result.exitCode,
+        stderr: result.stderr,
+      });
+    }
+    return found.find((p) => p.pid === pid) ?? null;
+  };
+
+  const isSameProcess = async (record: { pid: number; startToken: string }, opts?: ListOptions) => {
+    if (!record || typeof record !== 'object') throw new TypeError(`record must be an object, got ${describe(record)}`);
+    checkPid(record.pid, 'record.pid');
+    if (typeof record.startToken !== 'string' || record.startToken === '') {
+      throw new TypeError(`record.startToken must be a non-empty string, got ${describe(record.startToken)}`);
+    }
+    const { signal } = checkListOptions(opts);
+    if (signal?.aborted) throw signal.reason;
+    if (linux) {
+      // Only /proc/<pid>/stat: same boot, same start ticks, and not a zombie (a zombie has exited).
+      const ticks = linux.ticksOf(record.startToken);
+      if (ticks === null) return false;
+      const stat = linux.readStat(record.pid);
+      return stat !== null && stat.startTicks === ticks && stat.state !== 'Z' && stat.state !== 'X';
+    }
+    const info = await processIdentity(record.pid, opts);
+    return info !== null && info.startToken === record.startToken && info.state !== 'Z';
+  };
+
+  const childrenOf = async (pid: number, opts?: ListOptions) => {
+    checkPid(pid);
+    return childrenIn(await listProcesses(opts), pid);
+  };
+
+  const treeOf = async (pid: number, opts?: ListOptions) => {
+    checkPid(pid);
+    return descendantsIn(await listProcesses(opts), pid);
+  };
+
+  const ancestorsOf = async (pid: number, opts?: ListOptions): Promise<ProcessInfo[]> => {
+    checkPid(pid);
+    if (!linux) return ancestorsIn(await listProcesses(opts), pid);
+    // Linux: walk up /proc/<pid>/stat; a few reads instead of a full listing.
+    const { signal } = checkListOptions(opts);
+    if (signal?.aborted) throw signal.reason;
+    const out: ProcessInfo[] = [];
+    const seen = new Set([pid]);
+    let current = linux.identity(pid);
+    while (current && current.pid !== 1 && current.ppid > 0 && !seen.has(current.ppid)) {
+      seen.add(current.ppid);
+      const parent = linux.identity(current.ppid);
+      if (!parent) break;
+      out.push(parent);
+      current = parent;
+    }
+    return out;
+  };
+
+  const processAgeMs = (info: ProcessInfo): number => {
+    if (!info || typeof info !== 'object') throw new TypeError(`info must be a ProcessInfo, got ${describe(info)}`);
+    const monotonic = linux && typeof info.startToken === 'string' ? linux.ageMs(info.startToken) : null;
+    if (monotonic !== null) return monotonic;
+    if (typeof info.startTime !== 'number' || !Number.isFinite(info.startTime)) {
+      throw new TypeError(`info.startTime must be a finite number, got ${describe(info.startTime)}`);
+    }
+    return Math.max(0, Date.now() - info.startTime);
+  };
+
+  return {
+    platform,
+    events,
+    listProcesses,
+    processIdentity,
+    isSameProcess,
+    childrenOf,
+    treeOf,
+    ancestorsOf,
+    processAgeMs,
+  };
+}
