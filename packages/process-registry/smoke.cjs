@@ -14,7 +14,7 @@ module.exports = async function smoke(m) {
       session: 'smoke',
       type: 'sleeper',
     });
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal)));
+    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     const recorded = JSON.parse(readFileSync(path, 'utf8')).entries;
     if (recorded.length !== 1 || recorded[0].pid !== child.pid || recorded[0].startToken !== entry.startToken) {
       throw new Error(`expected the child ${child.pid} in the registry file, got ${JSON.stringify(recorded)}`);

@@ -36,7 +36,12 @@ export async function readRegistryFile(path: string): Promise<ReadResult> {
     throw error;
   }
   if (!stats.isFile()) {
-    return { kind: 'corrupt', reason: 'not-a-regular-file', detail: 'not a regular file (symlink, fifo, ...)', fileUid: null };
+    return {
+      kind: 'corrupt',
+      reason: 'not-a-regular-file',
+      detail: 'not a regular file (symlink, fifo, ...)',
+      fileUid: null,
+    };
   }
   // Another user's file is never trusted: it could name any pid for us to kill.
   const myUid = typeof process.getuid === 'function' ? process.getuid() : null;

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { killTree } from '@spawnguard/orphan-reaper';
 import { isSameProcess, processIdentity } from '@spawnguard/process-table';
 import mitt, { type Emitter } from 'mitt';
@@ -17,7 +16,7 @@ import {
   writeRegistryFile,
 } from './file.js';
 import { planSpawnOptions, type RegistrySpawnOptions } from './spawn-options.js';
-import { checkIdentity, IDENTITY_TIMEOUT_MS, type StopOutcome, stopMany } from './stop.js';
+import { checkIdentity, IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
 import type {
   DropReason,
   Entry,
@@ -29,13 +28,15 @@ import type {
   StopResult,
 } from './types.js';
 import {
+  checkEmitter,
   checkFunction,
-  checkMs,
   checkObject,
+  checkOwner,
   checkPath,
   checkSignal,
+  checkStopOptions,
   checkString,
-  isPositiveInt,
+  type StopSettings,
   show,
 } from './validate.js';
 
@@ -86,9 +87,6 @@ export interface Registry {
   reapLeftovers(options?: StopOptions): Promise<LeftoversResult>;
 }
 
-const DEFAULT_GRACE_MS = 3000;
-const DEFAULT_TOTAL_TIMEOUT_MS = 10_000;
-
 /**
  * Opens (or creates) the registry at `path`. Async because the default owner identity (this
  * process's start token) and the previous owner's liveness are read from the process table.
@@ -114,38 +112,6 @@ async function currentOwner(signal: AbortSignal | undefined): Promise<OwnerRecor
   const me = await processIdentity(process.pid, { signal, timeoutMs: IDENTITY_TIMEOUT_MS });
   if (!me) throw new Error(`cannot read this process's own identity (pid ${process.pid}); pass options.owner`);
   return { pid: me.pid, startToken: me.startToken, hostname: hostname() };
-}
-
-function checkOwner(value: unknown): OwnerRecord {
-  const owner = checkObject('options.owner', value);
-  if (!isPositiveInt(owner.pid)) throw new TypeError(`options.owner.pid must be a positive integer, got ${show(owner.pid)}`);
-  const startToken = checkString('options.owner.startToken', owner.startToken);
-  const host = owner.hostname === undefined ? hostname() : checkString('options.owner.hostname', owner.hostname);
-  return { pid: owner.pid, startToken, hostname: host };
-}
-
-function checkEmitter(value: unknown): Emitter<RegistryEvents> | undefined {
-  if (value === undefined) return undefined;
-  const candidate = value as Partial<Emitter<RegistryEvents>> | null;
-  if (
-    candidate === null ||
-    typeof candidate !== 'object' ||
-    !(candidate.all instanceof Map) ||
-    typeof candidate.on !== 'function' ||
-    typeof candidate.emit !== 'function'
-  ) {
-    throw new TypeError(`options.events must be a mitt emitter, got ${show(value)}`);
-  }
-  return candidate as Emitter<RegistryEvents>;
-}
-
-function checkStopOptions(name: string, value: unknown) {
-  const opts = checkObject(name, value);
-  return {
-    graceMs: checkMs(`${name}.graceMs`, opts.graceMs, DEFAULT_GRACE_MS),
-    totalTimeoutMs: checkMs(`${name}.totalTimeoutMs`, opts.totalTimeoutMs, DEFAULT_TOTAL_TIMEOUT_MS),
-    signal: checkSignal(`${name}.signal`, opts.signal),
-  };
 }
 
 const copy = (entry: Entry): Entry => ({ ...entry });
@@ -228,9 +194,16 @@ class ProcessRegistry implements Registry {
       movedTo = await moveAside(this.path, this.now());
     } catch (error) {
       const err = error as NodeJS.ErrnoException;
-      safeEmit(this.events, 'corruptFile', { path: this.path, movedTo: null, reason: read.reason, detail: read.detail });
+      safeEmit(this.events, 'corruptFile', {
+        path: this.path,
+        movedTo: null,
+        reason: read.reason,
+        detail: read.detail,
+      });
       const whose =
-        read.fileUid === null ? '' : ` It belongs to uid ${read.fileUid}; remove it as that user or root, or use another path.`;
+        read.fileUid === null
+          ? ''
+          : ` It belongs to uid ${read.fileUid}; remove it as that user or root, or use another path.`;
       throw new RegistryFileError(
         this.path,
         `process registry ${this.path} is not trusted (${read.reason}: ${read.detail}) and could not be moved aside (${err.code ?? err.message}).${whose}`,
@@ -424,7 +397,7 @@ class ProcessRegistry implements Registry {
   }
 
   shutdown(options: StopOptions = {}): Promise<StopResult> {
-    let opts: ReturnType<typeof checkStopOptions>;
+    let opts: StopSettings;
     try {
       opts = checkStopOptions('options', options);
       opts.signal?.throwIfAborted();
@@ -447,7 +420,7 @@ class ProcessRegistry implements Registry {
     return run;
   }
 
-  async #stopOwn(entries: Entry[], opts: ReturnType<typeof checkStopOptions>): Promise<StopResult> {
+  async #stopOwn(entries: Entry[], opts: StopSettings): Promise<StopResult> {
     const result: StopResult = { reaped: [], dropped: [], failed: [] };
     await stopMany(entries, opts, async (entry, outcome) => {
       if (outcome.kind === 'failed') {

@@ -47,7 +47,9 @@ export function planSpawnOptions(platform: NodeJS.Platform, options: RegistrySpa
 function checkStdio(stdio: SpawnOptions['stdio']): void {
   if (stdio === undefined || typeof stdio === 'string') {
     if (stdio !== undefined && !['pipe', 'ignore', 'inherit', 'overlapped'].includes(stdio)) {
-      throw new TypeError(`options.stdio must be 'pipe', 'ignore', 'inherit' or an array of up to 3 entries, got "${stdio}"`);
+      throw new TypeError(
+        `options.stdio must be 'pipe', 'ignore', 'inherit' or an array of up to 3 entries, got "${stdio}"`,
+      );
     }
     return;
   }

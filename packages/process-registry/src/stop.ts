@@ -36,7 +36,10 @@ export async function stopMany(
   for (const entry of entries) {
     opts.signal?.throwIfAborted();
     const remaining = deadline - performance.now();
-    await onOutcome(entry, await stopOne(entry, Math.max(0, Math.min(opts.graceMs, remaining - margin)), remaining, opts.signal));
+    await onOutcome(
+      entry,
+      await stopOne(entry, Math.max(0, Math.min(opts.graceMs, remaining - margin)), remaining, opts.signal),
+    );
   }
 }
 

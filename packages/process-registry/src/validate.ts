@@ -1,4 +1,10 @@
+import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
+import type { Emitter } from 'mitt';
+import type { OwnerRecord, RegistryEvents } from './types.js';
+
+const DEFAULT_GRACE_MS = 3000;
+const DEFAULT_TOTAL_TIMEOUT_MS = 10_000;
 
 const show = (value: unknown): string => {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -58,6 +64,45 @@ export function checkFunction<T>(name: string, value: unknown): T | undefined {
 
 export function isPositiveInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+export function checkOwner(value: unknown): OwnerRecord {
+  const owner = checkObject('options.owner', value);
+  if (!isPositiveInt(owner.pid))
+    throw new TypeError(`options.owner.pid must be a positive integer, got ${show(owner.pid)}`);
+  const startToken = checkString('options.owner.startToken', owner.startToken);
+  const host = owner.hostname === undefined ? hostname() : checkString('options.owner.hostname', owner.hostname);
+  return { pid: owner.pid, startToken, hostname: host };
+}
+
+export function checkEmitter(value: unknown): Emitter<RegistryEvents> | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<Emitter<RegistryEvents>> | null;
+  if (
+    candidate === null ||
+    typeof candidate !== 'object' ||
+    !(candidate.all instanceof Map) ||
+    typeof candidate.on !== 'function' ||
+    typeof candidate.emit !== 'function'
+  ) {
+    throw new TypeError(`options.events must be a mitt emitter, got ${show(value)}`);
+  }
+  return candidate as Emitter<RegistryEvents>;
+}
+
+export interface StopSettings {
+  graceMs: number;
+  totalTimeoutMs: number;
+  signal: AbortSignal | undefined;
+}
+
+export function checkStopOptions(name: string, value: unknown): StopSettings {
+  const opts = checkObject(name, value);
+  return {
+    graceMs: checkMs(`${name}.graceMs`, opts.graceMs, DEFAULT_GRACE_MS),
+    totalTimeoutMs: checkMs(`${name}.totalTimeoutMs`, opts.totalTimeoutMs, DEFAULT_TOTAL_TIMEOUT_MS),
+    signal: checkSignal(`${name}.signal`, opts.signal),
+  };
 }
 
 export { show };

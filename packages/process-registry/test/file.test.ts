@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FORMAT, openRegistry, type RegistryEvents, RegistryFileError } from '../src/index.js';
 import { cleanup, ensureBuilt, exited, marker, tempDir } from './helpers.js';
 
@@ -49,7 +49,9 @@ describe('an untrusted registry file is moved aside and reported, never trusted,
     ],
     [
       'an entry without a start token',
-      validFile({ entries: [{ pid: 4, startToken: '', pgid: 4, session: 's', type: 't', spawnedAt: 1, command: 'x' }] }),
+      validFile({
+        entries: [{ pid: 4, startToken: '', pgid: 4, session: 's', type: 't', spawnedAt: 1, command: 'x' }],
+      }),
       'wrong-shape',
     ],
   ];
@@ -116,7 +118,12 @@ describe('an untrusted registry file is moved aside and reported, never trusted,
     events.on('corruptFile', (e) => seen.push(e));
     const registry = await openRegistry(path, { events, now: () => 9 });
     expect(seen).toEqual([
-      { path, movedTo: `${path}.corrupt-9`, reason: 'foreign-uid', detail: 'owned by uid 65534, this process runs as uid 0' },
+      {
+        path,
+        movedTo: `${path}.corrupt-9`,
+        reason: 'foreign-uid',
+        detail: 'owned by uid 65534, this process runs as uid 0',
+      },
     ]);
     expect(statSync(`${path}.corrupt-9`).uid).toBe(65534);
     expect(statSync(path).uid).toBe(0);
@@ -138,7 +145,11 @@ describe('an untrusted registry file is moved aside and reported, never trusted,
         try { await openRegistry(process.argv[1], { events }); console.log('opened'); }
         catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, fileUid: e.fileUid, message: e.message, corrupt })); }
       });`;
-    const run = spawnSync(process.execPath, ['-e', script, path, marker()], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['-e', script, path, marker()], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
     expect(run.stderr).toBe('');
     const out = JSON.parse(run.stdout);
     expect(out).toMatchObject({ name: 'RegistryFileError', code: 'EREGISTRYFILE', fileUid: 0 });
@@ -202,10 +213,15 @@ describe('atomic writes', () => {
     const mark = newMark();
     const spawned = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
-        registry.spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', mark, String(i)], { session: 's', type: 't' }),
+        registry.spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', mark, String(i)], {
+          session: 's',
+          type: 't',
+        }),
       ),
     );
-    const onDisk = JSON.parse(readFileSync(path, 'utf8')).entries.map((e: { pid: number }) => e.pid).sort();
+    const onDisk = JSON.parse(readFileSync(path, 'utf8'))
+      .entries.map((e: { pid: number }) => e.pid)
+      .sort();
     expect(onDisk).toEqual(spawned.map((s) => s.entry.pid).sort());
     await registry.shutdown({ graceMs: 1000 });
     expect(JSON.parse(readFileSync(path, 'utf8')).entries).toEqual([]);

@@ -19,7 +19,10 @@ export async function marked(mark: string): Promise<ProcessInfo[]> {
   return (await listProcesses()).filter((p) => p.cmdline.includes(mark));
 }
 
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (let i = 0; ; i++) {
     const value = await check();
@@ -32,7 +35,11 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 const started = new Set<ChildProcess>();
 
 /** An unrelated long-running process the test owns (outside any registry), marked. */
-export async function sleeper(mark: string, role = 'unrelated', code = 'setInterval(() => {}, 1e6)'): Promise<{ child: ChildProcess; pid: number; startToken: string }> {
+export async function sleeper(
+  mark: string,
+  role = 'unrelated',
+  code = 'setInterval(() => {}, 1e6)',
+): Promise<{ child: ChildProcess; pid: number; startToken: string }> {
   const child = spawn(process.execPath, ['-e', code, mark, role], { stdio: 'ignore' });
   started.add(child);
   await new Promise<void>((resolve, reject) => {
@@ -91,9 +98,13 @@ export function ensureBuilt(): void {
   try {
     builtAt = statSync(dist).mtimeMs;
   } catch {}
-  const sources = execFileSync('find', [join(pkgDir, 'src'), '-type', 'f', '-newermt', `@${Math.floor(builtAt / 1000)}`], {
-    encoding: 'utf8',
-  }).trim();
+  const sources = execFileSync(
+    'find',
+    [join(pkgDir, 'src'), '-type', 'f', '-newermt', `@${Math.floor(builtAt / 1000)}`],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
   if (builtAt === 0 || sources.length > 0) execFileSync('pnpm', ['build'], { cwd: pkgDir, stdio: 'ignore' });
 }
 

@@ -31,7 +31,10 @@ interface Ready {
 }
 
 /** Starts the fixture daemon and waits for its "ready" line. */
-async function startDaemon(path: string, count = 3): Promise<{ daemon: ChildProcess; ready: Ready; lines: AsyncIterator<string> }> {
+async function startDaemon(
+  path: string,
+  count = 3,
+): Promise<{ daemon: ChildProcess; ready: Ready; lines: AsyncIterator<string> }> {
   const daemon = spawn(process.execPath, [fixture('daemon.mjs'), path, mark, String(count)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });

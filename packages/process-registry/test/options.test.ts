@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import mitt from 'mitt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openRegistry, planSpawnOptions, type RegistrySpawnOptions, RegistryClosedError } from '../src/index.js';
+import { openRegistry, planSpawnOptions, RegistryClosedError, type RegistrySpawnOptions } from '../src/index.js';
 import { cleanup, tempDir } from './helpers.js';
 
 afterEach(() => cleanup());
@@ -55,9 +55,15 @@ describe('registry methods validate their arguments', () => {
     const registry = await openRegistry(join(tempDir(), 'r.json'));
     await expect(registry.spawn('', [], base)).rejects.toThrow(/command must be a non-empty string, got ""/);
     await expect(registry.spawn(7 as never, [], base)).rejects.toThrow(/command must be a non-empty string, got 7/);
-    await expect(registry.spawn('node', 'x' as never, base)).rejects.toThrow(/args must be an array of strings, got "x"/);
-    await expect(registry.spawn('node', [1] as never, base)).rejects.toThrow(/args must be an array of strings, got \[1\]/);
-    await expect(registry.spawn('node', [], undefined as never)).rejects.toThrow(/options must be an object with session and type/);
+    await expect(registry.spawn('node', 'x' as never, base)).rejects.toThrow(
+      /args must be an array of strings, got "x"/,
+    );
+    await expect(registry.spawn('node', [1] as never, base)).rejects.toThrow(
+      /args must be an array of strings, got \[1\]/,
+    );
+    await expect(registry.spawn('node', [], undefined as never)).rejects.toThrow(
+      /options must be an object with session and type/,
+    );
     await expect(registry.spawn('node', [], { type: 't' } as never)).rejects.toThrow(
       /options.session must be a non-empty string, got undefined/,
     );
@@ -71,7 +77,9 @@ describe('registry methods validate their arguments', () => {
       /options.stdio must have at most 3 entries/,
     );
     await expect(registry.spawn('node', [], { ...base, stdio: ['ignore', 'ipc', 'pipe'] })).rejects.toThrow(/'ipc'/);
-    await expect(registry.spawn('node', [], { ...base, detached: false })).rejects.toThrow(/options.detached cannot be false/);
+    await expect(registry.spawn('node', [], { ...base, detached: false })).rejects.toThrow(
+      /options.detached cannot be false/,
+    );
     expect(registry.entries()).toEqual([]);
   });
 
@@ -101,7 +109,9 @@ describe('registry methods validate their arguments', () => {
     await expect(registry.reapSession('')).rejects.toThrow(/session must be a non-empty string, got ""/);
     expect(() => registry.list({ session: 3 as never })).toThrow(/filter.session must be a non-empty string, got 3/);
     expect(() => registry.list({ type: '' })).toThrow(/filter.type must be a non-empty string/);
-    await expect(registry.pruneDead({ signal: 'no' as never })).rejects.toThrow(/options.signal must be an AbortSignal/);
+    await expect(registry.pruneDead({ signal: 'no' as never })).rejects.toThrow(
+      /options.signal must be an AbortSignal/,
+    );
   });
 
   it('spawn after shutdown is refused with a RegistryClosedError', async () => {
@@ -127,7 +137,11 @@ describe('planSpawnOptions (per platform, no process started)', () => {
   });
 
   it('Windows: no process groups, so detached is left to the caller (default false)', () => {
-    expect(planSpawnOptions('win32', base)).toEqual({ stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: false });
+    expect(planSpawnOptions('win32', base)).toEqual({
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+      detached: false,
+    });
     expect(planSpawnOptions('win32', { ...base, detached: true, windowsHide: false })).toMatchObject({
       detached: true,
       windowsHide: false,
@@ -135,7 +149,12 @@ describe('planSpawnOptions (per platform, no process started)', () => {
   });
 
   it('keeps what the caller sets for stdio, and strips the registry-only options', () => {
-    const planned = planSpawnOptions('linux', { ...base, stdio: 'inherit', signal: new AbortController().signal, cwd: '/' });
+    const planned = planSpawnOptions('linux', {
+      ...base,
+      stdio: 'inherit',
+      signal: new AbortController().signal,
+      cwd: '/',
+    });
     expect(planned).toEqual({ stdio: 'inherit', windowsHide: true, detached: true, cwd: '/' });
     expect(() => planSpawnOptions('linux', { ...base, stdio: 'bogus' as never })).toThrow(/options.stdio must be/);
   });

@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { processIdentity, treeOf } from '@spawnguard/process-table';
@@ -30,7 +30,10 @@ const fdFlags = (pid: number | 'self', fd: number): number =>
 const fileEntries = (path: string): Array<{ pid: number }> => JSON.parse(readFileSync(path, 'utf8')).entries;
 
 async function spawnParent(registry: Awaited<ReturnType<typeof openRegistry>>, session: string, role = 'child') {
-  const { child, entry } = await registry.spawn(process.execPath, ['-e', PARENT_CODE, mark, role], { session, type: 'worker' });
+  const { child, entry } = await registry.spawn(process.execPath, ['-e', PARENT_CODE, mark, role], {
+    session,
+    type: 'worker',
+  });
   return { child, entry, grandchild: await grandchildOf(child) };
 }
 
@@ -67,7 +70,7 @@ describe('spawn', () => {
     expect(child.stderr).not.toBeNull();
   });
 
-  it('the daemon's listening socket is not inherited: only stdio, plus what the daemon itself inherited without CLOEXEC', async () => {
+  it('the daemon listening socket is not inherited: only stdio, plus what the daemon itself inherited without CLOEXEC', async () => {
     mark = marker();
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -83,7 +86,9 @@ describe('spawn', () => {
       // Beyond stdin/stdout/stderr the child may hold only descriptors this test process itself
       // inherited without CLOEXEC from its own parent (the OS passes those on; Node opens nothing
       // of its own without CLOEXEC). Nothing this process created reaches the child.
-      const extra = readdirSync(`/proc/${child.pid}/fd`).map(Number).filter((n) => n > 2);
+      const extra = readdirSync(`/proc/${child.pid}/fd`)
+        .map(Number)
+        .filter((n) => n > 2);
       for (const n of extra) {
         expect(readlinkSync(`/proc/self/fd/${n}`)).toBe(readlinkSync(`/proc/${child.pid}/fd/${n}`));
         expect(fdFlags('self', n) & O_CLOEXEC).toBe(0);
@@ -110,10 +115,14 @@ describe('spawn', () => {
       session: 's',
       type: 't',
     });
-    const short = await registry.spawn(process.execPath, ['-e', 'setTimeout(() => process.exit(3), 300)', mark, 'short'], {
-      session: 's',
-      type: 't',
-    });
+    const short = await registry.spawn(
+      process.execPath,
+      ['-e', 'setTimeout(() => process.exit(3), 300)', mark, 'short'],
+      {
+        session: 's',
+        type: 't',
+      },
+    );
     expect(fileEntries(path).map((e) => e.pid)).toEqual([long.entry.pid, short.entry.pid]);
     await waitFor(() => exitedEvents.length === 1);
     expect(exitedEvents[0]).toEqual({ entry: short.entry, code: 3, signal: null });
@@ -224,7 +233,10 @@ describe('reapSession and shutdown', () => {
     mark = marker();
     const registry = await openRegistry(join(tempDir(), 'registry.json'));
     const stubborn = "process.on('SIGTERM', () => {}); setInterval(() => {}, 1e6)";
-    const { child } = await registry.spawn(process.execPath, ['-e', stubborn, mark, 'stubborn'], { session: 's', type: 't' });
+    const { child } = await registry.spawn(process.execPath, ['-e', stubborn, mark, 'stubborn'], {
+      session: 's',
+      type: 't',
+    });
     await new Promise((r) => setTimeout(r, 300)); // let it install its SIGTERM handler
     const started = Date.now();
     const result = await registry.shutdown({ graceMs: 60_000, totalTimeoutMs: 1500 });
@@ -232,6 +244,28 @@ describe('reapSession and shutdown', () => {
     expect(result.reaped.length + result.failed.length).toBe(1);
     await exited(child);
     expect(child.signalCode).toBe('SIGKILL');
+  });
+
+  it('an aborted shutdown rejects with the reason, keeps refusing spawns, and can be retried', async () => {
+    mark = marker();
+    const registry = await openRegistry(join(tempDir(), 'registry.json'));
+    const stubborn = "process.on('SIGTERM', () => {}); setInterval(() => {}, 1e6)";
+    const first = await registry.spawn(process.execPath, ['-e', stubborn, mark, '1'], { session: 's', type: 't' });
+    const second = await registry.spawn(process.execPath, ['-e', stubborn, mark, '2'], { session: 's', type: 't' });
+    await new Promise((r) => setTimeout(r, 300));
+    const controller = new AbortController();
+    const reason = new Error('operator gave up');
+    setTimeout(() => controller.abort(reason), 300);
+    await expect(registry.shutdown({ graceMs: 30_000, signal: controller.signal })).rejects.toBe(reason);
+    expect(registry.state).toBe('owned');
+    await expect(registry.spawn(process.execPath, ['-e', ''], { session: 's', type: 't' })).rejects.toMatchObject({
+      code: 'EREGISTRYCLOSED',
+    });
+    const result = await registry.shutdown({ graceMs: 200 });
+    expect(result.failed).toEqual([]);
+    await Promise.all([exited(first.child), exited(second.child)]);
+    expect(registry.state).toBe('closed');
+    expect(registry.entries()).toEqual([]);
   });
 
   it('pruneDead drops entries whose process is gone or whose pid was reused, and signals nothing', async () => {
@@ -261,7 +295,11 @@ describe('reapSession and shutdown', () => {
         version: 1,
         owner: first.owner,
         updatedAt: 1,
-        entries: [entry(alive.pid, alive.startToken), entry(reused.pid, 'some-older-incarnation'), entry(gone.pid, gone.startToken)],
+        entries: [
+          entry(alive.pid, alive.startToken),
+          entry(reused.pid, 'some-older-incarnation'),
+          entry(gone.pid, gone.startToken),
+        ],
       }),
     );
     const registry = await openRegistry(path);
