@@ -2,7 +2,8 @@
 module.exports = async function smoke(m) {
   const list = await m.listProcesses({ timeoutMs: 10000 });
   const self = list.find((p) => p.pid === process.pid);
-  if (!self) throw new Error(`listProcesses() did not include this process (${process.pid}); got ${list.length} entries`);
+  if (!self)
+    throw new Error(`listProcesses() did not include this process (${process.pid}); got ${list.length} entries`);
   if (self.ppid !== process.ppid) throw new Error(`ppid ${self.ppid}, expected ${process.ppid}`);
   if (typeof self.startToken !== 'string' || self.startToken === '') throw new Error('empty startToken');
   if (!(await m.isSameProcess(self))) throw new Error('isSameProcess(self) returned false');
