@@ -86,10 +86,18 @@ describe('reset', () => {
 
   it('two concurrent resets close once', async () => {
     const { c, memo, old } = await connected({ closeDelayMs: 10 });
-    const first = memo.reset();
-    const second = memo.reset();
+    const first = memo.reset().then(() => c.log.push('first reset resolved'));
+    const second = memo.reset().then(() => c.log.push('second reset resolved'));
     await Promise.all([first, second]);
     expect(c.closeCounts.get(old.id)).toBe(1);
+    // the second reset joins the first: it too resolves only once the old connection is closed
+    expect(c.log).toEqual([
+      'connect:1',
+      'close:1:start',
+      'close:1:end',
+      'first reset resolved',
+      'second reset resolved',
+    ]);
     expect(c.closeCounts.size).toBe(1);
     expect(memo.state).toBe('idle');
   });
