@@ -58,7 +58,9 @@ export function parseWatch(arg: string): [name: string, pattern: WatchPattern] {
     try {
       return [name, new RegExp(re[1] as string, re[2])];
     } catch (err) {
-      throw new UsageError(`--watch ${JSON.stringify(arg)} is not a valid regular expression: ${(err as Error).message}`);
+      throw new UsageError(
+        `--watch ${JSON.stringify(arg)} is not a valid regular expression: ${(err as Error).message}`,
+      );
     }
   }
   if (text.length === 0) throw new UsageError('--watch needs a non-empty pattern');

@@ -1,4 +1,10 @@
-export { type CompiledWatch, MAX_CONCURRENCY, type StormOptions, type WatchOption, type WatchPattern } from './options.js';
+export {
+  type CompiledWatch,
+  MAX_CONCURRENCY,
+  type StormOptions,
+  type WatchOption,
+  type WatchPattern,
+} from './options.js';
 export { escapeHtml, renderHtml, renderTimelineSvg } from './report-html.js';
 export { formatExitCodes, formatTable } from './report-text.js';
 export { runStorm } from './run-storm.js';

@@ -18,7 +18,7 @@ export interface StormOptions {
   rounds?: number;
   /** What to count, matched against each process's argv joined with spaces. String = substring. */
   watch: WatchOption;
-  /** Pause between process-table samples. Default 15 ms. A listing never overlaps the next. */
+  /** Pause after each process-table sample before the next. Default 15 ms. Listings never overlap. */
   sampleEveryMs?: number;
   /** Hard limit on the whole storm; launchers still running then are killed. Default 120 000 ms. */
   timeoutMs?: number;
@@ -86,7 +86,9 @@ function positive(name: string, value: unknown, fallback: number, min = Number.M
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${show(value)}`);
   if (!Number.isFinite(value) || value < min) {
-    throw new RangeError(`${name} must be a finite number >= ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}, got ${show(value)}`);
+    throw new RangeError(
+      `${name} must be a finite number >= ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}, got ${show(value)}`,
+    );
   }
   return value;
 }

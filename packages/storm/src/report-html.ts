@@ -24,7 +24,8 @@ const M = { left: 56, right: 24, top: 28, bottom: 48 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
 
-const fmtT = (ms: number, step: number) => (step >= 1000 ? `${(ms / 1000).toFixed(step >= 10_000 ? 0 : 1)} s` : `${ms} ms`);
+const fmtT = (ms: number, step: number) =>
+  step >= 1000 ? `${(ms / 1000).toFixed(step >= 10_000 ? 0 : 1)} s` : `${ms} ms`;
 
 /** The SVG timeline: one step-line per watch pattern, round boundaries, axes with labels. */
 export function renderTimelineSvg(result: StormResult): string {
@@ -45,7 +46,9 @@ export function renderTimelineSvg(result: StormResult): string {
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${PW}" height="${PH}" class="plot"/>`);
   for (let v = 0; v <= yMax; v += yStep) {
     parts.push(`<line class="grid" x1="${M.left}" x2="${M.left + PW}" y1="${y(v)}" y2="${y(v)}"/>`);
-    parts.push(`<text class="tick" x="${M.left - 8}" y="${y(v)}" text-anchor="end" dominant-baseline="middle">${v}</text>`);
+    parts.push(
+      `<text class="tick" x="${M.left - 8}" y="${y(v)}" text-anchor="end" dominant-baseline="middle">${v}</text>`,
+    );
   }
   for (let t = 0; t <= tMax + 1e-9; t += xStep) {
     parts.push(`<line class="grid" x1="${x(t)}" x2="${x(t)}" y1="${M.top}" y2="${M.top + PH}"/>`);
@@ -109,13 +112,24 @@ export function renderHtml(result: StormResult): string {
     ['command', [config.command, ...config.args].join(' ')],
     ['concurrency × rounds', `${config.concurrency} × ${config.rounds}`],
     ['started', result.startedAt],
-    ['total time', `${Math.round(result.durationMs)} ms${result.timedOut ? ' (TIMED OUT: launchers still running were killed)' : ''}`],
+    [
+      'total time',
+      `${Math.round(result.durationMs)} ms${result.timedOut ? ' (TIMED OUT: launchers still running were killed)' : ''}`,
+    ],
     ['before the storm', formatCounts(result.baseline)],
     ...(c
-      ? [['cleanup', `${c.command}: ${c.error ? `could not start (${c.error})` : c.timedOut ? 'timed out' : `exit ${c.exitCode ?? c.signal}`} in ${Math.round(c.durationMs)} ms`]]
+      ? [
+          [
+            'cleanup',
+            `${c.command}: ${c.error ? `could not start (${c.error})` : c.timedOut ? 'timed out' : `exit ${c.exitCode ?? c.signal}`} in ${Math.round(c.durationMs)} ms`,
+          ],
+        ]
       : []),
     [c ? 'left after cleanup' : 'left at the end', formatCounts(result.leftovers.counts)],
-    ['sampling', `${result.sampling.samples} samples, ${result.sampling.errors} failed, slowest listing ${Math.round(result.sampling.maxListingMs)} ms`],
+    [
+      'sampling',
+      `${result.sampling.samples} samples, ${result.sampling.errors} failed, slowest listing ${Math.round(result.sampling.maxListingMs)} ms`,
+    ],
   ];
   const leftovers = result.leftovers.processes
     .slice(0, 50)

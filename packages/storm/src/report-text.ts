@@ -17,7 +17,16 @@ const ms = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.
 /** Header and rows of the summary table, shared by the text and HTML reports. */
 export function summaryRows(result: StormResult): { header: string[]; rows: string[][] } {
   const names = Object.keys(result.config.watch);
-  const header = ['round', 'launched', 'exit codes', 'p50', 'p95', 'max', 'all done', ...names.map((n) => `${n} peak/distinct`)];
+  const header = [
+    'round',
+    'launched',
+    'exit codes',
+    'p50',
+    'p95',
+    'max',
+    'all done',
+    ...names.map((n) => `${n} peak/distinct`),
+  ];
   const row = (label: string, s: StormStats) => [
     label,
     String(s.launchers.launched),

@@ -304,7 +304,12 @@ async function sampleWithRetry(sampler: Sampler, what: string): Promise<Snapshot
 
 async function runCleanup(
   command: string,
-  o: { env: Record<string, string | undefined> | undefined; cwd: string | undefined; cleanupTimeoutMs: number; killGraceMs: number },
+  o: {
+    env: Record<string, string | undefined> | undefined;
+    cwd: string | undefined;
+    cleanupTimeoutMs: number;
+    killGraceMs: number;
+  },
   helpers: Set<Started>,
   stop: AbortSignal,
 ): Promise<CleanupResult> {

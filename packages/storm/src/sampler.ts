@@ -43,10 +43,10 @@ export class Sampler {
     this.running = true;
     this.loopDone = (async () => {
       while (this.running) {
-        const began = performance.now();
         await this.sample();
-        const wait = everyMs - (performance.now() - began);
-        if (this.running && wait > 0) await sleep(wait, this.stopped.signal);
+        // A full pause after every listing, not a fixed period: listings can be synchronous (Linux
+        // reads /proc), and the launchers' exit events need the event loop between them.
+        if (this.running) await sleep(everyMs, this.stopped.signal);
       }
     })();
   }

@@ -33,7 +33,11 @@ export async function killMarked(marker: string): Promise<number> {
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes (bounded in time and count). */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<boolean> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
     if (await check()) return true;

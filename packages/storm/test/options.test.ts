@@ -19,7 +19,12 @@ const base: StormOptions = { command: process.execPath, args: ['-e', ''], watch:
 describe('runStorm rejects bad options before starting anything', () => {
   const cases: Array<[string, Partial<StormOptions> | Record<string, unknown>, RegExp, ErrorConstructor]> = [
     ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer 1\.\.500, got 0/, RangeError],
-    ['concurrency over the cap', { concurrency: MAX_CONCURRENCY + 1 }, /concurrency must be an integer 1\.\.500, got 501/, RangeError],
+    [
+      'concurrency over the cap',
+      { concurrency: MAX_CONCURRENCY + 1 },
+      /concurrency must be an integer 1\.\.500, got 501/,
+      RangeError,
+    ],
     ['concurrency 2.5', { concurrency: 2.5 }, /concurrency .* got 2\.5/, RangeError],
     ['concurrency NaN', { concurrency: Number.NaN }, /concurrency .* got NaN/, RangeError],
     ['concurrency Infinity', { concurrency: Number.POSITIVE_INFINITY }, /concurrency .* got Infinity/, RangeError],
@@ -140,7 +145,11 @@ describe('CLI argument parsing', () => {
     ['an unknown flag', ['--bogus', '-w', 'x', '--', 'node'], /Unknown option '--bogus'/],
     ['no command', ['-w', 'x'], /missing the launcher command/],
     ['no watch', ['--', 'node'], /at least one --watch/],
-    ['a non-number concurrency', ['-c', 'ten', '-w', 'x', '--', 'node'], /--concurrency must be a whole number, got "ten"/],
+    [
+      'a non-number concurrency',
+      ['-c', 'ten', '-w', 'x', '--', 'node'],
+      /--concurrency must be a whole number, got "ten"/,
+    ],
     ['a negative timeout', ['--timeout', '-5', '-w', 'x', '--', 'node'], /--timeout/],
     ['a missing flag value', ['-w'], /argument missing|requires|expects/i],
     ['the same watch name twice', ['-w', 'a=x', '-w', 'a=y', '--', 'node'], /"a" is given twice/],
@@ -165,7 +174,12 @@ describe('report helpers', () => {
     expect(percentile([], 50)).toBe(0);
     expect(percentile([5], 95)).toBe(5);
     expect(percentile([4, 1, 3, 2], 50)).toBe(2);
-    expect(percentile([...Array(100).keys()].map((i) => i + 1), 95)).toBe(95);
+    expect(
+      percentile(
+        [...Array(100).keys()].map((i) => i + 1),
+        95,
+      ),
+    ).toBe(95);
   });
 
   it('formats exit codes numerically, escapes HTML, picks 1-2-5 steps', () => {

@@ -251,7 +251,17 @@ describe('runStorm events and progress', () => {
         throw new Error('progress bug');
       },
     });
-    expect(seen).toEqual(['start 1', 'exit 1 0', 'exit 1 0', 'end 1 2', 'start 2', 'exit 2 0', 'exit 2 0', 'end 2 2', 'cleanup 0']);
+    expect(seen).toEqual([
+      'start 1',
+      'exit 1 0',
+      'exit 1 0',
+      'end 1 2',
+      'start 2',
+      'exit 2 0',
+      'exit 2 0',
+      'end 2 2',
+      'cleanup 0',
+    ]);
     expect(samples).toBe(result.timeline.length);
     expect(samples).toBe(result.sampling.samples);
     expect(progress.length).toBe(samples);
