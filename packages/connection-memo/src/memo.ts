@@ -3,9 +3,15 @@ import { ConnectTimeoutError, MemoClosedError } from './errors.js';
 import { type CloseReason, type ConnectionMemoEvents, hasListener, safeEmit, warn } from './events.js';
 import { checkFunction, checkKnownKeys, checkTimeout, describe, isSignal, readSignal } from './validate.js';
 
-/** Anything with the shape of a circuit breaker, e.g. `@spawnguard/circuit-breaker` or cockatiel. */
+/**
+ * Anything with the shape of a circuit breaker, such as `@spawnguard/circuit-breaker`. `fn` may get
+ * a signal of the breaker's own in `context`; connect() then hears both it and the memo's.
+ */
 export interface ConnectionBreaker {
-  execute<T>(fn: (context: { signal: AbortSignal }) => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
+  execute<T>(
+    fn: (context: { signal?: AbortSignal | undefined }) => Promise<T>,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<T>;
 }
 
 export interface ConnectionMemoOptions<C> {

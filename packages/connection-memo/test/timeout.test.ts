@@ -79,13 +79,13 @@ describe('connectTimeoutMs', () => {
 
   it('a reset waiting for an in-flight connect that ignores its signal stops waiting at the timeout', async () => {
     const c = manualConnector({ honorAbort: false });
-    const memo = memoizeConnection<Conn>({ connect: c.connect, close: c.close, connectTimeoutMs: 40 });
+    const memo = memoizeConnection<Conn>({ connect: c.connect, close: c.close, connectTimeoutMs: 300 });
     const order: string[] = [];
     const w = memo.get();
     const r = memo.reset().then(() => order.push('reset done'));
     // the reset aborted it, but it ignores its signal: only the timeout ends the reset's wait
     expect(c.call(1).signal.aborted).toBe(true);
-    await sleep(10);
+    await flush();
     expect(c.connects).toBe(1);
     expect(order).toEqual([]);
     await r;
