@@ -225,6 +225,8 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       rounds.push(result);
       safeEmit(o.events, 'round-end', result);
     }
+    // timeoutMs bounds the rounds; the cleanup has its own limit and must not flip timedOut.
+    clearTimeout(timer);
     await killing; // the timeout's kill, if it fired
 
     phase = 'cleanup';

@@ -270,6 +270,39 @@ describe('runStorm events and progress', () => {
     expect(progress.at(-1)?.phase).toBe('cleanup');
   });
 
+  it('timeoutMs bounds the rounds only: a slow cleanup is not a storm timeout', async () => {
+    const result = await runStorm({
+      command: node,
+      args: ['-e', ''],
+      concurrency: 1,
+      watch: newMarker('slow-cleanup'),
+      timeoutMs: 2000,
+      cleanup: 'sleep 3',
+      settleMs: 0,
+    });
+    expect(result.timedOut).toBe(false);
+    expect(result.cleanup).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(result.cleanup?.durationMs).toBeGreaterThanOrEqual(2900);
+  });
+
+  it('a cleanup command that outlives cleanupTimeoutMs is killed and reported', async () => {
+    const marker = newMarker('hung-cleanup');
+    owned.push(marker);
+    const result = await runStorm({
+      command: node,
+      args: ['-e', ''],
+      concurrency: 1,
+      watch: marker,
+      cleanup: `${q(node)} -e 'setTimeout(()=>{},60000)' ${marker}`,
+      cleanupTimeoutMs: 500,
+      killGraceMs: 200,
+      settleMs: 0,
+    });
+    expect(result.cleanup).toMatchObject({ exitCode: null, timedOut: true });
+    expect(result.cleanup?.signal).toMatch(/^SIG(TERM|KILL)$/);
+    expect(await marked(marker)).toEqual([]);
+  });
+
   it('reports a cleanup command that fails, with its output', async () => {
     const result = await runStorm({
       command: node,
