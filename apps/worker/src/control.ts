@@ -1,12 +1,207 @@
-export async function start(_c: unknown): Promise<number> {
+/**
+ * start / stop / restart / status: the operator's commands.
+ * `stop` is graceful first (token-protected POST /shutdown: the daemon drains and kills its
+ * children's trees itself), then signals to the recorded pid, but only after process-table's
+ * isSameProcess proved that pid is still the daemon we recorded (never a reused pid). Bounded.
+ */
+import { existsSync } from 'node:fs';
+import { killTree } from '@spawnguard/orphan-reaper';
+import { isSameProcess } from '@spawnguard/process-table';
+import { type Config, HOST } from './config.js';
+import { checkHome, HomeError, homePaths, type PidRecord, readPidRecord, readToken, removeFile } from './home.js';
+import { call } from './http-client.js';
+import { ensureWorker, isOurWorkerHealthy } from './launcher.js';
+
+const START_BUDGET_MS = 15_000;
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+function err(line: string): void {
+  process.stderr.write(`spawnguard-worker: ${line}\n`);
+}
+
+/** The home must exist and be safe for stop/status; a missing home just means "never started". */
+function openHome(config: Config): ReturnType<typeof homePaths> | 'missing' | HomeError {
+  if (!existsSync(config.home)) return 'missing';
+  try {
+    checkHome(config.home);
+  } catch (error) {
+    if (error instanceof HomeError) return error;
+    throw error;
+  }
+  return homePaths(config.home);
+}
+
+export async function start(config: Config): Promise<number> {
+  const signal = AbortSignal.timeout(START_BUDGET_MS);
+  let result: Awaited<ReturnType<typeof ensureWorker>>;
+  try {
+    result = await ensureWorker(config, { signal, budgetMs: START_BUDGET_MS });
+  } catch (error) {
+    err(signal.aborted ? `worker not healthy within ${START_BUDGET_MS} ms` : (error as Error).message);
+    return 1;
+  }
+  if (!result.ok) {
+    err(result.message ?? 'could not start the worker');
+    return 1;
+  }
+  if (result.via === 'running' || result.via === 'already-running') return 0; // idempotent, quiet
+  const health = await call(config.port, '/health').catch(() => null);
+  const pid = (health?.json as { pid?: number } | undefined)?.pid;
+  out(`spawnguard-worker started${config.naive ? ' (NAIVE MODE)' : ''}: pid ${pid ?? '?'}, ${HOST}:${config.port}`);
+  return 0;
+}
+
+async function alive(record: PidRecord): Promise<boolean> {
+  return isSameProcess({ pid: record.pid, startToken: record.startToken }).catch(() => false);
+}
+
+async function waitGone(record: PidRecord, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!(await alive(record))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return !(await alive(record));
+}
+
+export async function stop(config: Config): Promise<number> {
+  const home = openHome(config);
+  if (home instanceof HomeError) {
+    err(home.message);
+    return 1;
+  }
+  const paths = home === 'missing' ? null : home;
+  const record = paths ? readPidRecord(paths.pidFile) : null;
+  const token = paths ? readToken(paths.token) : null;
+  const graceful = config.drainMs + config.killGraceMs * 2 + 5000;
+
+  if (!record) {
+    if (await isOurWorkerHealthy(config.port)) {
+      const health = await call(config.port, '/health').catch(() => null);
+      err(
+        `a worker answers on ${HOST}:${config.port} (pid ${(health?.json as { pid?: number })?.pid ?? '?'}) but ${config.home} has no pid file for it; ` +
+          'is it using another --home? Stop it with that --home, or by its pid.',
+      );
+      return 1;
+    }
+    out('spawnguard-worker is not running');
+    return 0;
+  }
+  if (!(await alive(record))) {
+    removeFile(paths!.pidFile);
+    removeFile(paths!.token);
+    out(`spawnguard-worker is not running (removed the stale pid file of pid ${record.pid})`);
+    return 0;
+  }
+
+  // 1. Graceful: the daemon drains, kills its children's trees and removes its files.
+  let asked = false;
+  if (token) {
+    const answer = await call(record.port, '/shutdown', { method: 'POST', token, timeoutMs: 2000 }).catch(() => null);
+    asked = answer?.status === 202;
+  }
+  if (asked && (await waitGone(record, graceful))) {
+    out(`spawnguard-worker stopped (pid ${record.pid})`);
+    return 0;
+  }
+
+  // 2. Signals, to the recorded pid only, and only while it is provably the same process.
+  if (await alive(record)) {
+    try {
+      process.kill(record.pid, 'SIGTERM');
+    } catch {}
+    if (!(await waitGone(record, graceful))) {
+      // 3. Last resort: the whole tree, SIGKILL after a short grace (start token re-checked first).
+      await killTree(record.pid, { graceMs: 1000, startToken: record.startToken }).catch(() => null);
+    }
+  }
+  if (await waitGone(record, 2000)) {
+    const current = readPidRecord(paths!.pidFile);
+    if (current?.instanceId === record.instanceId) {
+      removeFile(paths!.pidFile);
+      removeFile(paths!.token);
+    }
+    out(`spawnguard-worker stopped (pid ${record.pid}${asked ? '' : ', by signal'})`);
+    return 0;
+  }
+  err(`pid ${record.pid} did not stop; it may belong to another user or be stuck in the kernel`);
   return 1;
 }
-export async function stop(_c: unknown): Promise<number> {
-  return 1;
+
+export async function restart(config: Config): Promise<number> {
+  const stopped = await stop(config);
+  if (stopped !== 0) return stopped;
+  return start(config);
 }
-export async function restart(_c: unknown): Promise<number> {
-  return 1;
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${(ms / 1000).toFixed(1)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
-export async function status(_c: unknown, _j: boolean): Promise<number> {
-  return 1;
+
+/** Exit codes: 0 running, 3 not running (LSB), 1 something else holds the port or the home is unsafe. */
+export async function status(config: Config, json: boolean): Promise<number> {
+  const home = openHome(config);
+  if (home instanceof HomeError) {
+    err(home.message);
+    return 1;
+  }
+  const paths = home === 'missing' ? null : home;
+  const token = paths ? readToken(paths.token) : null;
+  const health = await call(config.port, '/health', { timeoutMs: 2000 }).catch(() => null);
+  const identity = health?.json as { name?: string; version?: string; pid?: number } | undefined;
+  if (!health || identity?.name !== 'spawnguard-worker') {
+    const foreign = health !== null;
+    if (json) out(JSON.stringify({ running: false, port: config.port, foreign }));
+    else if (foreign) err(`${HOST}:${config.port} is held by another program (not a spawnguard-worker)`);
+    else out(`spawnguard-worker is not running (${HOST}:${config.port})`);
+    return foreign ? 1 : 3;
+  }
+  const detail = token ? await call(config.port, '/status', { token, timeoutMs: 2000 }).catch(() => null) : null;
+  const full = detail?.status === 200 ? (detail.json as Record<string, unknown>) : null;
+  if (json) {
+    out(JSON.stringify({ running: true, ...(full ?? identity), authorized: full !== null }));
+    return 0;
+  }
+  if (!full) {
+    out(`spawnguard-worker ${identity.version} running: pid ${identity.pid}, ${HOST}:${config.port}`);
+    out(`  (no valid token in ${config.home}: details need the worker's token; is it using another --home?)`);
+    return 0;
+  }
+  const s = full as {
+    version: string;
+    pid: number;
+    instanceId: string;
+    uptimeMs: number;
+    restarts: number;
+    naive: boolean;
+    helper: { state: string; pid: number | null; spawns: number };
+    children: Array<{ pid: number; type: string }>;
+    breakers: Record<string, { state?: string } | null>;
+    leftoversReapedAtBoot: { killed: number[] } | null;
+    events: { total: number };
+  };
+  const breakers = Object.entries(s.breakers)
+    .map(([name, b]) => `${name} ${b?.state ?? 'off'}`)
+    .join(', ');
+  out(`spawnguard-worker ${s.version} running${s.naive ? ' (NAIVE MODE)' : ''}`);
+  out(`  pid          ${s.pid} (instance ${s.instanceId}, restarts ${s.restarts})`);
+  out(`  port         ${HOST}:${config.port}`);
+  out(`  home         ${config.home}`);
+  out(`  uptime       ${duration(s.uptimeMs)}`);
+  out(`  helper       ${s.helper.state}${s.helper.pid ? ` (pid ${s.helper.pid})` : ''}, ${s.helper.spawns} spawned`);
+  out(
+    `  children     ${s.children.length}${s.children.length ? `: ${s.children.map((c) => `${c.pid} ${c.type}`).join(', ')}` : ''}`,
+  );
+  out(`  breakers     ${breakers}`);
+  const reaped = s.leftoversReapedAtBoot?.killed ?? [];
+  out(
+    `  reaped       ${reaped.length} leftover${reaped.length === 1 ? '' : 's'} at boot${reaped.length ? ` (pids ${reaped.join(', ')})` : ''}`,
+  );
+  out(`  events       ${s.events.total}`);
+  return 0;
 }

@@ -1,3 +1,465 @@
-export async function runDaemon(_c: unknown): Promise<number> {
-  return 1;
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { bindOrDie, createBindOrDieEvents, probeIdentity } from '@spawnguard/bind-or-die';
+import type { CircuitBreaker, CircuitState } from '@spawnguard/circuit-breaker';
+import type { ConnectionBreaker } from '@spawnguard/connection-memo';
+import { type LeftoversResult, openRegistry, type Registry } from '@spawnguard/process-registry';
+import { processIdentity } from '@spawnguard/process-table';
+import { helperBreaker, spawnBreaker } from './breakers.js';
+import { type Config, HOST, WORKER_NAME } from './config.js';
+import { EventStore } from './events-store.js';
+import { createHelperClient, type HelperClient } from './helper-client.js';
+import {
+  ensureHome,
+  HomeError,
+  type HomePaths,
+  newToken,
+  type PidRecord,
+  readPidRecord,
+  removeFile,
+  writeSecureFile,
+} from './home.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { createRequestHandler, type HealthBody } from './routes.js';
+import { HttpError } from './security.js';
+import { VERSION } from './version.js';
+
+/**
+ * The daemon, in boot order:
+ *   1. bind-or-die on the literal 127.0.0.1: the loser exits 0 here, before any background work;
+ *   2. only then write the pid/identity file and the token (0600, in the 0700 home);
+ *   3. process-registry.reapLeftovers(): kill what a previous, SIGKILLed daemon left running;
+ *   4. serve, and warm the helper (connection-memo + circuit-breaker + registry spawn).
+ * SIGTERM/SIGINT: stop accepting, drain (bounded), kill the helper tree, registry.shutdown(), remove files.
+ * SIGHUP: restart in place (same pid, same port): helper tree killed, registry shut down and reopened,
+ *   token rotated, breakers reset; the helper is re-spawned lazily by the next /search.
+ * --naive: every step above that is a defence is skipped (see README).
+ */
+export async function runDaemon(config: Config): Promise<number> {
+  let paths: HomePaths;
+  try {
+    paths = ensureHome(config.home);
+  } catch (error) {
+    if (error instanceof HomeError) {
+      process.stderr.write(`spawnguard-worker: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const log = createLogger({
+    file: paths.log,
+    maxBytes: config.logMaxBytes,
+    base: { pid: process.pid, ...(config.naive ? { naive: true } : {}) },
+    echo: process.stderr.isTTY ? process.stderr : undefined,
+  });
+  if (process.env.SPAWNGUARD_DAEMON_CRASH === 'always') {
+    // Drill for the spawn breaker: a daemon that dies at boot, before it binds.
+    log.error('boot.crash', { reason: 'SPAWNGUARD_DAEMON_CRASH=always' });
+    process.stderr.write('spawnguard-worker: crashing at boot (SPAWNGUARD_DAEMON_CRASH=always)\n');
+    return 1;
+  }
+  const daemon = new Daemon(config, paths, log);
+  try {
+    await daemon.boot();
+  } catch (error) {
+    log.error('boot.failed', { error });
+    process.stderr.write(`spawnguard-worker: daemon failed to start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  return -1; // keeps running on its server, helper and signal handlers
+}
+
+/**
+ * connection-memo hands its breaker a function that needs a signal; circuit-breaker's execute()
+ * passes the caller's signal on, typed optional. The memo always passes one, so this adapter only
+ * restates that for the type checker (and falls back to a never-aborted signal, defensively).
+ */
+function asConnectionBreaker(breaker: CircuitBreaker): ConnectionBreaker {
+  return {
+    execute: (fn, options) =>
+      breaker.execute(
+        (context) => fn({ signal: context.signal ?? options?.signal ?? new AbortController().signal }),
+        options,
+      ),
+  };
+}
+
+const STATE_VALUES: CircuitState[] = ['closed', 'halfOpen', 'open'];
+
+class Daemon {
+  readonly instanceId = randomUUID();
+  readonly startedAt = Date.now();
+  readonly metrics = new Metrics();
+  readonly events = new EventStore(100);
+  startToken = '';
+  token: string | null = null;
+  restarts = 0;
+  phase: 'booting' | 'ready' | 'reloading' | 'stopping' = 'booting';
+  bound = false;
+  server: Server;
+  registry: Registry | null = null;
+  helperBreaker: CircuitBreaker | null = null;
+  spawnBreaker: CircuitBreaker | null = null;
+  helper!: HelperClient;
+  leftovers: LeftoversResult | null = null;
+  reloading: Promise<void> = Promise.resolve();
+  stopping: Promise<void> | null = null;
+  active = 0;
+  #booted!: () => void;
+  readonly booted = new Promise<void>((resolve) => {
+    this.#booted = resolve;
+  });
+
+  readonly spawns = this.metrics.counter('spawnguard_helper_spawns_total', 'Helper processes spawned.');
+  readonly connects = this.metrics.counter(
+    'spawnguard_helper_connections_total',
+    'MCP connections to a helper, by result (ok, error).',
+  );
+  readonly transitions = this.metrics.counter(
+    'spawnguard_breaker_transitions_total',
+    'Circuit breaker state changes, by breaker, from and to.',
+  );
+  readonly reaped = this.metrics.counter(
+    'spawnguard_reaped_processes_total',
+    'Processes killed: leftovers of a dead daemon at boot, or this daemon’s children at shutdown/reload.',
+  );
+  readonly requests = this.metrics.counter('spawnguard_http_requests_total', 'HTTP requests, by route and status.');
+
+  constructor(
+    readonly config: Config,
+    readonly paths: HomePaths,
+    readonly log: Logger,
+  ) {
+    this.server = createServer(
+      { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5000, maxHeaderSize: 16 * 1024 },
+      this.#handler(),
+    );
+    this.server.maxConnections = 1024;
+    this.server.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.#defineGauges();
+  }
+
+  health(): HealthBody {
+    return {
+      name: WORKER_NAME,
+      version: VERSION,
+      pid: process.pid,
+      startToken: this.startToken,
+      instanceId: this.instanceId,
+      naive: this.config.naive,
+    };
+  }
+
+  async boot(): Promise<void> {
+    const { config, log } = this;
+    log.log('boot.begin', { port: config.port, home: config.home, version: VERSION });
+    if (config.naive) log.warn('naive.mode', { message: 'NAIVE MODE: every defence is off (demo only)' });
+    this.startToken = (await processIdentity(process.pid).catch(() => null))?.startToken ?? '';
+
+    // 1. Bind, or lose quietly before doing anything else.
+    if (config.naive) await this.#bindNaively();
+    else await this.#bindOrDie();
+
+    // 2. Only the winner writes files that point at it.
+    if (this.bound) this.#writeFiles();
+
+    // 3. Reap what a previous daemon left behind (proven by identity, never by name).
+    if (!config.naive) {
+      this.registry = await openRegistry(this.paths.registry);
+      this.#watchRegistry(this.registry);
+      this.leftovers = await this.registry.reapLeftovers({ graceMs: config.killGraceMs });
+      log.log('boot.leftovers', {
+        killed: this.leftovers.killed.map((e) => e.pid),
+        dropped: this.leftovers.dropped.map((e) => e.pid),
+        skipped: this.leftovers.skipped.map((s) => ({ pid: s.entry.pid, reason: s.reason })),
+      });
+      this.helperBreaker = helperBreaker(config);
+      this.#watchBreaker(this.helperBreaker);
+      this.spawnBreaker = spawnBreaker(config, this.paths.spawnBreaker);
+      this.#watchBreaker(this.spawnBreaker);
+    }
+
+    // 4. Serve, and start the helper the way the field's workers did: at boot.
+    this.helper = createHelperClient({
+      config,
+      registry: () => this.registry,
+      breaker: this.helperBreaker ? asConnectionBreaker(this.helperBreaker) : null,
+      log,
+      onSpawn: () => this.spawns.inc(),
+      onConnect: (ok) => this.connects.inc({ result: ok ? 'ok' : 'error' }),
+    });
+    this.phase = 'ready';
+    this.#booted();
+    this.helper.warm();
+    this.#installSignals();
+    if (config.naive) {
+      setTimeout(() => void this.shutdown(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
+    }
+    log.log('boot.ready', { port: config.port, bound: this.bound, instanceId: this.instanceId });
+  }
+
+  async #bindOrDie(): Promise<void> {
+    const events = createBindOrDieEvents();
+    events.on('lost', ({ address, winnerVerified }) => {
+      // Losing the race is success: the other worker serves. Logged, then bind-or-die exits 0.
+      this.log.log('bind.lost', { address, winnerVerified });
+    });
+    await bindOrDie(
+      this.server,
+      { port: this.config.port, host: HOST },
+      {
+        events,
+        verifyTimeoutMs: 2000,
+        verifyWinner: async ({ signal }) => {
+          const probe = await probeIdentity(
+            `http://${HOST}:${this.config.port}/health`,
+            { name: WORKER_NAME },
+            { signal, timeoutMs: 500 },
+          );
+          return probe.kind !== 'foreign' && probe.kind !== 'unreachable';
+        },
+      },
+    );
+    this.bound = true;
+    this.log.log('bind.ok', { address: `${HOST}:${this.config.port}` });
+  }
+
+  /** The field bug: a worker that loses the port logs it and keeps running (and starts its helper anyway). */
+  async #bindNaively(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        this.log.warn('naive.bind_failed', { code: error.code, message: 'keeping on running anyway (naive mode)' });
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.listen(this.config.port, HOST, () => {
+        this.server.off('error', onError);
+        this.bound = true;
+        resolve();
+      });
+    });
+  }
+
+  #writeFiles(): void {
+    this.token = newToken();
+    writeSecureFile(this.paths.token, `${this.token}\n`);
+    this.#writePidRecord();
+  }
+
+  #writePidRecord(): void {
+    const record: PidRecord & { restarts: number } = {
+      name: WORKER_NAME,
+      pid: process.pid,
+      startToken: this.startToken,
+      port: this.config.port,
+      version: VERSION,
+      instanceId: this.instanceId,
+      startedAt: this.startedAt,
+      naive: this.config.naive,
+      restarts: this.restarts,
+    };
+    writeSecureFile(this.paths.pidFile, `${JSON.stringify(record)}\n`);
+  }
+
+  #handler() {
+    const handle = createRequestHandler({
+      port: this.config.port,
+      health: () => this.health(),
+      token: () => this.token,
+      ready: () => this.phase === 'ready',
+      booted: this.booted,
+      events: this.events,
+      search: (query, signal) => this.search(query, signal),
+      status: async () => this.status(),
+      shutdown: (reason) => void this.shutdown(reason),
+      metrics: this.metrics,
+      requests: this.requests,
+      log: this.log,
+    });
+    return (req: Parameters<typeof handle>[0], res: Parameters<typeof handle>[1]) => {
+      this.active++;
+      res.once('close', () => this.active--);
+      handle(req, res);
+    };
+  }
+
+  async search(query: string, signal: AbortSignal): Promise<unknown> {
+    await this.reloading;
+    if (this.phase === 'stopping') throw new HttpError(503, 'the worker is shutting down');
+    try {
+      return await this.helper.search(query, signal);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EBROKENCIRCUIT') {
+        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs ?? this.config.breakerCooldownMs;
+        throw new HttpError(
+          503,
+          `helper circuit is open after repeated failures; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+          {
+            'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+          },
+        );
+      }
+      throw new HttpError(502, `helper failed: ${(error as Error).message}`);
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const breaker = (b: CircuitBreaker | null) => (b ? b.toJSON() : null);
+    return {
+      ...this.health(),
+      port: this.config.port,
+      home: this.config.home,
+      phase: this.phase,
+      bound: this.bound,
+      startedAt: this.startedAt,
+      uptimeMs: Date.now() - this.startedAt,
+      restarts: this.restarts,
+      helper: { state: this.helper?.state, pid: this.helper?.pid ?? null, spawns: this.spawns.get() },
+      children: this.registry?.entries() ?? [],
+      breakers: { helper: breaker(this.helperBreaker), spawn: breaker(this.spawnBreaker) },
+      leftoversReapedAtBoot: this.leftovers
+        ? {
+            killed: this.leftovers.killed.map((e) => e.pid),
+            dropped: this.leftovers.dropped.map((e) => e.pid),
+            skipped: this.leftovers.skipped.map((s) => ({ pid: s.entry.pid, reason: s.reason })),
+          }
+        : null,
+      events: { total: this.events.total },
+    };
+  }
+
+  #watchRegistry(registry: Registry): void {
+    registry.events.on('reaped', ({ entry, result, leftover }) => {
+      const n = result.terminated.length + result.killed.length;
+      if (n > 0) this.reaped.inc({ phase: leftover ? 'boot' : 'shutdown' }, n);
+      this.log.log('registry.reaped', { helperPid: entry.pid, leftover, ...result });
+    });
+    registry.events.on('corruptFile', (e) => this.log.warn('registry.corrupt_file', e));
+    registry.events.on('writeError', (e) => this.log.error('registry.write_error', e));
+  }
+
+  #watchBreaker(breaker: CircuitBreaker): void {
+    breaker.events.on('stateChange', ({ circuit, from, to }) => {
+      this.transitions.inc({ breaker: circuit ?? 'unnamed', from, to });
+      this.log.log('breaker.state', { breaker: circuit, from, to });
+    });
+  }
+
+  #defineGauges(): void {
+    const m = this.metrics;
+    m.gauge('spawnguard_info', 'Worker identity.', () => [[{ version: VERSION, naive: String(this.config.naive) }, 1]]);
+    m.gauge(
+      'spawnguard_uptime_seconds',
+      'Seconds since the daemon started.',
+      () => (Date.now() - this.startedAt) / 1000,
+    );
+    m.gauge('spawnguard_breaker_state', 'Circuit state, one series per state (1 = current).', () => {
+      const rows: Array<[Record<string, string>, number]> = [];
+      for (const b of [this.helperBreaker, this.spawnBreaker]) {
+        if (!b) continue;
+        const current = b.state;
+        for (const state of STATE_VALUES)
+          rows.push([{ breaker: b.name ?? 'unnamed', state }, state === current ? 1 : 0]);
+      }
+      return rows;
+    });
+    m.gauge('spawnguard_helper_connected', 'Whether a helper connection is cached (1) or not (0).', () =>
+      this.helper?.state === 'connected' ? 1 : 0,
+    );
+    m.gauge(
+      'spawnguard_children',
+      'Children recorded in the process registry.',
+      () => this.registry?.entries().length ?? 0,
+    );
+    m.gauge('spawnguard_http_connections', 'Open HTTP requests being served.', () => this.active);
+    m.gauge('spawnguard_events_received', 'Events received by POST /events since boot.', () => this.events.total);
+  }
+
+  #installSignals(): void {
+    process.on('SIGTERM', () => void this.shutdown('SIGTERM'));
+    process.on('SIGINT', () => void this.shutdown('SIGINT'));
+    process.on('SIGHUP', () => void this.reload());
+    process.on('uncaughtException', (error) => {
+      this.log.error('uncaught_exception', { error });
+      void this.shutdown('uncaught exception');
+    });
+    process.on('unhandledRejection', (error) => this.log.error('unhandled_rejection', { error }));
+  }
+
+  /** SIGHUP: restart in place. Same pid, same port; helper and children gone; helper re-spawned lazily. */
+  reload(): Promise<void> {
+    if (this.phase === 'stopping' || this.phase === 'booting') return this.reloading;
+    if (this.phase === 'reloading') return this.reloading;
+    this.phase = 'reloading';
+    this.reloading = (async () => {
+      this.log.log('reload.begin');
+      try {
+        await this.helper.reset();
+        if (this.registry) {
+          const result = await this.registry.shutdown({ graceMs: this.config.killGraceMs });
+          this.log.log('reload.registry_shutdown', { reaped: result.reaped.length, failed: result.failed.length });
+          this.registry = await openRegistry(this.paths.registry);
+          this.#watchRegistry(this.registry);
+        }
+        this.helperBreaker?.reset();
+        if (this.bound) this.#writeFiles(); // rotates the token; same pid, port and instance
+        this.restarts++;
+        if (this.bound) this.#writePidRecord();
+        this.log.log('reload.done', { restarts: this.restarts });
+      } catch (error) {
+        this.log.error('reload.failed', { error });
+      } finally {
+        if (this.phase === 'reloading') this.phase = 'ready';
+      }
+    })();
+    return this.reloading;
+  }
+
+  shutdown(reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.phase = 'stopping';
+    const { config, log } = this;
+    const bound = config.drainMs + config.killGraceMs * 2 + 10_000;
+    setTimeout(() => {
+      log.error('shutdown.forced', { afterMs: bound });
+      process.exit(1);
+    }, bound).unref();
+    this.stopping = (async () => {
+      log.log('shutdown.begin', { reason, active: this.active });
+      this.server.close();
+      this.server.closeIdleConnections();
+      const deadline = Date.now() + config.drainMs;
+      while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      if (this.active > 0) log.warn('shutdown.drain_timeout', { active: this.active });
+      this.server.closeAllConnections();
+      await this.reloading;
+      try {
+        await this.helper?.close();
+      } catch (error) {
+        log.error('shutdown.helper_failed', { error });
+      }
+      if (this.registry) {
+        const result = await this.registry.shutdown({ graceMs: config.killGraceMs }).catch((error: unknown) => {
+          log.error('shutdown.registry_failed', { error });
+          return null;
+        });
+        if (result) log.log('shutdown.registry', { reaped: result.reaped.length, failed: result.failed.length });
+      }
+      if (this.bound) {
+        const record = readPidRecord(this.paths.pidFile);
+        if (record?.instanceId === this.instanceId) {
+          removeFile(this.paths.pidFile);
+          removeFile(this.paths.token);
+        }
+      }
+      log.log('shutdown.done', { reason });
+      process.exit(0);
+    })();
+    return this.stopping;
+  }
 }

@@ -55,8 +55,13 @@ export function isWorkerAnswer(result: CallResult): boolean {
   return result.status === 202 && (result.json as { name?: unknown } | undefined)?.name === WORKER_NAME;
 }
 
-export async function deliver(config: Config, body: string, signal: AbortSignal): Promise<CallResult> {
-  return call(config.port, '/events', { method: 'POST', body, signal, timeoutMs: config.hookBudgetMs });
+export async function deliver(
+  config: Config,
+  body: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<CallResult> {
+  return call(config.port, '/events', { method: 'POST', body, signal, timeoutMs });
 }
 
 export async function hook(config: Config, event: string, rawPayload: string | undefined): Promise<HookOutcome> {
@@ -64,26 +69,35 @@ export async function hook(config: Config, event: string, rawPayload: string | u
   const payload = await readPayload(rawPayload, signal);
   const body = JSON.stringify({ event, payload });
 
-  // Fast path: the worker is up. One request, then exit.
+  // Fast path: the worker is up. One request, then exit. A worker answers in milliseconds; a port
+  // that accepts but stays silent must not eat the whole budget before the slow path can look.
+  let problem = '';
   try {
-    const result = await deliver(config, body, signal);
+    const result = await deliver(config, body, signal, Math.max(50, Math.min(1500, config.hookBudgetMs * 0.4)));
     if (isWorkerAnswer(result)) return { delivered: true, via: 'running' };
     if (result.status === 400) {
       return { delivered: false, via: 'running', message: `the worker refused the event: ${result.text.trim()}` };
     }
+    problem = `127.0.0.1:${config.port} answered ${result.status}`;
   } catch (error) {
-    if (signal.aborted) return budgetSpent(config);
-    if ((error as { code?: string }).code !== 'ECONNREFUSED') {
-      // Something answered oddly or slowly: the slow path identifies it before spawning anything.
-    }
+    if (signal.aborted) return budgetSpent(config, problem);
+    const code = (error as { code?: string }).code;
+    problem = code === 'ETIMEDOUT' ? `127.0.0.1:${config.port} accepted the connection but did not answer` : '';
   }
 
   // Slow path: find out who is on the port, start the worker if nobody is, deliver again.
   try {
     const { ensureWorker } = await import('./launcher.js');
     const started = await ensureWorker(config, { signal, budgetMs: config.hookBudgetMs });
-    if (!started.ok) return { delivered: false, via: started.via, message: started.message };
-    const result = await deliver(config, body, signal);
+    if (!started.ok) {
+      const identified = ['foreign', 'silent', 'other-version', 'home'].includes(started.via);
+      return {
+        delivered: false,
+        via: started.via,
+        message: `${started.message}${problem && !identified ? ` (${problem})` : ''}`,
+      };
+    }
+    const result = await deliver(config, body, signal, config.hookBudgetMs);
     if (isWorkerAnswer(result)) return { delivered: true, via: started.via };
     return {
       delivered: false,
@@ -91,16 +105,16 @@ export async function hook(config: Config, event: string, rawPayload: string | u
       message: `the worker on 127.0.0.1:${config.port} answered ${result.status}; event dropped`,
     };
   } catch (error) {
-    if (signal.aborted) return budgetSpent(config);
+    if (signal.aborted) return budgetSpent(config, problem);
     return { delivered: false, via: 'error', message: `${(error as Error).message}; event dropped` };
   }
 }
 
-function budgetSpent(config: Config): HookOutcome {
+function budgetSpent(config: Config, problem = ''): HookOutcome {
   return {
     delivered: false,
     via: 'budget',
-    message: `worker on 127.0.0.1:${config.port} not reached within the ${config.hookBudgetMs} ms budget; event dropped`,
+    message: `worker on 127.0.0.1:${config.port} not reached within the ${config.hookBudgetMs} ms budget${problem ? ` (${problem})` : ''}; event dropped`,
   };
 }
 

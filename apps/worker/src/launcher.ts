@@ -1,3 +1,164 @@
-export async function ensureWorker(_c: unknown, _o: unknown): Promise<{ ok: boolean; via: string; message?: string }> {
-  return { ok: false, via: 'todo', message: 'todo' };
+/**
+ * Making sure a worker runs: the slow path of `hook`, and all of `start`.
+ *   1. home folder checked (0700, ours);
+ *   2. bind-or-die's probeIdentity: who holds the port? Our worker → done. Another version of it →
+ *      say so. A foreign program → say so and spawn nothing (spawning would only make daemons that
+ *      lose the bind, over and over).
+ *   3. spawn-mutex's ensureSingleton: one launcher spawns, the others wait for health; guarded by the
+ *      spawn breaker, whose state is in a file shared by every launcher.
+ * In naive mode step 3 is a plain spawn, by every launcher that got here: the storm.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { probeIdentity } from '@spawnguard/bind-or-die';
+import { ensureSingleton } from '@spawnguard/spawn-mutex';
+import { spawnBreaker } from './breakers.js';
+import { type Config, HOST, WORKER_NAME } from './config.js';
+import { ensureHome, HomeError, type HomePaths } from './home.js';
+import { call } from './http-client.js';
+import { VERSION } from './version.js';
+
+export interface EnsureResult {
+  ok: boolean;
+  /** 'running' | spawn-mutex outcome ('already-running' | 'spawned' | 'waited') | 'naive-spawned' | why not. */
+  via: string;
+  message?: string;
+}
+
+const CLI_PATH = fileURLToPath(new URL('./cli.js', import.meta.url));
+
+/** Starts `spawnguard-worker daemon` detached, its stdout/stderr appended to daemon.out (0600). */
+export function spawnDaemon(config: Config, paths: HomePaths): number | undefined {
+  const out = openSync(paths.daemonOut, 'a', 0o600);
+  try {
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'daemon', '--home', config.home, '--port', String(config.port), ...(config.naive ? ['--naive'] : [])],
+      { detached: true, stdio: ['ignore', out, out], env: process.env, windowsHide: true },
+    );
+    child.on('error', () => {});
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** true when something listens on 127.0.0.1:<port> (connect succeeded), false on refusal or timeout. */
+export function acceptsConnections(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: HOST, port });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export async function isOurWorkerHealthy(port: number, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const result = await call(port, '/health', { timeoutMs: 1000, ...(signal ? { signal } : {}) });
+    return result.status === 200 && (result.json as { name?: unknown } | undefined)?.name === WORKER_NAME;
+  } catch {
+    return false;
+  }
+}
+
+async function waitHealthy(port: number, signal: AbortSignal): Promise<boolean> {
+  for (let delay = 10; !signal.aborted; delay = Math.min(delay * 2, 200)) {
+    if (await isOurWorkerHealthy(port, signal)) return true;
+    await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
+  }
+  return false;
+}
+
+export async function ensureWorker(
+  config: Config,
+  { signal, budgetMs }: { signal: AbortSignal; budgetMs: number },
+): Promise<EnsureResult> {
+  const t0 = Date.now();
+  let paths: HomePaths;
+  try {
+    paths = ensureHome(config.home);
+  } catch (error) {
+    if (error instanceof HomeError) return { ok: false, via: 'home', message: error.message };
+    throw error;
+  }
+
+  const where = `${HOST}:${config.port}`;
+  const probe = await probeIdentity(
+    `http://${where}/health`,
+    { name: WORKER_NAME, version: VERSION },
+    { timeoutMs: Math.min(1000, budgetMs), signal },
+  );
+  if (probe.kind === 'ours') return { ok: true, via: 'running' };
+  if (probe.kind === 'other-version' || probe.kind === 'other-instance') {
+    const other = probe.identity;
+    return {
+      ok: false,
+      via: 'other-version',
+      message:
+        `a spawnguard-worker of version ${other?.version ?? '?'} (pid ${other?.pid ?? '?'}) holds ${where}; ` +
+        `this is version ${VERSION}. Run \`spawnguard-worker restart\` to replace it.`,
+    };
+  }
+  if (probe.kind === 'foreign') {
+    return {
+      ok: false,
+      via: 'foreign',
+      message: `${where} is held by another program (${probe.reason}); not starting a worker. Use --port or SPAWNGUARD_PORT.`,
+    };
+  }
+
+  // Unreachable over HTTP. If something still accepts TCP connections there, it is a program that
+  // does not answer (or a hung worker): a new daemon would only lose the bind. Spawn nothing.
+  if (await acceptsConnections(config.port, Math.min(500, budgetMs))) {
+    return {
+      ok: false,
+      via: 'silent',
+      message: `${where} accepts connections but does not answer HTTP; not starting a worker. Use --port or SPAWNGUARD_PORT.`,
+    };
+  }
+
+  if (config.naive) {
+    spawnDaemon(config, paths);
+    const ok = await waitHealthy(config.port, signal);
+    return ok
+      ? { ok: true, via: 'naive-spawned' }
+      : { ok: false, via: 'timeout', message: `naive worker not healthy on ${where} within the budget` };
+  }
+
+  // Leave a margin so a failed start is recorded by the breaker before the caller's budget ends.
+  const remaining = Math.max(1, budgetMs - (Date.now() - t0) - 250);
+  const breaker = spawnBreaker(config, paths.spawnBreaker);
+  try {
+    const result = await ensureSingleton({
+      lockPath: paths.lock,
+      isHealthy: ({ signal: s }: { signal?: AbortSignal } = {}) => isOurWorkerHealthy(config.port, s ?? signal),
+      spawn: () => {
+        spawnDaemon(config, paths);
+      },
+      waitTimeoutMs: remaining,
+      breaker,
+      signal,
+    });
+    return { ok: true, via: result.outcome };
+  } catch (error) {
+    const e = error as { code?: string; retryAfterMs?: number; message: string };
+    if (e.code === 'EBROKENCIRCUIT') {
+      const seconds = Math.ceil((e.retryAfterMs ?? config.breakerCooldownMs) / 1000);
+      return {
+        ok: false,
+        via: 'breaker-open',
+        message: `the worker failed to start ${config.breakerThreshold} times in a row; not starting it again for ${seconds} s (see ${paths.daemonOut})`,
+      };
+    }
+    if (signal.aborted) throw error;
+    return { ok: false, via: 'error', message: `could not start the worker on ${where}: ${e.message}` };
+  }
 }

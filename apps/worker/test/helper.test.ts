@@ -57,7 +57,7 @@ describe('helper-server (a real MCP stdio server)', () => {
   it('starts a grandchild with --with-grandchild that outlives a helper which only closed stdin', async () => {
     home = makeHome();
     const child = startHelper(['--with-grandchild']);
-    const grandchild = await waitFor('grandchild', () => processesWith(home).find(isGrandchild), 5000);
+    const grandchild = (await waitFor('grandchild', () => processesWith(home).find(isGrandchild), 5000))!;
     expect(grandchild.ppid).toBe(child.pid);
     child.stdin!.end();
     await waitFor('helper exit', () => !isAlive(child.pid!), 5000);

@@ -1,5 +1,7 @@
+/* biome-ignore-all lint/suspicious/noExplicitAny: test helpers parse arbitrary JSON answers */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,3 +142,42 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+}
+
+/** One raw HTTP request to 127.0.0.1:<port>, with full control over Host, Origin and the body. */
+export function http(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {},
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
+    // A server that answers 413 and stops reading makes our own write fail: the answer is what counts.
+    req.on('error', reject);
+    req.setTimeout(options.timeoutMs ?? 15_000, () => req.destroy(new Error('request timed out')));
+    req.end(options.body);
+  });
+}
+
+export const workerArgs = (home: string, port: number) => ['--home', home, '--port', String(port)];

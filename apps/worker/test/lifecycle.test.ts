@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanup,
+  freePort,
+  http,
+  isAlive,
+  isDaemon,
+  isGrandchild,
+  isHelper,
+  killStarted,
+  makeHome,
+  processesWith,
+  runCli,
+  sleep,
+  waitFor,
+  workerArgs,
+} from './helpers.js';
+
+let home = '';
+let server: Server | null = null;
+afterEach(async () => {
+  killStarted();
+  server?.close();
+  server = null;
+  if (home) await cleanup(home);
+  home = '';
+});
+
+async function startWorker(port: number, env: Record<string, string> = {}) {
+  const start = await runCli(['start', ...workerArgs(home, port)], { env });
+  expect(start.stderr).toBe('');
+  expect(start.code).toBe(0);
+  return (await http(port, '/health')).json as { pid: number; instanceId: string };
+}
+
+const logEvents = () =>
+  readFileSync(join(home, 'worker.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { event: string; pid: number; [k: string]: unknown });
+
+describe('worker lifecycle', () => {
+  it('SIGKILL of the daemon orphans its helper tree; the next start reaps it and serves', async () => {
+    home = makeHome();
+    const port = await freePort();
+    // A helper that lingers after its parent is gone, with a grandchild: the field's leak.
+    const env = { SPAWNGUARD_HELPER_LINGER: '1', SPAWNGUARD_HELPER_GRANDCHILD: '1' };
+    const first = await startWorker(port, env);
+    await waitFor('helper connected, with its grandchild', () => {
+      const p = processesWith(home);
+      return p.some(isGrandchild) && logEvents().some((e) => e.event === 'helper.connected');
+    });
+    const oldTree = processesWith(home).filter((p) => isHelper(p) || isGrandchild(p));
+    expect(oldTree).toHaveLength(2);
+
+    process.kill(first.pid, 'SIGKILL');
+    await waitFor('daemon gone', () => !isAlive(first.pid));
+    await sleep(300);
+    for (const p of oldTree) expect(isAlive(p.pid), 'orphan still running before the next start').toBe(true);
+
+    const second = await startWorker(port, env);
+    expect(second.pid).not.toBe(first.pid);
+    await waitFor('orphans reaped', () => oldTree.every((p) => !isAlive(p.pid)), 10_000);
+    const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
+    expect(status.leftoversReapedAtBoot.killed).toEqual([oldTree.find(isHelper)!.pid]);
+    const search = await http(port, '/search?q=orphans');
+    expect(search.status).toBe(200);
+    expect(oldTree.map((p) => p.pid)).not.toContain(search.json.helperPid);
+    expect((await http(port, '/metrics')).text).toMatch(/^spawnguard_reaped_processes_total\{phase="boot"\} 2$/m);
+
+    const stop = await runCli(['stop', ...workerArgs(home, port)]);
+    expect(stop.code).toBe(0);
+    await waitFor('nothing left', () => processesWith(home).length === 0, 10_000);
+  });
+
+  it('SIGHUP restarts in place: same pid and port, helper tree gone, new token, helper back on demand', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const before = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
+    const oldTree = processesWith(home).filter((p) => isHelper(p) || isGrandchild(p));
+    const oldToken = readFileSync(join(home, 'token'), 'utf8');
+
+    process.kill(before.pid, 'SIGHUP');
+    await waitFor('old helper tree gone', () => oldTree.every((p) => !isAlive(p.pid)), 10_000);
+    await waitFor('reload done', () => logEvents().some((e) => e.event === 'reload.done'), 10_000);
+    const after = (await http(port, '/health')).json;
+    expect(after.pid).toBe(before.pid);
+    expect(after.instanceId).toBe(before.instanceId);
+    expect(readFileSync(join(home, 'token'), 'utf8')).not.toBe(oldToken);
+    // Lazily: no helper until a search asks for one.
+    expect(processesWith(home).filter(isHelper)).toEqual([]);
+    const search = await http(port, '/search?q=sighup');
+    expect(search.status).toBe(200);
+    expect(processesWith(home).filter(isHelper)).toHaveLength(1);
+    const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
+    expect(status).toMatchObject({ pid: before.pid, restarts: 1 });
+
+    expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
+    await waitFor('nothing left (grandchildren too)', () => processesWith(home).length === 0, 10_000);
+  });
+
+  it('a helper killed by hand is replaced on the next search', async () => {
+    home = makeHome();
+    const port = await freePort();
+    await startWorker(port);
+    const first = (await http(port, '/search?q=tree')).json.helperPid as number;
+    process.kill(first, 'SIGKILL');
+    await waitFor('helper gone', () => !isAlive(first));
+    await sleep(100);
+    const second = await http(port, '/search?q=tree');
+    expect(second.status).toBe(200);
+    expect(second.json.helperPid).not.toBe(first);
+    expect(
+      processesWith(home)
+        .filter(isHelper)
+        .map((p) => p.pid),
+    ).toEqual([second.json.helperPid]);
+  });
+
+  it('a helper that always crashes opens the breaker: at most 3 helpers per cooldown', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const cooldown = 3000;
+    await startWorker(port, { SPAWNGUARD_HELPER_CRASH: 'always', SPAWNGUARD_BREAKER_COOLDOWN_MS: String(cooldown) });
+    const spawned = () => logEvents().filter((e) => e.event === 'helper.spawned').length;
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await http(port, '/search?q=x')).status);
+    const concurrent = await Promise.all(Array.from({ length: 20 }, () => http(port, '/search?q=y')));
+    expect(spawned()).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s === 502).length).toBeLessThanOrEqual(3);
+    expect(statuses.at(-1)).toBe(503);
+    expect(concurrent.every((r) => r.status === 503)).toBe(true);
+    const refused = concurrent[0]!;
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.json.error).toMatch(/circuit is open/);
+    const metrics = (await http(port, '/metrics')).text;
+    expect(metrics).toMatch(/^spawnguard_breaker_state\{breaker="helper",state="open"\} 1$/m);
+    expect(metrics).toMatch(/^spawnguard_breaker_transitions_total\{breaker="helper",from="closed",to="open"\} 1$/m);
+
+    // After the cooldown: one probe (one helper), whatever the number of concurrent searches:
+    // they all join the one connect and share its failure.
+    const before = spawned();
+    await sleep(cooldown + 200);
+    const probes = await Promise.all(Array.from({ length: 10 }, () => http(port, '/search?q=z')));
+    expect(probes.every((r) => r.status === 502 || r.status === 503)).toBe(true);
+    expect(spawned()).toBe(before + 1);
+    expect((await http(port, '/search?q=z')).status).toBe(503);
+    await waitFor('crashed helpers gone', () => processesWith(home).filter(isHelper).length === 0, 5000);
+  });
+
+  it('a port held by something that never answers: hooks stay in budget and spawn nothing', async () => {
+    home = makeHome();
+    const port = await freePort();
+    server = createServer(() => {}); // accepts connections, never says a word
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    for (let i = 0; i < 3; i++) {
+      const hook = await runCli(['hook', 'x', ...workerArgs(home, port), '--budget-ms', '2500']);
+      expect(hook.code).toBe(0);
+      expect(hook.ms).toBeLessThan(2500 + 2500);
+      expect(hook.stderr).toMatch(/accepts connections but does not answer HTTP; not starting a worker/);
+      expect(hook.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    await sleep(500);
+    expect(processesWith(home)).toEqual([]);
+  }, 60_000);
+
+  it('a daemon that crashes at boot: the shared spawn breaker stops every launcher after 3 starts', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const env = { SPAWNGUARD_DAEMON_CRASH: 'always', SPAWNGUARD_BREAKER_COOLDOWN_MS: '600000' };
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) {
+      // Each hook is its own short-lived process: only the file store links them.
+      outcomes.push(await runCli(['hook', 'x', ...workerArgs(home, port), '--budget-ms', '2000'], { env }));
+    }
+    for (const hook of outcomes) {
+      expect(hook.code).toBe(0);
+      expect(hook.ms).toBeLessThan(2000 + 2500);
+      expect(hook.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const crashes = logEvents().filter((e) => e.event === 'boot.crash').length;
+    expect(crashes).toBe(3);
+    expect(outcomes.at(-1)!.stderr).toMatch(/failed to start 3 times in a row; not starting it again for \d+ s/);
+    const status = JSON.parse(readFileSync(join(home, 'spawn-breaker.json'), 'utf8'));
+    expect(status.state).toBe('open');
+    expect(processesWith(home).filter(isDaemon)).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,237 @@
+import { readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cleanup,
+  freePort,
+  http,
+  isDaemon,
+  isHelper,
+  killStarted,
+  makeHome,
+  processesWith,
+  runCli,
+  waitFor,
+  workerArgs,
+} from './helpers.js';
+
+describe('a running worker', () => {
+  let home = '';
+  let port = 0;
+  let token = '';
+  const host = () => ({ host: `127.0.0.1:${port}` });
+
+  beforeAll(async () => {
+    home = makeHome();
+    port = await freePort();
+    const start = await runCli(['start', ...workerArgs(home, port)]);
+    expect(start.stderr).toBe('');
+    expect(start.code).toBe(0);
+    expect(start.stdout).toMatch(/^spawnguard-worker started: pid \d+, 127\.0\.0\.1:\d+/);
+    token = readFileSync(join(home, 'token'), 'utf8').trim();
+  });
+
+  afterAll(async () => {
+    killStarted();
+    await runCli(['stop', ...workerArgs(home, port)]);
+    await cleanup(home);
+  });
+
+  it('is idempotent to start, and keeps its files private', async () => {
+    const again = await runCli(['start', ...workerArgs(home, port)]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('');
+    expect(statSync(home).mode & 0o777).toBe(0o700);
+    for (const file of ['token', 'worker.json', 'worker.log', 'registry.json']) {
+      expect(statSync(join(home, file)).mode & 0o777, file).toBe(0o600);
+    }
+    expect(processesWith(home).filter(isDaemon)).toHaveLength(1);
+  });
+
+  it('answers /health with its identity and no secrets, and /ready', async () => {
+    const health = await http(port, '/health');
+    expect(health.status).toBe(200);
+    expect(Object.keys(health.json).sort()).toEqual(['instanceId', 'naive', 'name', 'pid', 'startToken', 'version']);
+    expect(health.json).toMatchObject({ name: 'spawnguard-worker', naive: false });
+    expect(health.text).not.toContain(token);
+    const pidFile = JSON.parse(readFileSync(join(home, 'worker.json'), 'utf8'));
+    expect(pidFile).toMatchObject({ pid: health.json.pid, startToken: health.json.startToken, port });
+    expect((await http(port, '/ready')).status).toBe(200);
+  });
+
+  it('accepts events and searches through the helper', async () => {
+    const event = await http(port, '/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ event: 'file.saved', payload: { path: '/x' } }),
+    });
+    expect(event.status).toBe(202);
+    expect(event.json).toMatchObject({ name: 'spawnguard-worker', accepted: true });
+    const search = await http(port, '/search?q=circuit%20breaker%20cooldown');
+    expect(search.status).toBe(200);
+    expect(search.json.hits[0].id).toBe('breaker');
+    const helpers = processesWith(home).filter(isHelper);
+    expect(helpers.map((h) => h.pid)).toEqual([search.json.helperPid]);
+    expect((await http(port, '/search')).status).toBe(400);
+  });
+
+  it('delivers a hook on the fast path', async () => {
+    const before = (await runCli(['status', '--json', ...workerArgs(home, port)])).stdout;
+    const hook = await runCli(['hook', 'session.start', '--payload', '{"a":1}', ...workerArgs(home, port)]);
+    expect(hook.code).toBe(0);
+    expect(hook.stderr).toBe('');
+    const after = (await runCli(['status', '--json', ...workerArgs(home, port)])).stdout;
+    expect(JSON.parse(after).events.total).toBe(JSON.parse(before).events.total + 1);
+    const stdinPayload = await runCli(['hook', 'x', '--payload', '-', ...workerArgs(home, port)], { input: '{"b":2}' });
+    expect(stdinPayload.stderr).toBe('');
+  });
+
+  it('reports status for humans and as JSON', async () => {
+    const json = await runCli(['status', '--json', ...workerArgs(home, port)]);
+    expect(json.code).toBe(0);
+    const s = JSON.parse(json.stdout);
+    expect(s).toMatchObject({ running: true, authorized: true, port, naive: false, restarts: 0 });
+    expect(s.breakers.helper.state).toBe('closed');
+    expect(s.breakers.spawn.state).toBe('closed');
+    expect(s.leftoversReapedAtBoot).toEqual({ killed: [], dropped: [], skipped: [] });
+    expect(s.children.map((c: { type: string }) => c.type)).toEqual(['mcp-helper']);
+    const human = await runCli(['status', ...workerArgs(home, port)]);
+    expect(human.stdout).toMatch(/pid +\d+/);
+    expect(human.stdout).toMatch(/uptime/);
+    expect(human.stdout).toMatch(/breakers +helper closed, spawn closed/);
+    expect(human.stdout).toMatch(/reaped +0 leftovers at boot/);
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const metrics = await http(port, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    for (const line of [
+      /^spawnguard_helper_spawns_total 1$/m,
+      /^spawnguard_helper_connections_total\{result="ok"\} 1$/m,
+      /^spawnguard_breaker_state\{breaker="helper",state="closed"\} 1$/m,
+      /^spawnguard_breaker_state\{breaker="spawn",state="open"\} 0$/m,
+      /^spawnguard_http_requests_total\{route="\/health",status="200"\} \d+$/m,
+      /^# TYPE spawnguard_breaker_transitions_total counter$/m,
+      /^# TYPE spawnguard_reaped_processes_total counter$/m,
+      /^spawnguard_helper_connected 1$/m,
+    ]) {
+      expect(metrics.text).toMatch(line);
+    }
+  });
+
+  describe('refuses bad requests and survives them', () => {
+    it('403 for a forged Host (DNS rebinding)', async () => {
+      for (const forged of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, `127.0.0.1`]) {
+        const res = await http(port, '/health', { headers: { host: forged } });
+        expect(res.status, forged).toBe(403);
+        expect(res.json.error).toMatch(/forbidden Host/);
+      }
+      // No Host at all (HTTP/1.0): refused too.
+      const raw = await rawRequest(port, 'GET /health HTTP/1.0\r\n\r\n');
+      expect(raw).toMatch(/^HTTP\/1\.1 403 /);
+      expect((await http(port, '/health', { headers: { host: `localhost:${port}` } })).status).toBe(200);
+    });
+
+    it('403 for a foreign Origin, even on POST /events', async () => {
+      const res = await http(port, '/events', {
+        method: 'POST',
+        headers: { ...host(), origin: 'http://evil.example', 'content-type': 'text/plain' },
+        body: '{"event":"x"}',
+      });
+      expect(res.status).toBe(403);
+      expect(res.json.error).toMatch(/forbidden Origin/);
+      const same = await http(port, '/events', {
+        method: 'POST',
+        headers: { ...host(), origin: `http://127.0.0.1:${port}` },
+        body: '{"event":"x"}',
+      });
+      expect(same.status).toBe(202);
+    });
+
+    it('401 for /shutdown and /status without the token, or with a wrong one', async () => {
+      expect((await http(port, '/shutdown', { method: 'POST' })).status).toBe(401);
+      const wrong = await http(port, '/shutdown', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${'0'.repeat(64)}` },
+      });
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect((await http(port, '/status')).status).toBe(401);
+    });
+
+    it('413 for a 10 MB body, without reading it', async () => {
+      const res = await http(port, '/events', {
+        method: 'POST',
+        headers: host(),
+        body: Buffer.alloc(10 * 1024 * 1024, 'a'),
+      }).catch((error: Error) => error);
+      // Either we read the 413, or the server stopped reading and closed before our write finished.
+      if (res instanceof Error) expect(res.message).toMatch(/EPIPE|ECONNRESET|socket hang up/);
+      else expect(res.status).toBe(413);
+      const chunked = await http(port, '/events', {
+        method: 'POST',
+        headers: { ...host(), 'content-length': String(10 * 1024 * 1024) },
+        body: Buffer.alloc(1024, 'a'),
+      }).catch((error: Error) => error);
+      if (!(chunked instanceof Error)) expect(chunked.status).toBe(413);
+      expect((await http(port, '/health')).status).toBe(200);
+    });
+
+    it('400 with a message for invalid JSON and bad events', async () => {
+      const bad = await http(port, '/events', { method: 'POST', body: '{"event":' });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error).toMatch(/not valid JSON/);
+      expect((await http(port, '/events', { method: 'POST', body: '[1,2]' })).status).toBe(400);
+      expect((await http(port, '/events', { method: 'POST', body: '{"event":"has spaces"}' })).status).toBe(400);
+      expect((await http(port, '/events', { method: 'POST', body: '' })).status).toBe(400);
+    });
+
+    it('404 for unknown routes, 405 for wrong methods', async () => {
+      expect((await http(port, '/nope')).status).toBe(404);
+      const wrong = await http(port, '/events');
+      expect(wrong.status).toBe(405);
+      expect(wrong.headers.allow).toBe('POST');
+      expect((await http(port, '/health', { method: 'DELETE' })).status).toBe(405);
+    });
+
+    it('counts them by route and status, and is still healthy', async () => {
+      const metrics = (await http(port, '/metrics')).text;
+      expect(metrics).toMatch(/spawnguard_http_requests_total\{route="\/health",status="403"\} [1-9]/);
+      expect(metrics).toMatch(/spawnguard_http_requests_total\{route="unknown",status="404"\} [1-9]/);
+      expect(metrics).toMatch(/spawnguard_http_requests_total\{route="\/events",status="400"\} [1-9]/);
+      expect((await http(port, '/health')).status).toBe(200);
+      expect(processesWith(home).filter(isDaemon)).toHaveLength(1);
+    });
+  });
+
+  it('stops gracefully and leaves nothing behind', async () => {
+    const daemonPid = (await http(port, '/health')).json.pid;
+    const stop = await runCli(['stop', ...workerArgs(home, port)]);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toBe(`spawnguard-worker stopped (pid ${daemonPid})\n`);
+    await waitFor('no processes', () => processesWith(home).length === 0, 5000);
+    expect(() => statSync(join(home, 'worker.json'))).toThrow();
+    expect(() => statSync(join(home, 'token'))).toThrow();
+    const log = readFileSync(join(home, 'worker.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(log.map((l) => l.event)).toEqual(
+      expect.arrayContaining(['boot.begin', 'bind.ok', 'boot.ready', 'shutdown.begin', 'shutdown.done']),
+    );
+  });
+});
+
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d) => (answer += d));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
+  });
+}
