@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -74,6 +74,44 @@ describe('worker lifecycle', () => {
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
     expect(stop.code).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 10_000);
+  });
+
+  it('SIGTERM stops accepting, drains in-flight requests within a bound, and leaves nothing', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const { pid } = await startWorker(port, { SPAWNGUARD_DRAIN_MS: '1500', SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
+    const body = '{"event":"late"}';
+    const open = (): Promise<Socket> =>
+      new Promise((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => resolve(socket));
+        socket.setEncoding('utf8');
+      });
+    const finishing = await open();
+    const stalled = await open();
+    let answer = '';
+    finishing.on('data', (d) => (answer += d));
+    stalled.on('error', () => {});
+    const head = `POST /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    finishing.write(head + body.slice(0, 5));
+    stalled.write(head + body.slice(0, 5)); // never finishes its body
+    await sleep(200);
+    const t0 = Date.now();
+    process.kill(pid, 'SIGTERM');
+    await sleep(300);
+    // No longer accepting...
+    await expect(http(port, '/health')).rejects.toThrow(/ECONNREFUSED/);
+    // ...but the request already in flight is still served.
+    finishing.write(body.slice(5));
+    await waitFor('drained answer', () => answer.startsWith('HTTP/1.1 202'), 3000);
+    // The stalled one is cut at the drain bound; the daemon and its whole helper tree are gone.
+    await waitFor('daemon gone', () => !isAlive(pid), 10_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
+    const events = logEvents().map((e) => e.event);
+    expect(events).toEqual(expect.arrayContaining(['shutdown.begin', 'shutdown.drain_timeout', 'shutdown.done']));
+    finishing.destroy();
+    stalled.destroy();
   });
 
   it('SIGHUP restarts in place: same pid and port, helper tree gone, new token, helper back on demand', async () => {
