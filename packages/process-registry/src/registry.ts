@@ -427,7 +427,10 @@ class ProcessRegistry implements Registry {
         result.failed.push({ entry: copy(entry), error: outcome.error });
         return;
       }
-      if (this.#remove(entry)) await this.#persist();
+      this.#remove(entry);
+      // Persist even when the child's 'exit' handler removed it first: that handler's write is not
+      // awaited here, and the caller must find the file up to date when this call resolves.
+      await this.#persist();
       if (outcome.kind === 'reaped') {
         result.reaped.push({ entry: copy(entry), result: outcome.result });
         safeEmit(this.events, 'reaped', { entry: copy(entry), result: outcome.result, leftover: false });

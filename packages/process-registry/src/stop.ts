@@ -58,9 +58,12 @@ async function stopOne(
     const verdict = await checkIdentity(entry, bounded);
     if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
     const result = await killTree(entry.pid, { graceMs, startToken: entry.startToken, signal: bounded });
-    const rootEnded = result.terminated.includes(entry.pid) || result.killed.includes(entry.pid);
-    if (!rootEnded && result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
-    return { kind: 'reaped', result };
+    if (result.terminated.includes(entry.pid) || result.killed.includes(entry.pid)) return { kind: 'reaped', result };
+    if (result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
+    const refused = result.skipped?.find((s) => s.pid === entry.pid);
+    if (refused?.reason === 'gone') return { kind: 'dropped', reason: 'gone' };
+    const why = refused ? `killTree refused to signal it (${refused.reason})` : 'killTree did not report it stopped';
+    return { kind: 'failed', error: new Error(`pid ${entry.pid} is still running: ${why}`) };
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (timeout.aborted) return lastResort(entry);

@@ -38,9 +38,13 @@ const started = new Set<ChildProcess>();
 export async function sleeper(
   mark: string,
   role = 'unrelated',
-  code = 'setInterval(() => {}, 1e6)',
+  uid?: number,
 ): Promise<{ child: ChildProcess; pid: number; startToken: string }> {
-  const child = spawn(process.execPath, ['-e', code, mark, role], { stdio: 'ignore' });
+  const asUser = uid === undefined ? {} : { uid, gid: uid };
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', mark, role], {
+    stdio: 'ignore',
+    ...asUser,
+  });
   started.add(child);
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
@@ -128,5 +132,21 @@ export function grandchildOf(child: ChildProcess): Promise<number> {
       if (match) resolve(Number(match[1]));
     });
     child.once('exit', () => reject(new Error('child exited before its grandchild started')));
+  });
+}
+
+/** Node code for a child that ignores SIGTERM, then prints "ready". */
+export const STUBBORN_CODE =
+  "process.on('SIGTERM', () => {}); process.stdout.write('ready\\n'); setInterval(() => {}, 1e6)";
+
+/** Resolves when the child printed "ready" on stdout. */
+export function readyLine(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.on('data', (chunk) => {
+      buffered += chunk;
+      if (buffered.includes('ready\n')) resolve();
+    });
+    child.once('exit', () => reject(new Error('child exited before it was ready')));
   });
 }

@@ -160,6 +160,29 @@ describe('identity decides, never the pid alone', () => {
     expect(registry.state).toBe('owned');
   });
 
+  it('a proven leftover that killTree refuses (another user) is kept recorded, not forgotten', async () => {
+    mark = marker();
+    const path = join(tempDir(), 'registry.json');
+    const foreign = await sleeper(mark, 'runs-as-nobody', 65534);
+    writeRegistry(path, await deadOwner(), [entry(foreign.pid, foreign.startToken)]);
+    const registry = await openRegistry(path);
+    const result = await registry.reapLeftovers({ graceMs: 500 });
+    expect(result.killed).toEqual([]);
+    expect(result.dropped).toEqual([]);
+    expect(result.skipped).toEqual([
+      { entry: entry(foreign.pid, foreign.startToken), reason: expect.stringMatching(/^kill-failed: .*other-user/) },
+    ]);
+    expect(isAlive(foreign.pid)).toBe(true);
+    // Adopted: the file is ours now and still names it, so shutdown() or the next boot can try again.
+    expect(registry.state).toBe('owned');
+    expect(registry.entries()).toEqual([entry(foreign.pid, foreign.startToken)]);
+    expect(JSON.parse(readFileSync(path, 'utf8')).entries).toEqual([entry(foreign.pid, foreign.startToken)]);
+    const stop = await registry.shutdown({ graceMs: 200 });
+    expect(stop.failed.map((f) => f.entry.pid)).toEqual([foreign.pid]);
+    expect(stop.failed[0]!.error.message).toMatch(/other-user/);
+    expect(isAlive(foreign.pid)).toBe(true);
+  });
+
   it('a live previous owner: its children are not touched and the file is not taken over', async () => {
     mark = marker();
     const path = join(tempDir(), 'registry.json');

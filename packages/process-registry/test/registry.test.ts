@@ -13,6 +13,8 @@ import {
   marker,
   PARENT_CODE,
   pgidOf,
+  readyLine,
+  STUBBORN_CODE,
   sleeper,
   tempDir,
   waitFor,
@@ -232,12 +234,12 @@ describe('reapSession and shutdown', () => {
   it('shutdown is bounded by totalTimeoutMs even when a child ignores SIGTERM', async () => {
     mark = marker();
     const registry = await openRegistry(join(tempDir(), 'registry.json'));
-    const stubborn = "process.on('SIGTERM', () => {}); setInterval(() => {}, 1e6)";
+    const stubborn = STUBBORN_CODE;
     const { child } = await registry.spawn(process.execPath, ['-e', stubborn, mark, 'stubborn'], {
       session: 's',
       type: 't',
     });
-    await new Promise((r) => setTimeout(r, 300)); // let it install its SIGTERM handler
+    await readyLine(child); // its SIGTERM handler is installed
     const started = Date.now();
     const result = await registry.shutdown({ graceMs: 60_000, totalTimeoutMs: 1500 });
     expect(Date.now() - started).toBeLessThan(1500 + 3000); // generous sanity bound, not a benchmark
@@ -249,10 +251,10 @@ describe('reapSession and shutdown', () => {
   it('an aborted shutdown rejects with the reason, keeps refusing spawns, and can be retried', async () => {
     mark = marker();
     const registry = await openRegistry(join(tempDir(), 'registry.json'));
-    const stubborn = "process.on('SIGTERM', () => {}); setInterval(() => {}, 1e6)";
+    const stubborn = STUBBORN_CODE;
     const first = await registry.spawn(process.execPath, ['-e', stubborn, mark, '1'], { session: 's', type: 't' });
     const second = await registry.spawn(process.execPath, ['-e', stubborn, mark, '2'], { session: 's', type: 't' });
-    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all([readyLine(first.child), readyLine(second.child)]);
     const controller = new AbortController();
     const reason = new Error('operator gave up');
     setTimeout(() => controller.abort(reason), 300);
