@@ -47,10 +47,15 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
     throw new TypeError(`runCommand must be a function, got ${describe(runCommand)}`);
   const events = mitt<ProcessTableEvents>();
   const emit = <K extends keyof ProcessTableEvents>(type: K, payload: ProcessTableEvents[K]) => {
-    // A throwing listener must not break the listing nor the other listeners.
+    // mitt's emit, except that a throwing listener breaks neither the listing nor the other listeners.
     for (const handler of [...(events.all.get(type) ?? [])]) {
       try {
         (handler as (e: ProcessTableEvents[K]) => void)(payload);
+      } catch {}
+    }
+    for (const handler of [...(events.all.get('*') ?? [])]) {
+      try {
+        (handler as (t: K, e: ProcessTableEvents[K]) => void)(type, payload);
       } catch {}
     }
   };

@@ -301,10 +301,16 @@ describe('events', () => {
     table.events.on('list', () => {
       throw new Error('bad listener');
     });
+    table.events.on('*', () => {
+      throw new Error('bad wildcard listener');
+    });
     table.events.on('list', (e) => seen.push(e.callers));
+    const all: string[] = [];
+    table.events.on('*', (type) => all.push(String(type)));
     const [a, b] = await Promise.all([table.listProcesses(), table.listProcesses()]);
     expect(a).toEqual(b);
     expect(a).not.toBe(b);
     expect(seen).toEqual([2]);
+    expect(all).toEqual(['list']);
   });
 });
