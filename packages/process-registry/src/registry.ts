@@ -15,7 +15,7 @@ import {
   VERSION,
   writeRegistryFile,
 } from './file.js';
-import { planSpawnOptions, type RegistrySpawnOptions } from './spawn-options.js';
+import { planSpawnOptions, processGroupOf, type RegistrySpawnOptions } from './spawn-options.js';
 import { checkIdentity, IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
 import type {
   DropReason,
@@ -317,7 +317,7 @@ class ProcessRegistry implements Registry {
     const entry: Entry = {
       pid,
       startToken: identity?.startToken ?? '',
-      pgid: process.platform === 'win32' ? null : pid,
+      pgid: processGroupOf(process.platform, pid),
       session,
       type,
       spawnedAt: this.now(),

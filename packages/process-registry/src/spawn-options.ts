@@ -44,6 +44,11 @@ export function planSpawnOptions(platform: NodeJS.Platform, options: RegistrySpa
   return planned;
 }
 
+/** The process group a child spawned with these options leads: its own pid on POSIX; none on Windows. */
+export function processGroupOf(platform: NodeJS.Platform, pid: number): number | null {
+  return platform === 'win32' ? null : pid;
+}
+
 function checkStdio(stdio: SpawnOptions['stdio']): void {
   if (stdio === undefined || typeof stdio === 'string') {
     if (stdio !== undefined && !['pipe', 'ignore', 'inherit', 'overlapped'].includes(stdio)) {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import mitt from 'mitt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRegistry, planSpawnOptions, RegistryClosedError, type RegistrySpawnOptions } from '../src/index.js';
+import { processGroupOf } from '../src/spawn-options.js';
 import { cleanup, tempDir } from './helpers.js';
 
 afterEach(() => cleanup());
@@ -146,6 +147,12 @@ describe('planSpawnOptions (per platform, no process started)', () => {
       detached: true,
       windowsHide: false,
     });
+  });
+
+  it('records the process group: the pid on POSIX, null on Windows', () => {
+    expect(processGroupOf('linux', 4242)).toBe(4242);
+    expect(processGroupOf('darwin', 4242)).toBe(4242);
+    expect(processGroupOf('win32', 4242)).toBeNull();
   });
 
   it('keeps what the caller sets for stdio, and strips the registry-only options', () => {
