@@ -114,6 +114,49 @@ describe('worker lifecycle', () => {
     stalled.destroy();
   });
 
+  it('daemon runs in the foreground; a second daemon on the port loses quietly before any helper; SIGINT stops the first', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const first = runCli(['daemon', ...workerArgs(home, port)]);
+    await waitFor('first daemon healthy', async () => (await http(port, '/health')).status === 200);
+    const firstPid = (await http(port, '/health')).json.pid as number;
+    const second = await runCli(['daemon', ...workerArgs(home, port)], { timeoutMs: 15_000 });
+    expect(second.code).toBe(0); // losing the race is success
+    expect(second.stderr).toBe('');
+    const lost = logEvents().filter((e) => e.event === 'bind.lost');
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.pid).not.toBe(firstPid);
+    // The loser never started a helper: every helper.spawned line belongs to the winner.
+    expect(logEvents().filter((e) => e.event === 'helper.spawned' && e.pid !== firstPid)).toEqual([]);
+    expect(
+      processesWith(home)
+        .filter(isDaemon)
+        .map((p) => p.pid),
+    ).toEqual([firstPid]);
+    process.kill(firstPid, 'SIGINT');
+    const done = await first;
+    expect(done.code).toBe(0);
+    await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
+  });
+
+  it('restart replaces the daemon on the same port and leaves no orphans', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const before = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
+    const oldTree = processesWith(home).filter((p) => isHelper(p) || isGrandchild(p));
+    const restart = await runCli(['restart', ...workerArgs(home, port)], {
+      env: { SPAWNGUARD_HELPER_GRANDCHILD: '1' },
+    });
+    expect(restart.code).toBe(0);
+    expect(restart.stdout).toMatch(/stopped \(pid \d+\)\nspawnguard-worker started: pid \d+/);
+    const after = (await http(port, '/health')).json;
+    expect(after.pid).not.toBe(before.pid);
+    for (const p of oldTree) expect(isAlive(p.pid)).toBe(false);
+    expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
+    await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
+  });
+
   it('SIGHUP restarts in place: same pid and port, helper tree gone, new token, helper back on demand', async () => {
     home = makeHome();
     const port = await freePort();
