@@ -17,7 +17,14 @@ try {
     for (let i = 0; i < spec.trials; i++) samples.push(await ctx.trial(i));
     samples.sort((a, b) => a - b);
     const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-    stats = { unit: spec.unit ?? 'ms', n: samples.length, p50: at(0.5), p99: at(0.99), min: samples[0], max: samples.at(-1) };
+    stats = {
+      unit: spec.unit ?? 'ms',
+      n: samples.length,
+      p50: at(0.5),
+      p99: at(0.99),
+      min: samples[0],
+      max: samples.at(-1),
+    };
   } else {
     const r = await measure(ctx.fn, { min_cpu_time: 300e6 });
     stats = { unit: 'ns', n: r.samples?.length ?? 0, p50: r.p50, p99: r.p99, min: r.min, max: r.max, avg: r.avg };
