@@ -470,7 +470,8 @@ export class CircuitBreaker {
   }
 
   #queue<K extends keyof CircuitBreakerEvents>(type: K, payload: CircuitBreakerEvents[K]): void {
-    (this.#pending ??= []).push(type, payload);
+    if (this.#pending === undefined) this.#pending = [type, payload];
+    else this.#pending.push(type, payload);
   }
 
   /** Emits what the operation queued; listeners may call back into the breaker safely. */

@@ -92,11 +92,16 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
       const what = text.trim() === '' ? 'is empty' : 'is not valid JSON (truncated or corrupt)';
       throw new CircuitStoreError('corrupt', `${file} ${what}`, file);
     }
-    const tagged = typeof value === 'object' && value !== null && (value as { format?: unknown }).format === FILE_FORMAT;
+    const tagged =
+      typeof value === 'object' && value !== null && (value as { format?: unknown }).format === FILE_FORMAT;
     if (!tagged) throw new CircuitStoreError('foreign', `${file} is JSON but not a ${FILE_FORMAT} state file`, file);
     const version = (value as { version?: unknown }).version;
     if (version !== FILE_VERSION) {
-      throw new CircuitStoreError('foreign', `${file} has format version ${describe(version)}, expected ${FILE_VERSION}`, file);
+      throw new CircuitStoreError(
+        'foreign',
+        `${file} has format version ${describe(version)}, expected ${FILE_VERSION}`,
+        file,
+      );
     }
     if (!isSnapshot(value)) throw new CircuitStoreError('corrupt', `${file} has invalid circuit fields`, file);
     return pickSnapshot(value);

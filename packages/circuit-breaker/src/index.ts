@@ -7,14 +7,21 @@ export {
   type IsolationHandle,
 } from './breaker.js';
 export {
-  type BrokenCircuitInit,
   BrokenCircuitError,
+  type BrokenCircuitInit,
   type BrokenState,
   CircuitStoreError,
   type StoreProblem,
 } from './errors.js';
 export type { CircuitBreakerEvents, CircuitState } from './events.js';
-export { FILE_FORMAT, FILE_VERSION, type FileStore, type FileStoreFs, type FileStoreOptions, fileStore } from './file-store.js';
+export {
+  FILE_FORMAT,
+  FILE_VERSION,
+  type FileStore,
+  type FileStoreFs,
+  type FileStoreOptions,
+  fileStore,
+} from './file-store.js';
 export { memoryStore } from './memory-store.js';
 export type { CircuitBreakerOptions } from './options.js';
 export type { CircuitSnapshot, CircuitStore, ProbeLease } from './snapshot.js';

@@ -151,10 +151,12 @@ describe('listeners calling back into the breaker', () => {
     const { breaker } = breakerWithClock({ failureThreshold: 1 });
     const nested: unknown[] = [];
     breaker.events.on('open', () => {
-      breaker.execute(() => 'nested').then(
-        (v) => nested.push(v),
-        (e) => nested.push(e),
-      );
+      breaker
+        .execute(() => 'nested')
+        .then(
+          (v) => nested.push(v),
+          (e) => nested.push(e),
+        );
     });
     await breaker.execute(() => boom()).catch(() => {});
     await settle();

@@ -7,8 +7,8 @@ import {
   CircuitBreaker,
   type CircuitBreakerOptions,
   type CircuitSnapshot,
-  CircuitStoreError,
   type CircuitStore,
+  CircuitStoreError,
   FILE_FORMAT,
   FILE_VERSION,
   fileStore,
@@ -95,7 +95,10 @@ describe('fileStore: the happy path', () => {
     const b = breakerOn(path);
     await failTimes(a.breaker, 3);
     let calls = 0;
-    await expect(b.breaker.execute(() => calls++)).rejects.toMatchObject({ code: 'EBROKENCIRCUIT', retryAfterMs: 60_000 });
+    await expect(b.breaker.execute(() => calls++)).rejects.toMatchObject({
+      code: 'EBROKENCIRCUIT',
+      retryAfterMs: 60_000,
+    });
     expect(calls).toBe(0);
     // Deleting the file is a cross-process reset.
     fs.rmSync(path);

@@ -148,8 +148,7 @@ class StartCall implements Command {
     const state = m.state();
     const admitted =
       this.signal !== 'preAborted' &&
-      (state === 'closed' ||
-        (state === 'halfOpen' && m.probes < m.o.halfOpenMaxConcurrent && !m.isolated));
+      (state === 'closed' || (state === 'halfOpen' && m.probes < m.o.halfOpenMaxConcurrent && !m.isolated));
     // fn runs synchronously inside execute(), or never.
     expect(r.fnCalls - fnCallsBefore).toBe(admitted ? 1 : 0);
     await settle();

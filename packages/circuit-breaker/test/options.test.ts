@@ -66,7 +66,9 @@ describe('every option is checked at construction, naming the option and the val
   });
 
   it('rejects options that are not an object, and unknown (misspelt) options', () => {
-    expect(() => new CircuitBreaker(5 as never)).toThrow(new TypeError('CircuitBreaker options must be an object, got 5'));
+    expect(() => new CircuitBreaker(5 as never)).toThrow(
+      new TypeError('CircuitBreaker options must be an object, got 5'),
+    );
     expect(() => new CircuitBreaker(null as never)).toThrow(TypeError);
     expect(() => new CircuitBreaker([] as never)).toThrow(/got an array/);
     expect(() => new CircuitBreaker({ cooldown: 1_000 } as never)).toThrow(
@@ -123,7 +125,9 @@ describe('fileStore() input', () => {
 
   it('checks options and the injected fs', () => {
     const path = join(dir, 'state.json');
-    expect(() => fileStore(path, null as never)).toThrow(new TypeError('fileStore options must be an object, got null'));
+    expect(() => fileStore(path, null as never)).toThrow(
+      new TypeError('fileStore options must be an object, got null'),
+    );
     expect(() => fileStore(path, { fs: 'fs' as never })).toThrow(/fileStore fs must be an object, got string "fs"/);
     expect(() => fileStore(path, { fs: { openSync() {} } as never })).toThrow(
       new TypeError('fileStore fs.fstatSync must be a function, got undefined'),

@@ -57,7 +57,8 @@ beforeEach(() => {
 });
 afterEach(() => {
   for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      process.kill(child.pid, 'SIGKILL');
   }
   started.clear();
   rmSync(dir, { recursive: true, force: true });
@@ -137,7 +138,11 @@ describe('two real processes sharing a fileStore', () => {
     const cooldownMs = 1_500;
     const first = await runChild('fail', cooldownMs, ['3']);
     expect(first.fnCalls).toBe(3);
-    expect(first.results?.map((r) => r.message)).toEqual(['daemon crashed (1)', 'daemon crashed (2)', 'daemon crashed (3)']);
+    expect(first.results?.map((r) => r.message)).toEqual([
+      'daemon crashed (1)',
+      'daemon crashed (2)',
+      'daemon crashed (3)',
+    ]);
     expect(first.state).toBe('open');
     expect(first.storeProblems).toEqual([]);
     const opened = readState();
