@@ -48,7 +48,11 @@ function brokenMessage({ state, retryAfterMs, circuit, isolated }: BrokenCircuit
  */
 export function brokenCircuit(init: BrokenCircuitInit): BrokenCircuitError {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
+  try {
+    Error.stackTraceLimit = 0;
+  } catch {
+    return new BrokenCircuitError(init); // frozen intrinsics (SES lockdown): pay for the stack
+  }
   try {
     return new BrokenCircuitError(init);
   } finally {

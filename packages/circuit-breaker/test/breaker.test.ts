@@ -93,6 +93,17 @@ describe('open', () => {
     expect((error as Error).message).toBe('Circuit "daemon" is open; retry after 59000 ms');
   });
 
+  it('builds refusals without stack frames and leaves Error.stackTraceLimit as it was', async () => {
+    const { breaker } = breakerWithClock({ failureThreshold: 1 });
+    await failTimes(breaker, 1);
+    const limit = Error.stackTraceLimit;
+    const error = (await breaker.execute(() => 1).catch((e: unknown) => e)) as Error;
+    expect(error.stack).toBe(`BrokenCircuitError: ${error.message}`);
+    expect(Error.stackTraceLimit).toBe(limit);
+    // Built directly, the class is an ordinary error with a stack.
+    expect(new BrokenCircuitError({ state: 'open', retryAfterMs: 5 }).stack).toMatch(/\n\s+at /);
+  });
+
   it('stays open for the whole 60 s default cooldown, then admits one probe that closes it', async () => {
     const { breaker, clock } = breakerWithClock();
     await failTimes(breaker, 3);
