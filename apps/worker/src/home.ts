@@ -23,7 +23,7 @@ export interface HomePaths {
   token: string;
   /** { pid, startToken, port, version, instanceId, startedAt }: what `stop` and `status` trust. */
   pidFile: string;
-  /** spawn-mutex lock: only one launcher spawns the daemon. */
+  /** spawn-mutex lockPath: the lock itself is the folder `<lock>.lock` (spawn.lock). */
   lock: string;
   /** circuit-breaker file store shared by every launcher: a crash-looping daemon is remembered. */
   spawnBreaker: string;
@@ -51,7 +51,7 @@ export function homePaths(dir: string): HomePaths {
     dir,
     token: join(dir, 'token'),
     pidFile: join(dir, 'worker.json'),
-    lock: join(dir, 'spawn.lock'),
+    lock: join(dir, 'spawn'),
     spawnBreaker: join(dir, 'spawn-breaker.json'),
     registry: join(dir, 'registry.json'),
     log: join(dir, 'worker.log'),

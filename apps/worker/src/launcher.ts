@@ -139,7 +139,7 @@ export async function ensureWorker(
   try {
     const result = await ensureSingleton({
       lockPath: paths.lock,
-      isHealthy: ({ signal: s }: { signal?: AbortSignal } = {}) => isOurWorkerHealthy(config.port, s ?? signal),
+      isHealthy: ({ signal: s }) => isOurWorkerHealthy(config.port, s),
       spawn: () => {
         spawnDaemon(config, paths);
       },
