@@ -30,11 +30,12 @@ describe.runIf(process.platform === 'linux')('killTree on real process trees', (
     const t = await startTree();
     const seen: { type: string; pid: number; signal?: string }[] = [];
     const onSignal = (e: { pid: number; signal: string }) => seen.push({ type: 'signal', ...e });
+    const onKilled = (e: { pid: number; signal: string }) => seen.push({ type: 'killed', ...e });
+    // Halfway through the grace: mid is long dead (it exits on SIGTERM), stubborn still waits for SIGKILL.
     let stubbornParentAfterMidDied: number | undefined;
-    const onKilled = (e: { pid: number; signal: string }) => {
-      seen.push({ type: 'killed', ...e });
-      if (e.pid === t.mid) stubbornParentAfterMidDied = ppidOf(t.stubborn);
-    };
+    const probe = setTimeout(() => {
+      stubbornParentAfterMidDied = ppidOf(t.stubborn);
+    }, 500);
     events.on('signal', onSignal);
     events.on('killed', onKilled);
     try {
@@ -62,6 +63,7 @@ describe.runIf(process.platform === 'linux')('killTree on real process trees', (
         { type: 'killed', pid: t.stubborn, signal: 'SIGKILL' },
       ]);
     } finally {
+      clearTimeout(probe);
       events.off('signal', onSignal);
       events.off('killed', onKilled);
     }
