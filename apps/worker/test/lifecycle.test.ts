@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -155,6 +156,41 @@ describe('worker lifecycle', () => {
     for (const p of oldTree) expect(isAlive(p.pid)).toBe(false);
     expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
+  });
+
+  it('stop falls back to signals when the token is gone, and never signals a pid that is not the recorded process', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const { pid } = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
+    rmSync(join(home, 'token'));
+    const stop = await runCli(['stop', ...workerArgs(home, port)]);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toBe(`spawnguard-worker stopped (pid ${pid}, by signal)\n`);
+    await waitFor('nothing left', () => processesWith(home).length === 0, 10_000);
+
+    // A pid file naming a live process that is not the daemon (PID reuse): stop must leave it alone.
+    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', '--home', home], {
+      stdio: 'ignore',
+    });
+    await waitFor('bystander', () => isAlive(bystander.pid!));
+    writeFileSync(
+      join(home, 'worker.json'),
+      JSON.stringify({
+        name: 'spawnguard-worker',
+        pid: bystander.pid,
+        startToken: 'not-its-token',
+        port,
+        instanceId: 'x',
+      }),
+      { mode: 0o600 },
+    );
+    const second = await runCli(['stop', ...workerArgs(home, port)]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(`removed the stale pid file of pid ${bystander.pid}`);
+    await sleep(300);
+    expect(isAlive(bystander.pid!)).toBe(true);
+    bystander.kill('SIGKILL');
   });
 
   it('SIGHUP restarts in place: same pid and port, helper tree gone, new token, helper back on demand', async () => {

@@ -196,6 +196,29 @@ describe('a running worker', () => {
       expect((await http(port, '/health', { method: 'DELETE' })).status).toBe(405);
     });
 
+    it('survives garbage: malformed request lines, bad encodings, huge headers, odd methods', async () => {
+      const pid = (await http(port, '/health')).json.pid;
+      const h = `Host: 127.0.0.1:${port}\r\n`;
+      const garbage = [
+        'NOT-HTTP\r\n\r\n',
+        `GET /search?q=%E0%A4%A HTTP/1.1\r\n${h}\r\n`,
+        `GET //..//%00 HTTP/1.1\r\n${h}\r\n`,
+        `BREW /health HTTP/1.1\r\n${h}\r\n`,
+        `GET /health HTTP/1.1\r\n${h}X-Big: ${'a'.repeat(40_000)}\r\n\r\n`,
+        `POST /events HTTP/1.1\r\n${h}Content-Length: -1\r\n\r\n`,
+        `POST /events HTTP/1.1\r\n${h}Transfer-Encoding: chunked\r\n\r\nzz\r\n`,
+        `POST /events HTTP/1.1\r\n${h}Content-Length: 12\r\n\r\n{"event":1}\n`,
+        `GET /search?q=${'x'.repeat(5000)} HTTP/1.1\r\n${h}\r\n`,
+      ];
+      for (const text of garbage) {
+        const answer = await rawRequest(port, text).catch((error: Error) => `error ${error.message}`);
+        expect(answer, text.slice(0, 40)).toMatch(/^HTTP\/1\.1 (200|400|404|405|413|431) |^error|^$/);
+      }
+      const health = await http(port, '/health');
+      expect(health.status).toBe(200);
+      expect(health.json.pid).toBe(pid);
+    });
+
     it('counts them by route and status, and is still healthy', async () => {
       const metrics = (await http(port, '/metrics')).text;
       expect(metrics).toMatch(/spawnguard_http_requests_total\{route="\/health",status="403"\} [1-9]/);
@@ -228,9 +251,17 @@ function rawRequest(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(text));
     let answer = '';
+    const finish = () => {
+      socket.destroy();
+      resolve(answer);
+    };
     socket.setEncoding('utf8');
-    socket.on('data', (d) => (answer += d));
-    socket.on('end', () => resolve(answer));
+    // The status line is all we check; keep-alive would otherwise hold the socket open.
+    socket.on('data', (d) => {
+      answer += d;
+      if (answer.includes('\r\n')) finish();
+    });
+    socket.on('end', finish);
     socket.on('error', reject);
     socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
   });
