@@ -121,7 +121,7 @@ export async function ensureWorker(
     return {
       ok: false,
       via: 'silent',
-      message: `${where} accepts connections but does not answer HTTP; not starting a worker. Use --port or SPAWNGUARD_PORT.`,
+      message: `${where} accepts connections but does not answer HTTP (another program, or a hung worker); not starting a worker. Use --port or SPAWNGUARD_PORT.`,
     };
   }
 
@@ -145,7 +145,8 @@ export async function ensureWorker(
       },
       waitTimeoutMs: remaining,
       breaker,
-      signal,
+      // No caller signal on purpose: an aborted spawn counts as nothing in the breaker, so a budget that
+      // ends mid-wait would let the next launcher spawn again. waitTimeoutMs ends first and counts.
     });
     return { ok: true, via: result.outcome };
   } catch (error) {
@@ -158,7 +159,6 @@ export async function ensureWorker(
         message: `the worker failed to start ${config.breakerThreshold} times in a row; not starting it again for ${seconds} s (see ${paths.daemonOut})`,
       };
     }
-    if (signal.aborted) throw error;
     return { ok: false, via: 'error', message: `could not start the worker on ${where}: ${e.message}` };
   }
 }

