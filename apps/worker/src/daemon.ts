@@ -158,11 +158,14 @@ class Daemon {
     const { config, log } = this;
     log.log('boot.begin', { port: config.port, home: config.home, version: VERSION });
     if (config.naive) log.warn('naive.mode', { message: 'NAIVE MODE: every defence is off (demo only)' });
+    // Signals first: a SIGTERM during boot must still end in an orderly shutdown, not a half-boot.
+    this.#installSignals();
     this.startToken = (await processIdentity(process.pid).catch(() => null))?.startToken ?? '';
 
     // 1. Bind, or lose quietly before doing anything else.
     if (config.naive) await this.#bindNaively();
     else await this.#bindOrDie();
+    if (this.stopping) return;
 
     // 2. Only the winner writes files that point at it.
     if (this.bound) this.#writeFiles();
@@ -181,6 +184,10 @@ class Daemon {
       this.#watchBreaker(this.helperBreaker);
       this.spawnBreaker = spawnBreaker(config, this.paths.spawnBreaker);
       this.#watchBreaker(this.spawnBreaker);
+      if (this.stopping) {
+        await this.registry.shutdown({ graceMs: config.killGraceMs }).catch(() => null);
+        return;
+      }
     }
 
     // 4. Serve, and start the helper the way the field's workers did: at boot.
@@ -192,10 +199,10 @@ class Daemon {
       onSpawn: () => this.spawns.inc(),
       onConnect: (ok) => this.connects.inc({ result: ok ? 'ok' : 'error' }),
     });
-    this.phase = 'ready';
     this.#booted();
+    if (this.stopping) return;
+    this.phase = 'ready';
     this.helper.warm();
-    this.#installSignals();
     if (config.naive) {
       setTimeout(() => void this.shutdown(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
     }

@@ -75,7 +75,7 @@ export async function hook(config: Config, event: string, rawPayload: string | u
   try {
     const result = await deliver(config, body, signal, Math.max(50, Math.min(1500, config.hookBudgetMs * 0.4)));
     if (isWorkerAnswer(result)) return { delivered: true, via: 'running' };
-    if (result.status === 400) {
+    if (result.status === 400 && typeof (result.json as { error?: unknown } | undefined)?.error === 'string') {
       return { delivered: false, via: 'running', message: `the worker refused the event: ${result.text.trim()}` };
     }
     problem = `127.0.0.1:${config.port} answered ${result.status}`;
