@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { killTree } from '@spawnguard/orphan-reaper';
 import { isSameProcess } from '@spawnguard/process-table';
+import { spawnBreaker } from './breakers.js';
 import { type Config, HOST } from './config.js';
 import { checkHome, HomeError, homePaths, type PidRecord, readPidRecord, readToken, removeFile } from './home.js';
 import { call } from './http-client.js';
@@ -156,9 +157,19 @@ export async function status(config: Config, json: boolean): Promise<number> {
   const identity = health?.json as { name?: string; version?: string; pid?: number } | undefined;
   if (!health || identity?.name !== 'spawnguard-worker') {
     const foreign = health !== null;
-    if (json) out(JSON.stringify({ running: false, port: config.port, foreign }));
+    // Not running: the shared spawn breaker says whether launchers have given up starting it.
+    const breaker = paths ? spawnBreaker(config, paths.spawnBreaker).toJSON() : null;
+    if (json) out(JSON.stringify({ running: false, port: config.port, foreign, spawnBreaker: breaker }));
     else if (foreign) err(`${HOST}:${config.port} is held by another program (not a spawnguard-worker)`);
-    else out(`spawnguard-worker is not running (${HOST}:${config.port})`);
+    else {
+      out(`spawnguard-worker is not running (${HOST}:${config.port})`);
+      if (breaker && breaker.state !== 'closed') {
+        const wait = breaker.retryAfterMs === null ? '' : `; next try in ${Math.ceil(breaker.retryAfterMs / 1000)} s`;
+        out(
+          `  spawn breaker ${breaker.state} after ${breaker.failures} failed starts${wait} (see ${paths!.daemonOut})`,
+        );
+      }
+    }
     return foreign ? 1 : 3;
   }
   const detail = token ? await call(config.port, '/status', { token, timeoutMs: 2000 }).catch(() => null) : null;

@@ -321,8 +321,11 @@ describe('worker lifecycle', () => {
     }
     await sleep(1000); // a daemon spawned last may still be on its way to crashing
     expect(crashes()).toBe(3);
-    const status = JSON.parse(readFileSync(join(home, 'spawn-breaker.json'), 'utf8'));
-    expect(status.state).toBe('open');
+    const file = JSON.parse(readFileSync(join(home, 'spawn-breaker.json'), 'utf8'));
+    expect(file.state).toBe('open');
+    const status = await runCli(['status', ...workerArgs(home, port)], { env });
+    expect(status.code).toBe(3);
+    expect(status.stdout).toMatch(/spawn breaker open after 3 failed starts; next try in \d+ s/);
     expect(processesWith(home).filter(isDaemon)).toEqual([]);
   }, 60_000);
 });
