@@ -12,6 +12,7 @@ module.exports = async function smoke(m) {
     .bindOrDie(createServer(), { port: address.port }, { onLost: (info) => (lost = info) })
     .catch((e) => e);
   winner.close();
-  if (!(error instanceof m.LostBindError) || error.code !== 'ELOSTBIND') throw new Error(`expected LostBindError, got ${error}`);
-  if (!lost || lost.error.code !== 'EADDRINUSE') throw new Error('onLost was not called with the EADDRINUSE error');
+  if (!(error instanceof m.LostBindError) || error.code !== 'ELOSTBIND')
+    throw new Error(`expected LostBindError, got ${error}`);
+  if (lost?.error.code !== 'EADDRINUSE') throw new Error('onLost was not called with the EADDRINUSE error');
 };

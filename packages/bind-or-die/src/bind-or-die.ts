@@ -251,7 +251,6 @@ async function verify(
     const remaining = deadline - Date.now();
     const attempt = new AbortController();
     const timer = setTimeout(() => attempt.abort(new Error('verifyWinner timed out')), Math.max(remaining, 0));
-    timer.unref();
     const onAbort = () => attempt.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {

@@ -43,7 +43,7 @@ export function startChild(script: string, args: string[]): Child {
     stderr: () => err,
     exit: null,
     exited: new Promise((resolve) =>
-      proc.once('exit', (code, signal) => {
+      proc.once('close', (code, signal) => {
         child.exit = { code, signal };
         children.delete(proc);
         resolve({ code, signal });
