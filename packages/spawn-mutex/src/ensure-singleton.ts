@@ -1,0 +1,238 @@
+import { hostname as osHostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Emitter } from 'mitt';
+import { safeEmit } from './emit.js';
+import { LockUnavailableError, SpawnTimeoutError } from './errors.js';
+import type { EnsureOutcome, SpawnMutexEvents } from './events.js';
+import { attemptLock, type LockContext } from './lock.js';
+import { backoff, sleep } from './sleep.js';
+import {
+  MIN_STALE_MS,
+  optionalEvents,
+  optionalSignal,
+  requireFunction,
+  requireMs,
+  requireObject,
+  requireString,
+  show,
+} from './validate.js';
+
+/** Anything with circuit-breaker's `execute` shape; @spawnguard/circuit-breaker fits. */
+export interface BreakerLike {
+  execute<T>(fn: () => T | PromiseLike<T>, options?: { signal?: AbortSignal }): Promise<T>;
+}
+
+export interface EnsureSingletonOptions {
+  /** The lock is the folder `${lockPath}.lock`; its parent folder must exist. */
+  lockPath: string;
+  /** Is the daemon up? Called often: keep it cheap and bounded (a fetch with a short timeout). */
+  isHealthy: (options: { signal: AbortSignal }) => boolean | Promise<boolean>;
+  /** Start the daemon (detached). Resolve once it is started, not once it is healthy. */
+  spawn: (options: { signal: AbortSignal | undefined }) => unknown;
+  /** Total budget for this call, ms. */
+  waitTimeoutMs: number;
+  /** How long the launcher that spawned waits for health before counting the spawn as failed. Default waitTimeoutMs. */
+  spawnTimeoutMs?: number;
+  /** A lock whose mtime is older than this is free (the backstop for holders on other hosts). Default 10000, min 2000. */
+  staleMs?: number;
+  /** Spawn (and wait for health) through this breaker: a daemon that dies at boot is not spawned forever. */
+  breaker?: BreakerLike;
+  /** When the lock folder is unusable, spawn without the lock instead of throwing LockUnavailableError. */
+  failOpen?: boolean;
+  signal?: AbortSignal;
+  events?: Emitter<SpawnMutexEvents>;
+  /** Who we are in owner records. Default os.hostname(). */
+  hostname?: string;
+}
+
+export interface EnsureResult {
+  outcome: EnsureOutcome;
+  elapsedMs: number;
+}
+
+interface Validated {
+  lockPath: string;
+  isHealthy: EnsureSingletonOptions['isHealthy'];
+  spawn: EnsureSingletonOptions['spawn'];
+  waitTimeoutMs: number;
+  spawnTimeoutMs: number;
+  staleMs: number;
+  breaker: BreakerLike | undefined;
+  failOpen: boolean;
+  signal: AbortSignal | undefined;
+  events: Emitter<SpawnMutexEvents> | undefined;
+  hostname: string;
+}
+
+/**
+ * Make sure exactly one daemon runs: return at once if it is healthy (no lock touched), else take
+ * the spawn lock, re-check, spawn, wait for health. Launchers that find the lock busy wait for
+ * health and compete again if the lock frees without a healthy daemon (its holder died).
+ */
+export async function ensureSingleton(options: EnsureSingletonOptions): Promise<EnsureResult> {
+  const o = validateEnsureOptions(options);
+  o.signal?.throwIfAborted();
+  const started = Date.now();
+  const elapsed = () => Date.now() - started;
+  const deadline = started + o.waitTimeoutMs;
+
+  if (await checkHealth(o, deadline)) {
+    safeEmit(o.events, 'fastPath', { lockPath: o.lockPath, elapsedMs: elapsed() });
+    return { outcome: 'already-running', elapsedMs: elapsed() };
+  }
+
+  const ctx: LockContext = {
+    lockPath: o.lockPath,
+    lockDir: `${o.lockPath}.lock`,
+    staleMs: o.staleMs,
+    hostname: o.hostname,
+    events: o.events,
+    started,
+  };
+  const pause = backoff();
+  let waited = false;
+  let lastBusyNonce: string | null | undefined;
+
+  for (;;) {
+    o.signal?.throwIfAborted();
+    if (Date.now() >= deadline) throw timeout(o, elapsed(), o.waitTimeoutMs, false);
+
+    let attempt: Awaited<ReturnType<typeof attemptLock>>;
+    try {
+      attempt = await attemptLock(ctx);
+    } catch (error) {
+      if (!(error instanceof LockUnavailableError) || !o.failOpen) throw error;
+      safeEmit(o.events, 'failOpen', { lockPath: o.lockPath, error });
+      await spawnAndWait(o, elapsed, deadline);
+      return { outcome: 'spawned', elapsedMs: elapsed() };
+    }
+
+    if (attempt.acquired) {
+      safeEmit(o.events, 'lockAcquired', { lockPath: o.lockPath, elapsedMs: elapsed() });
+      try {
+        // Someone may have finished spawning between our health check and our lock.
+        if (await checkHealth(o, deadline)) {
+          const outcome: EnsureOutcome = waited ? 'waited' : 'already-running';
+          safeEmit(o.events, 'healthy', { lockPath: o.lockPath, elapsedMs: elapsed(), outcome });
+          return { outcome, elapsedMs: elapsed() };
+        }
+        await spawnAndWait(o, elapsed, deadline);
+        return { outcome: 'spawned', elapsedMs: elapsed() };
+      } finally {
+        await attempt.release();
+      }
+    }
+
+    const nonce = attempt.owner?.nonce ?? null;
+    if (nonce !== lastBusyNonce) {
+      lastBusyNonce = nonce;
+      safeEmit(o.events, 'lockBusy', { lockPath: o.lockPath, owner: attempt.owner, elapsedMs: elapsed() });
+    }
+    waited = true;
+    if (await checkHealth(o, deadline)) {
+      safeEmit(o.events, 'healthy', { lockPath: o.lockPath, elapsedMs: elapsed(), outcome: 'waited' });
+      return { outcome: 'waited', elapsedMs: elapsed() };
+    }
+    await sleep(Math.min(pause(), Math.max(deadline - Date.now(), 0)), o.signal);
+  }
+}
+
+/** Spawn, then poll health until spawnTimeoutMs (or the overall deadline); through the breaker if any. */
+async function spawnAndWait(o: Validated, elapsed: () => number, deadline: number): Promise<void> {
+  const run = async () => {
+    await o.spawn({ signal: o.signal });
+    safeEmit(o.events, 'spawned', { lockPath: o.lockPath, elapsedMs: elapsed() });
+    const spawnDeadline = Math.min(deadline, Date.now() + o.spawnTimeoutMs);
+    const budget = spawnDeadline === deadline ? o.waitTimeoutMs : o.spawnTimeoutMs;
+    const pause = backoff(5, 50);
+    for (;;) {
+      o.signal?.throwIfAborted();
+      if (await checkHealth(o, spawnDeadline)) {
+        safeEmit(o.events, 'healthy', { lockPath: o.lockPath, elapsedMs: elapsed(), outcome: 'spawned' });
+        return;
+      }
+      if (Date.now() >= spawnDeadline) throw timeout(o, elapsed(), budget, true);
+      await sleep(Math.min(pause(), Math.max(spawnDeadline - Date.now(), 0)), o.signal);
+    }
+  };
+  if (o.breaker) await o.breaker.execute(run, o.signal ? { signal: o.signal } : undefined);
+  else await run();
+}
+
+/** isHealthy, bounded by the deadline and the signal; a throw or a hang counts as "not healthy". */
+async function checkHealth(o: Validated, deadline: number): Promise<boolean> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) return false;
+  const call = new AbortController();
+  const onAbort = () => call.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const answer = await Promise.race([
+      Promise.resolve()
+        .then(() => o.isHealthy({ signal: call.signal }))
+        .then(
+          (ok) => ok === true,
+          () => false,
+        ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), remaining);
+        call.signal.addEventListener('abort', () => resolve(false), { once: true });
+      }),
+    ]);
+    o.signal?.throwIfAborted();
+    return answer;
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+    if (!call.signal.aborted) call.abort(new Error('health check no longer needed'));
+  }
+}
+
+function timeout(o: Validated, elapsedMs: number, budget: number, spawned: boolean): SpawnTimeoutError {
+  safeEmit(o.events, 'timeout', { lockPath: o.lockPath, elapsedMs, waitTimeoutMs: budget });
+  return new SpawnTimeoutError(budget, o.lockPath, spawned);
+}
+
+function validateEnsureOptions(options: unknown): Validated {
+  const o = requireObject('options', options);
+  const lockPath = resolve(requireString('lockPath', o.lockPath));
+  const isHealthy = requireFunction<Validated['isHealthy']>('isHealthy', o.isHealthy);
+  const spawn = requireFunction<Validated['spawn']>('spawn', o.spawn);
+  const waitTimeoutMs = requireMs('waitTimeoutMs', o.waitTimeoutMs, 1);
+  const spawnTimeoutMs =
+    o.spawnTimeoutMs === undefined ? waitTimeoutMs : requireMs('spawnTimeoutMs', o.spawnTimeoutMs, 1);
+  const staleMs = o.staleMs === undefined ? 10_000 : requireMs('staleMs', o.staleMs, MIN_STALE_MS);
+  let breaker: BreakerLike | undefined;
+  if (o.breaker !== undefined) {
+    const b = o.breaker as Partial<BreakerLike> | null;
+    if (typeof b !== 'object' || b === null || typeof b.execute !== 'function') {
+      throw new TypeError(`breaker must be an object with an execute(fn) method, got ${show(o.breaker)}`);
+    }
+    breaker = b as BreakerLike;
+  }
+  if (o.failOpen !== undefined && typeof o.failOpen !== 'boolean') {
+    throw new TypeError(`failOpen must be a boolean, got ${show(o.failOpen)}`);
+  }
+  const hostname = o.hostname === undefined ? osHostname() : requireHostname(o.hostname);
+  return {
+    lockPath,
+    isHealthy,
+    spawn,
+    waitTimeoutMs,
+    spawnTimeoutMs,
+    staleMs,
+    breaker,
+    failOpen: o.failOpen === true,
+    signal: optionalSignal(o.signal),
+    events: optionalEvents(o.events),
+    hostname,
+  };
+}
+
+export function requireHostname(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`hostname must be a non-empty string, got ${show(value)}`);
+  }
+  return value;
+}
