@@ -104,6 +104,8 @@ class Daemon {
   helper!: HelperClient;
   leftovers: LeftoversResult | null = null;
   reloading: Promise<void> = Promise.resolve();
+  /** Held while SIGHUP replaces the registry: a helper connect waits for it instead of racing the swap. */
+  registryReady: Promise<void> = Promise.resolve();
   stopping: Promise<void> | null = null;
   active = 0;
   #booted!: () => void;
@@ -195,6 +197,7 @@ class Daemon {
       config,
       registry: () => this.registry,
       breaker: this.helperBreaker ? asConnectionBreaker(this.helperBreaker) : null,
+      whenReady: () => this.registryReady,
       log,
       onSpawn: () => this.spawns.inc(),
       onConnect: (ok) => this.connects.inc({ result: ok ? 'ok' : 'error' }),
@@ -403,6 +406,10 @@ class Daemon {
     if (this.phase === 'stopping' || this.phase === 'booting') return this.reloading;
     if (this.phase === 'reloading') return this.reloading;
     this.phase = 'reloading';
+    let registryReplaced!: () => void;
+    this.registryReady = new Promise((resolve) => {
+      registryReplaced = resolve;
+    });
     this.reloading = (async () => {
       this.log.log('reload.begin');
       try {
@@ -413,6 +420,7 @@ class Daemon {
           this.registry = await openRegistry(this.paths.registry);
           this.#watchRegistry(this.registry);
         }
+        registryReplaced();
         this.helperBreaker?.reset();
         if (this.bound) this.#writeFiles(); // rotates the token; same pid, port and instance
         this.restarts++;
@@ -421,6 +429,7 @@ class Daemon {
       } catch (error) {
         this.log.error('reload.failed', { error });
       } finally {
+        registryReplaced();
         if (this.phase === 'reloading') this.phase = 'ready';
       }
     })();

@@ -37,6 +37,8 @@ export interface HelperClientOptions {
   /** A getter: SIGHUP replaces the registry. Null in naive mode. */
   registry: () => Registry | null;
   breaker: ConnectionBreaker | null;
+  /** Resolves when a helper may be spawned (SIGHUP holds it while the registry is replaced). */
+  whenReady?: () => Promise<void>;
   log: Logger;
   onSpawn?: (pid: number) => void;
   onConnect?: (ok: boolean) => void;
@@ -93,6 +95,8 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
   }
 
   async function connect({ signal }: { signal: AbortSignal }): Promise<HelperConnection> {
+    await options.whenReady?.();
+    signal.throwIfAborted();
     const { child, startToken } = await spawnHelper(signal);
     const pid = child.pid!;
     options.onSpawn?.(pid);
@@ -170,6 +174,9 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
     return JSON.parse(first.text) as SearchResult;
   }
 
+  // The boot-time warm-up is cancellable: after a reset (SIGHUP) the helper comes back only on demand.
+  let warming: AbortController | null = null;
+
   return {
     async search(query, signal) {
       if (!memo) {
@@ -185,7 +192,16 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
     },
     warm() {
       if (memo) {
-        memo.get().catch((error: unknown) => log.warn('helper.warm_failed', { error }));
+        warming = new AbortController();
+        const { signal } = warming;
+        memo
+          .get({ signal })
+          .catch((error: unknown) => {
+            if (!signal.aborted) log.warn('helper.warm_failed', { error });
+          })
+          .finally(() => {
+            if (warming?.signal === signal) warming = null;
+          });
         return;
       }
       // Naive: the helper started at boot stays until the daemon ends, like the field's workers did.
@@ -194,6 +210,7 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
       );
     },
     async reset() {
+      warming?.abort(new Error('helper reset'));
       await memo?.reset();
     },
     async close() {

@@ -228,6 +228,18 @@ describe('worker lifecycle', () => {
     await waitFor('nothing left (grandchildren too)', () => processesWith(home).length === 0, 10_000);
   });
 
+  it('SIGHUP while the helper is still starting: its tree is killed and nothing respawns until a search', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const { pid } = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    process.kill(pid, 'SIGHUP'); // right away: the boot-time warm-up is usually still connecting
+    await waitFor('reload done', () => logEvents().some((e) => e.event === 'reload.done'), 10_000);
+    await sleep(1000);
+    expect(processesWith(home).filter((p) => isHelper(p) || isGrandchild(p))).toEqual([]);
+    expect((await http(port, '/search?q=again')).status).toBe(200);
+    expect(processesWith(home).filter(isHelper)).toHaveLength(1);
+  });
+
   it('a helper killed by hand is replaced on the next search', async () => {
     home = makeHome();
     const port = await freePort();
@@ -283,11 +295,13 @@ describe('worker lifecycle', () => {
     server = createServer(() => {}); // accepts connections, never says a word
     await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
     for (let i = 0; i < 3; i++) {
-      const hook = await runCli(['hook', 'x', ...workerArgs(home, port), '--budget-ms', '2500']);
+      const hook = await runCli(['hook', 'x', ...workerArgs(home, port)]);
       expect(hook.code).toBe(0);
-      expect(hook.ms).toBeLessThan(2500 + 10_000); // sanity bound only: node startup on a loaded machine counts too
+      expect(hook.ms).toBeLessThan(5000 + 10_000); // sanity bound only: node startup on a loaded machine counts too
+      // Identified as silent, or (on a loaded machine) out of budget while finding out: either way the
+      // one line says what was seen.
       expect(hook.stderr).toMatch(
-        /accepts connections but does not answer HTTP \(another program, or a hung worker\); not starting a worker/,
+        /accepts connections but does not answer HTTP \(another program, or a hung worker\); not starting a worker|accepted the connection but did not answer\); event dropped/,
       );
       expect(hook.stderr.trim().split('\n')).toHaveLength(1);
     }
