@@ -33,7 +33,7 @@ afterEach(async () => {
 async function startWorker(port: number, env: Record<string, string> = {}) {
   const start = await runCli(['start', ...workerArgs(home, port)], { env });
   expect(start.stderr).toBe('');
-  expect(start.code).toBe(0);
+  expect(start.code, start.stderr).toBe(0);
   return (await http(port, '/health')).json as { pid: number; instanceId: string };
 }
 
@@ -73,7 +73,7 @@ describe('worker lifecycle', () => {
     expect((await http(port, '/metrics')).text).toMatch(/^spawnguard_reaped_processes_total\{phase="boot"\} 2$/m);
 
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
-    expect(stop.code).toBe(0);
+    expect(stop.code, stop.stderr).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 10_000);
   });
 
@@ -130,7 +130,7 @@ describe('worker lifecycle', () => {
     await waitFor('first daemon healthy', async () => (await http(port, '/health')).status === 200);
     const firstPid = (await http(port, '/health')).json.pid as number;
     const second = await runCli(['daemon', ...workerArgs(home, port)], { timeoutMs: 15_000 });
-    expect(second.code).toBe(0); // losing the race is success
+    expect(second.code, second.stderr).toBe(0); // losing the race is success
     expect(second.stderr).toBe('');
     const lost = logEvents().filter((e) => e.event === 'bind.lost');
     expect(lost).toHaveLength(1);
@@ -144,7 +144,7 @@ describe('worker lifecycle', () => {
     ).toEqual([firstPid]);
     process.kill(firstPid, 'SIGINT');
     const done = await first;
-    expect(done.code).toBe(0);
+    expect(done.code, done.stderr).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
   });
 
@@ -157,7 +157,7 @@ describe('worker lifecycle', () => {
     const restart = await runCli(['restart', ...workerArgs(home, port)], {
       env: { SPAWNGUARD_HELPER_GRANDCHILD: '1' },
     });
-    expect(restart.code).toBe(0);
+    expect(restart.code, restart.stderr).toBe(0);
     expect(restart.stdout).toMatch(/stopped \(pid \d+\)\nspawnguard-worker started: pid \d+/);
     const after = (await http(port, '/health')).json;
     expect(after.pid).not.toBe(before.pid);
@@ -173,7 +173,7 @@ describe('worker lifecycle', () => {
     await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
     rmSync(join(home, 'token'));
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
-    expect(stop.code).toBe(0);
+    expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toBe(`spawnguard-worker stopped (pid ${pid}, by signal)\n`);
     await waitFor('nothing left', () => processesWith(home).length === 0, 10_000);
 
@@ -194,7 +194,7 @@ describe('worker lifecycle', () => {
       { mode: 0o600 },
     );
     const second = await runCli(['stop', ...workerArgs(home, port)]);
-    expect(second.code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(`removed the stale pid file of pid ${bystander.pid}`);
     await sleep(300);
     expect(isAlive(bystander.pid!)).toBe(true);
@@ -296,7 +296,7 @@ describe('worker lifecycle', () => {
     await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
     for (let i = 0; i < 3; i++) {
       const hook = await runCli(['hook', 'x', ...workerArgs(home, port)]);
-      expect(hook.code).toBe(0);
+      expect(hook.code, hook.stderr).toBe(0);
       expect(hook.ms).toBeLessThan(5000 + 10_000); // sanity bound only: node startup on a loaded machine counts too
       // Identified as silent, or (on a loaded machine) out of budget while finding out: either way the
       // one line says what was seen.
@@ -315,7 +315,7 @@ describe('worker lifecycle', () => {
     const env = { SPAWNGUARD_DAEMON_CRASH: 'always', SPAWNGUARD_BREAKER_COOLDOWN_MS: '600000' };
     const hook = () => runCli(['hook', 'x', ...workerArgs(home, port), '--budget-ms', '3000'], { env });
     const check = (result: Awaited<ReturnType<typeof hook>>) => {
-      expect(result.code).toBe(0);
+      expect(result.code, result.stderr).toBe(0);
       expect(result.ms).toBeLessThan(3000 + 10_000); // sanity bound only
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     };
@@ -338,7 +338,7 @@ describe('worker lifecycle', () => {
     const file = JSON.parse(readFileSync(join(home, 'spawn-breaker.json'), 'utf8'));
     expect(file.state).toBe('open');
     const status = await runCli(['status', ...workerArgs(home, port)], { env });
-    expect(status.code).toBe(3);
+    expect(status.code, status.stderr).toBe(3);
     expect(status.stdout).toMatch(/spawn breaker open after 3 failed starts; next try in \d+ s/);
     expect(processesWith(home).filter(isDaemon)).toEqual([]);
   }, 60_000);

@@ -81,7 +81,7 @@ describe('spawn storm, defended', () => {
 
     // stop: zero descendants left.
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
-    expect(stop.code).toBe(0);
+    expect(stop.code, stop.stderr).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
   }, 240_000);
 });
@@ -114,7 +114,7 @@ describe('spawn storm, naive (the field bug, reproduced and bounded)', () => {
     home = makeHome();
     const port = await freePort();
     const start = await runCli(['start', '--naive', ...workerArgs(home, port)]);
-    expect(start.code).toBe(0);
+    expect(start.code, start.stderr).toBe(0);
     expect(start.stdout).toMatch(/NAIVE MODE/);
     const status = await runCli(['status', ...workerArgs(home, port)]);
     expect(status.stdout).toMatch(/running \(NAIVE MODE\)/);

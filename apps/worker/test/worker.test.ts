@@ -27,7 +27,7 @@ describe('a running worker', () => {
     port = await freePort();
     const start = await runCli(['start', ...workerArgs(home, port)]);
     expect(start.stderr).toBe('');
-    expect(start.code).toBe(0);
+    expect(start.code, start.stderr).toBe(0);
     expect(start.stdout).toMatch(/^spawnguard-worker started: pid \d+, 127\.0\.0\.1:\d+/);
     token = readFileSync(join(home, 'token'), 'utf8').trim();
   });
@@ -40,7 +40,7 @@ describe('a running worker', () => {
 
   it('is idempotent to start, and keeps its files private', async () => {
     const again = await runCli(['start', ...workerArgs(home, port)]);
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toBe('');
     expect(statSync(home).mode & 0o777).toBe(0o700);
     for (const file of ['token', 'worker.json', 'worker.log', 'registry.json']) {
@@ -79,7 +79,7 @@ describe('a running worker', () => {
   it('delivers a hook on the fast path', async () => {
     const before = (await runCli(['status', '--json', ...workerArgs(home, port)])).stdout;
     const hook = await runCli(['hook', 'session.start', '--payload', '{"a":1}', ...workerArgs(home, port)]);
-    expect(hook.code).toBe(0);
+    expect(hook.code, hook.stderr).toBe(0);
     expect(hook.stderr).toBe('');
     const after = (await runCli(['status', '--json', ...workerArgs(home, port)])).stdout;
     expect(JSON.parse(after).events.total).toBe(JSON.parse(before).events.total + 1);
@@ -89,7 +89,7 @@ describe('a running worker', () => {
 
   it('reports status for humans and as JSON', async () => {
     const json = await runCli(['status', '--json', ...workerArgs(home, port)]);
-    expect(json.code).toBe(0);
+    expect(json.code, json.stderr).toBe(0);
     const s = JSON.parse(json.stdout);
     expect(s).toMatchObject({ running: true, authorized: true, port, naive: false, restarts: 0 });
     expect(s.breakers.helper.state).toBe('closed');
@@ -232,7 +232,7 @@ describe('a running worker', () => {
   it('stops gracefully and leaves nothing behind', async () => {
     const daemonPid = (await http(port, '/health')).json.pid;
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
-    expect(stop.code).toBe(0);
+    expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toBe(`spawnguard-worker stopped (pid ${daemonPid})\n`);
     await waitFor('no processes', () => processesWith(home).length === 0, 5000);
     expect(() => statSync(join(home, 'worker.json'))).toThrow();
