@@ -70,21 +70,6 @@ export async function runDaemon(config: Config): Promise<number> {
   return -1; // keeps running on its server, helper and signal handlers
 }
 
-/**
- * connection-memo hands its breaker a function that needs a signal; circuit-breaker's execute()
- * passes the caller's signal on, typed optional. The memo always passes one, so this adapter only
- * restates that for the type checker (and falls back to a never-aborted signal, defensively).
- */
-function asConnectionBreaker(breaker: CircuitBreaker): ConnectionBreaker {
-  return {
-    execute: (fn, options) =>
-      breaker.execute(
-        (context) => fn({ signal: context.signal ?? options?.signal ?? new AbortController().signal }),
-        options,
-      ),
-  };
-}
-
 const STATE_VALUES: CircuitState[] = ['closed', 'halfOpen', 'open'];
 
 class Daemon {
@@ -196,7 +181,7 @@ class Daemon {
     this.helper = createHelperClient({
       config,
       registry: () => this.registry,
-      breaker: this.helperBreaker ? asConnectionBreaker(this.helperBreaker) : null,
+      breaker: this.helperBreaker ?? null,
       whenReady: () => this.registryReady,
       log,
       onSpawn: () => this.spawns.inc(),

@@ -11,9 +11,8 @@
 import { spawn } from 'node:child_process';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-// zod is the SDK's schema language. This app does not list zod as its own dependency (the monorepo
-// allows only the SDK), so the schemas are derived from the SDK's own zod instances.
-import { CursorSchema, ProgressSchema } from '@modelcontextprotocol/sdk/types.js';
+// zod is the SDK's schema language (a peer dependency of the SDK).
+import { z } from 'zod';
 import { DOCUMENTS } from './documents.js';
 import { VectorStore } from './vector-store.js';
 import { VERSION } from './version.js';
@@ -47,8 +46,8 @@ server.registerTool(
     title: 'Search the built-in notes',
     description: 'Bag-of-words cosine search over the helper’s built-in documents about spawn storms.',
     inputSchema: {
-      query: CursorSchema.min(1).max(1000).describe('free-text query'),
-      limit: ProgressSchema.shape.progress.int().min(1).max(50).optional().describe('maximum hits (default 5)'),
+      query: z.string().min(1).max(1000).describe('free-text query'),
+      limit: z.number().int().min(1).max(50).optional().describe('maximum hits (default 5)'),
     },
   },
   async ({ query, limit }) => {
