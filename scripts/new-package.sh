@@ -53,7 +53,7 @@ export default defineConfig({
 TS
 cat > "$dir/vitest.config.ts" <<'TS'
 import { defineConfig } from 'vitest/config';
-import { sharedTestConfig } from '../../scripts/vitest-shared';
+import { sharedTestConfig } from '../../scripts/vitest-shared.ts';
 
 export default defineConfig(sharedTestConfig(import.meta.dirname));
 TS

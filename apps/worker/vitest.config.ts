@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { sharedTestConfig } from '../../scripts/vitest-shared';
+import { sharedTestConfig } from '../../scripts/vitest-shared.ts';
 
 const shared = sharedTestConfig(import.meta.dirname);
 

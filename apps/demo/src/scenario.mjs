@@ -47,6 +47,8 @@ export async function runScenario({ naive, concurrency = 30, rounds = 1, signal,
       env: naive ? { SPAWNGUARD_NAIVE_TTL_MS: '30000' } : {},
       cleanup: [process.execPath, workerCli, 'stop', ...common].map(quote).join(' '),
       settleMs: 1500,
+      // Daemons and helpers started detached can appear after their launchers exit on a loaded machine.
+      observeMs: 3000,
       timeoutMs: 120_000,
       signal,
       onProgress,

@@ -64,8 +64,17 @@ export async function deliver(
   return call(config.port, '/events', { method: 'POST', body, signal, timeoutMs });
 }
 
+/**
+ * The budget counts from this process's start (performance.now() is ms since then), not from here:
+ * on a loaded machine Node's own startup can take a second or more, and the host waits for all of it.
+ */
+export function remainingBudgetMs(config: Config): number {
+  return Math.max(250, config.hookBudgetMs - Math.round(performance.now()));
+}
+
 export async function hook(config: Config, event: string, rawPayload: string | undefined): Promise<HookOutcome> {
-  const signal = AbortSignal.timeout(config.hookBudgetMs);
+  const budgetMs = remainingBudgetMs(config);
+  const signal = AbortSignal.timeout(budgetMs);
   const payload = await readPayload(rawPayload, signal);
   const body = JSON.stringify({ event, payload });
 
@@ -73,7 +82,7 @@ export async function hook(config: Config, event: string, rawPayload: string | u
   // that accepts but stays silent must not eat the whole budget before the slow path can look.
   let problem = '';
   try {
-    const result = await deliver(config, body, signal, Math.max(50, Math.min(1500, config.hookBudgetMs * 0.4)));
+    const result = await deliver(config, body, signal, Math.max(50, Math.min(1500, budgetMs * 0.4)));
     if (isWorkerAnswer(result)) return { delivered: true, via: 'running' };
     if (result.status === 400 && typeof (result.json as { error?: unknown } | undefined)?.error === 'string') {
       return { delivered: false, via: 'running', message: `the worker refused the event: ${result.text.trim()}` };
@@ -88,7 +97,7 @@ export async function hook(config: Config, event: string, rawPayload: string | u
   // Slow path: find out who is on the port, start the worker if nobody is, deliver again.
   try {
     const { ensureWorker } = await import('./launcher.js');
-    const started = await ensureWorker(config, { signal, budgetMs: config.hookBudgetMs });
+    const started = await ensureWorker(config, { signal, budgetMs: remainingBudgetMs(config) });
     if (!started.ok) {
       const identified = ['foreign', 'silent', 'other-version', 'home'].includes(started.via);
       return {
@@ -97,7 +106,7 @@ export async function hook(config: Config, event: string, rawPayload: string | u
         message: `${started.message}${problem && !identified ? ` (${problem})` : ''}`,
       };
     }
-    const result = await deliver(config, body, signal, config.hookBudgetMs);
+    const result = await deliver(config, body, signal, remainingBudgetMs(config));
     if (isWorkerAnswer(result)) return { delivered: true, via: started.via };
     return {
       delivered: false,
@@ -123,7 +132,7 @@ export async function runHook(config: Config, event: string, rawPayload: string 
   const hard = setTimeout(() => {
     say(budgetSpent(config).message!);
     process.exit(0);
-  }, config.hookBudgetMs + 250);
+  }, remainingBudgetMs(config) + 250);
   hard.unref();
   try {
     const outcome = await hook(config, event, rawPayload);

@@ -140,9 +140,9 @@ export async function ensureWorker(
     const result = await ensureSingleton({
       lockPath: paths.lock,
       isHealthy: ({ signal: s }) => isOurWorkerHealthy(config.port, s),
-      spawn: () => {
-        spawnDaemon(config, paths);
-      },
+      // The pid lets spawn-mutex hand the lock to a daemon still booting when this hook's budget
+      // ends, so the next hook waits for it instead of starting a second one.
+      spawn: () => spawnDaemon(config, paths),
       waitTimeoutMs: remaining,
       breaker,
       // No caller signal on purpose: an aborted spawn counts as nothing in the breaker, so a budget that

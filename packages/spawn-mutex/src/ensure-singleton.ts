@@ -27,7 +27,12 @@ export interface EnsureSingletonOptions {
   lockPath: string;
   /** Is the daemon up? Called often: keep it cheap and bounded (a fetch with a short timeout). */
   isHealthy: (options: { signal: AbortSignal }) => boolean | Promise<boolean>;
-  /** Start the daemon (detached). Resolve once it is started, not once it is healthy. */
+  /**
+   * Start the daemon (detached). Resolve once it is started, not once it is healthy. Resolve with its
+   * pid (or anything with a numeric `pid`, such as a ChildProcess) so that, when this launcher's wait
+   * ends while the daemon is still booting (a loaded machine), the lock is handed to the daemon and
+   * other launchers wait for it instead of spawning a second one.
+   */
   spawn: (options: { signal: AbortSignal | undefined }) => unknown;
   /** Total budget for this call, ms. */
   waitTimeoutMs: number;
@@ -116,7 +121,16 @@ export async function ensureSingleton(options: EnsureSingletonOptions): Promise<
           safeEmit(o.events, 'healthy', { lockPath: o.lockPath, elapsedMs: elapsed(), outcome });
           return { outcome, elapsedMs: elapsed() };
         }
-        await spawnAndWait(o, elapsed, deadline);
+        const spawned: { pid?: number } = {};
+        try {
+          await spawnAndWait(o, elapsed, deadline, spawned);
+        } catch (error) {
+          if (error instanceof SpawnTimeoutError && spawned.pid !== undefined && (await attempt.handOff(spawned.pid))) {
+            safeEmit(o.events, 'handOff', { lockPath: o.lockPath, pid: spawned.pid, elapsedMs: elapsed() });
+            throw new SpawnTimeoutError(error.waitTimeoutMs, o.lockPath, true, spawned.pid);
+          }
+          throw error;
+        }
         return { outcome: 'spawned', elapsedMs: elapsed() };
       } finally {
         await attempt.release();
@@ -138,9 +152,15 @@ export async function ensureSingleton(options: EnsureSingletonOptions): Promise<
 }
 
 /** Spawn, then poll health until spawnTimeoutMs (or the overall deadline); through the breaker if any. */
-async function spawnAndWait(o: Validated, elapsed: () => number, deadline: number): Promise<void> {
+async function spawnAndWait(
+  o: Validated,
+  elapsed: () => number,
+  deadline: number,
+  spawned: { pid?: number } = {},
+): Promise<void> {
   const run = async () => {
-    await o.spawn({ signal: o.signal });
+    const pid = pidOf(await o.spawn({ signal: o.signal }));
+    if (pid !== undefined) spawned.pid = pid;
     safeEmit(o.events, 'spawned', { lockPath: o.lockPath, elapsedMs: elapsed() });
     const spawnDeadline = Math.min(deadline, Date.now() + o.spawnTimeoutMs);
     const budget = spawnDeadline === deadline ? o.waitTimeoutMs : o.spawnTimeoutMs;
@@ -157,6 +177,12 @@ async function spawnAndWait(o: Validated, elapsed: () => number, deadline: numbe
   };
   if (o.breaker) await o.breaker.execute(run, o.signal ? { signal: o.signal } : undefined);
   else await run();
+}
+
+/** The pid spawn() resolved with: a number, or an object with a numeric pid (a ChildProcess). */
+function pidOf(value: unknown): number | undefined {
+  const pid = typeof value === 'number' ? value : (value as { pid?: unknown } | null | undefined)?.pid;
+  return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** isHealthy, bounded by the deadline and the signal; a throw or a hang counts as "not healthy". */

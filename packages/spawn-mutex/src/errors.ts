@@ -7,10 +7,13 @@ export class SpawnTimeoutError extends Error {
     readonly lockPath: string,
     /** True when this call spawned the daemon itself and it never answered healthy. */
     readonly spawned: boolean,
+    /** The pid of the still-booting daemon the lock was handed to, if any. */
+    readonly handedOffTo?: number,
   ) {
     super(
       spawned
-        ? `spawned the daemon but it was not healthy within ${waitTimeoutMs} ms (lock ${lockPath}); ` +
+        ? `spawned the daemon but it was not healthy within ${waitTimeoutMs} ms (lock ${lockPath}` +
+            `${handedOffTo ? `, now held for its pid ${handedOffTo} while it boots` : ''}); ` +
             'check that it starts and answers isHealthy, or raise spawnTimeoutMs'
         : `no healthy daemon within ${waitTimeoutMs} ms (lock ${lockPath}); the launcher holding the lock ` +
             'may be slow, or the daemon fails at boot: raise waitTimeoutMs or check the daemon',

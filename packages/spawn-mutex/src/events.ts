@@ -18,6 +18,12 @@ export type SpawnMutexEvents = {
   spawned: { lockPath: string; elapsedMs: number };
   /** The daemon answered healthy after we spawned or waited. */
   healthy: { lockPath: string; elapsedMs: number; outcome: EnsureOutcome };
+  /**
+   * The daemon we spawned was alive but not yet healthy when our wait ended: the lock now names the
+   * daemon as its owner, so other launchers wait for it instead of spawning a second one. It frees
+   * when the daemon dies (identity) or after staleMs.
+   */
+  handOff: { lockPath: string; pid: number; elapsedMs: number };
   /** waitTimeoutMs (or spawnTimeoutMs) ran out. */
   timeout: { lockPath: string; elapsedMs: number; waitTimeoutMs: number };
   /** proper-lockfile reports our lock was taken from us (mtime changed or the folder vanished). */

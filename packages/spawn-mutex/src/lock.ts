@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmdirSync, unlinkSync } from 'node:fs';
-import { lstat, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Emitter } from 'mitt';
 import lockfile from 'proper-lockfile';
@@ -13,6 +13,7 @@ import {
   newOwnerRecord,
   type OwnerRecord,
   ownerFileName,
+  ownerRecordFor,
   ownStartToken,
   readLockDir,
   writeOwnerRecord,
@@ -28,7 +29,14 @@ export interface LockContext {
   started: number;
 }
 
-export type Attempt = { acquired: true; release: () => Promise<void> } | { acquired: false; owner: OwnerRecord | null };
+export type Attempt =
+  | {
+      acquired: true;
+      release: () => Promise<void>;
+      /** Give the lock to another live process (the daemon we spawned); false when it is gone or the lock is no longer ours. */
+      handOff: (pid: number) => Promise<boolean>;
+    }
+  | { acquired: false; owner: OwnerRecord | null };
 
 /** Leftovers of processes killed mid-write or mid-takeover are swept after this long. */
 const LEFTOVER_MS = 60_000;
@@ -119,7 +127,26 @@ async function tryMkdirLock(ctx: LockContext): Promise<Attempt | null> {
     if (compromised) await rmdir(ctx.lockDir).catch(() => {});
     else await plRelease().catch(() => {});
   };
-  return { acquired: true, release };
+  const handOff = async (pid: number): Promise<boolean> => {
+    if (released || compromised) return false;
+    const record = await ownerRecordFor(pid, ctx.hostname);
+    if (!record || released || compromised) return false;
+    try {
+      await writeOwnerRecord(ctx.lockDir, record);
+    } catch {
+      return false;
+    }
+    released = true;
+    process.removeListener('exit', onExit);
+    await unlink(ownerPath).catch(() => {});
+    // Stops proper-lockfile's mtime refresh; its rmdir fails on the daemon's record, as intended.
+    await plRelease().catch(() => {});
+    // The daemon gets a full staleMs from now before the lock can age out.
+    const now = new Date();
+    await utimes(ctx.lockDir, now, now).catch(() => {});
+    return true;
+  };
+  return { acquired: true, release, handOff };
 }
 
 type Verdict = 'alive' | 'dead-owner' | 'stale';

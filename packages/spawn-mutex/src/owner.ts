@@ -51,6 +51,21 @@ export async function newOwnerRecord(hostname = osHostname()): Promise<OwnerReco
   };
 }
 
+/** An owner record naming another live process (the daemon a launcher spawned), or null when it is gone. */
+export async function ownerRecordFor(pid: number, hostname = osHostname()): Promise<OwnerRecord | null> {
+  const info = await processIdentity(pid, { timeoutMs: 2000 }).catch(() => null);
+  if (!info || info.state === 'Z') return null;
+  return {
+    format: OWNER_FORMAT,
+    version: 1,
+    pid,
+    startToken: info.startToken,
+    hostname,
+    createdAt: Date.now(),
+    nonce: randomBytes(12).toString('hex'),
+  };
+}
+
 /**
  * Write the owner record into the freshly made lock folder atomically (temp file beside the folder, then
  * rename), then put the folder's mtime back: proper-lockfile decides "still mine" by comparing the

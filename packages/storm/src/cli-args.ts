@@ -20,6 +20,7 @@ Options:
       --sample-every MS  pause between process-table samples (default 15)
       --timeout MS       limit for the whole storm; launchers still running are killed (default 120000)
       --settle MS        pause after the cleanup before the leftover sample (default 300)
+      --observe MS       keep sampling this long after each round's launchers exit (default 0)
   -h, --help             show this help
 
 The storm kills its launchers and their process groups; daemons they detach are reported
@@ -100,11 +101,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
   const sampleEveryMs = integer('--sample-every', values['sample-every']);
   const timeoutMs = integer('--timeout', values.timeout);
   const settleMs = integer('--settle', values.settle);
+  const observeMs = integer('--observe', values.observe);
   if (concurrency !== undefined) options.concurrency = concurrency;
   if (rounds !== undefined) options.rounds = rounds;
   if (sampleEveryMs !== undefined) options.sampleEveryMs = sampleEveryMs;
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
   if (settleMs !== undefined) options.settleMs = settleMs;
+  if (observeMs !== undefined) options.observeMs = observeMs;
   if (values.cleanup !== undefined) options.cleanup = values.cleanup;
   return { help, json: values.json === true, html, options };
 }
@@ -124,6 +127,7 @@ function parse(argv: string[]) {
       'sample-every': { type: 'string' },
       timeout: { type: 'string' },
       settle: { type: 'string' },
+      observe: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

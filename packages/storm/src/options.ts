@@ -31,6 +31,12 @@ export interface StormOptions {
   cleanupTimeoutMs?: number;
   /** Wait after the cleanup (or the last round) before the leftover sample. Default 300 ms. */
   settleMs?: number;
+  /**
+   * Keep sampling this long after a round's launchers have all exited, counting it in that round:
+   * what the launchers started detached (daemons, their helpers) can appear after the launchers are
+   * gone, especially on a loaded machine. Default 0.
+   */
+  observeMs?: number;
   /** SIGTERM to SIGKILL grace when the storm kills launchers (timeout, abort, end). Default 1000 ms. */
   killGraceMs?: number;
   signal?: AbortSignal;
@@ -59,6 +65,7 @@ export interface ResolvedOptions {
   cleanup: string | undefined;
   cleanupTimeoutMs: number;
   settleMs: number;
+  observeMs: number;
   killGraceMs: number;
   signal: AbortSignal | undefined;
   onProgress: ((progress: StormProgress) => void) | undefined;
@@ -173,6 +180,7 @@ export function resolveOptions(options: StormOptions): ResolvedOptions {
     cleanup,
     cleanupTimeoutMs: positive('cleanupTimeoutMs', options.cleanupTimeoutMs, 30_000),
     settleMs: positive('settleMs', options.settleMs, 300, 0),
+    observeMs: positive('observeMs', options.observeMs, 0, 0),
     killGraceMs: positive('killGraceMs', options.killGraceMs, 1000, 0),
     signal,
     onProgress,

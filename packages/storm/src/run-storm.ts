@@ -218,6 +218,8 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
         }),
       );
       checkAbort();
+      if (o.observeMs > 0) await sleep(o.observeMs, stop.signal);
+      checkAbort();
       // A listing that starts now sees everything the round left running.
       await sampler.sample();
       checkAbort();

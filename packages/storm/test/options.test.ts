@@ -37,6 +37,8 @@ describe('runStorm rejects bad options before starting anything', () => {
     ['timeoutMs -5', { timeoutMs: -5 }, /timeoutMs .* got -5/, RangeError],
     ['timeoutMs Infinity', { timeoutMs: Number.POSITIVE_INFINITY }, /timeoutMs .* got Infinity/, RangeError],
     ['settleMs -1', { settleMs: -1 }, /settleMs .* got -1/, RangeError],
+    ['observeMs -1', { observeMs: -1 }, /observeMs .* got -1/, RangeError],
+    ['observeMs NaN', { observeMs: Number.NaN }, /observeMs .* got NaN/, RangeError],
     ['killGraceMs NaN', { killGraceMs: Number.NaN }, /killGraceMs .* got NaN/, RangeError],
     ['cleanupTimeoutMs 0', { cleanupTimeoutMs: 0 }, /cleanupTimeoutMs .* got 0/, RangeError],
     ['command empty', { command: '' }, /command must be a non-empty string, got ""/, TypeError],

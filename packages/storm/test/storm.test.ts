@@ -26,6 +26,34 @@ function killRecordedPids(dir: string): void {
 describe('runStorm with a launcher that starts exactly k workers', () => {
   const k = 3;
 
+  it('observeMs counts workers that appear after their launchers exited; without it the round misses them', async () => {
+    const run = async (observeMs: number) => {
+      const tag = newMarker('late');
+      owned.push(tag);
+      const { dir, remove } = tempDir();
+      temps.push(remove);
+      const result = await runStorm({
+        command: node,
+        args: [fixture('slot-launcher.cjs'), dir, String(k)],
+        env: { STORM_WORKER_TAG: tag, STORM_WORKER_DELAY_MS: '2000' },
+        concurrency: 5,
+        watch: { workers: tag },
+        observeMs,
+        settleMs: 3000,
+        sampleEveryMs: 10,
+      });
+      await killMarked(tag);
+      return result;
+    };
+    const missed = await run(0);
+    expect(missed.overall.peak).toEqual({ workers: 0 });
+    expect(missed.leftovers.counts).toEqual({ workers: k }); // they were real, just late
+    const seen = await run(4000);
+    expect(seen.overall.peak).toEqual({ workers: k });
+    expect(seen.overall.distinct).toEqual({ workers: k });
+    expect(seen.rounds[0]?.peak).toEqual({ workers: k });
+  });
+
   it('counts peak and distinct workers exactly, and the cleanup command leaves none', async () => {
     const tag = newMarker('worker');
     owned.push(tag);
