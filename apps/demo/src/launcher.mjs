@@ -1,5 +1,5 @@
 // One storm launcher, as an editor or agent would behave: run the `hook` (a real process, timed),
-// then ask the worker one search. Writes what happened to <out>/launcher-<pid>.json.
+// then, once a worker answers, ask it one search. Writes what happened to <out>/launcher-<pid>.json.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,18 @@ hook.stderr.on('data', (d) => {
 });
 const hookCode = await new Promise((resolve) => hook.on('close', (code, signal) => resolve(code ?? signal)));
 const hookMs = performance.now() - hookStart;
+
+// An editor searches a little later, not necessarily right after the hook: give the worker up to
+// 15 s to answer /health (the hook may have failed open while it booted), then search once.
+const deadline = Date.now() + 15_000;
+while (Date.now() < deadline) {
+  const up = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+  if (up) break;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
 
 let searchStatus = null;
 try {
