@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Every pending changeset must parse: front matter naming existing, publishable packages with a
 // bump type, then a summary. A formatter once turned the front matter into a heading silently.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');

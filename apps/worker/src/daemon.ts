@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { bindOrDie, createBindOrDieEvents, probeIdentity } from '@spawnguard/bind-or-die';
 import type { CircuitBreaker, CircuitState } from '@spawnguard/circuit-breaker';
-import type { ConnectionBreaker } from '@spawnguard/connection-memo';
 import { type LeftoversResult, openRegistry, type Registry } from '@spawnguard/process-registry';
 import { processIdentity } from '@spawnguard/process-table';
 import { helperBreaker, spawnBreaker } from './breakers.js';

@@ -11,7 +11,11 @@ beforeAll(() => {
 afterEach(cleanup);
 
 type Line = Record<string, unknown>;
-const outcomeOf = (lines: Line[]) => lines.find((l) => 'result' in l || 'error' in l);
+function outcomeOf(lines: Line[]): Line {
+  const found = lines.find((l) => 'result' in l || 'error' in l);
+  if (!found) throw new Error(`launcher printed no result: ${JSON.stringify(lines.slice(-3))}`);
+  return found;
+}
 
 async function launch(config: Record<string, unknown>): Promise<Line[]> {
   const child = startNode('launcher.mjs', [JSON.stringify(config)]);
@@ -32,7 +36,7 @@ async function scenario(returnPid: boolean, daemonMode: string) {
 describe('hand-off to a daemon that is still booting', () => {
   it('the lock passes to the spawned daemon: launchers arriving while it boots spawn nothing', async () => {
     const { dir, base, first, wave } = await scenario(true, 'slow:4000');
-    const firstError = outcomeOf(first)?.error as { code: string; handedOffTo: number };
+    const firstError = outcomeOf(first).error as { code: string; handedOffTo: number };
     expect(firstError.code).toBe('ESPAWNTIMEOUT');
     const spawned = markerPids(dir, 'spawn-');
     expect(spawned).toHaveLength(1);
@@ -44,7 +48,7 @@ describe('hand-off to a daemon that is still booting', () => {
     }
     // Once it listens, launchers find it; still one daemon ever.
     const later = await launch({ ...base, waitTimeoutMs: 15_000 });
-    expect((outcomeOf(later)?.result as { outcome: string }).outcome).toMatch(/already-running|waited/);
+    expect((outcomeOf(later).result as { outcome: string }).outcome).toMatch(/already-running|waited/);
     expect(markerPids(dir, 'spawn-')).toHaveLength(1);
     expect(markerPids(dir, 'daemon-')).toEqual(spawned);
   }, 60_000);
@@ -60,11 +64,11 @@ describe('hand-off to a daemon that is still booting', () => {
     const port = await freePort();
     const base = { port, dir, lockPath: join(dir, 'daemon'), staleMs: 30_000, returnPid: true };
     const first = await launch({ ...base, waitTimeoutMs: 300, daemonMode: 'slow-crash:1000' });
-    const pid = (outcomeOf(first)?.error as { handedOffTo: number }).handedOffTo;
+    const pid = (outcomeOf(first).error as { handedOffTo: number }).handedOffTo;
     expect(pid).toBeGreaterThan(0);
     await waitUntil(() => !alive(pid), 15_000, 'the handed-off daemon to crash');
     const next = await launch({ ...base, waitTimeoutMs: 15_000, daemonMode: 'ok' });
     expect(next.some((l) => l.event === 'takeover' && l.reason === 'dead-owner')).toBe(true);
-    expect((outcomeOf(next)?.result as { outcome: string }).outcome).toBe('spawned');
+    expect((outcomeOf(next).result as { outcome: string }).outcome).toBe('spawned');
   }, 60_000);
 });
