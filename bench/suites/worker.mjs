@@ -1,0 +1,65 @@
+// apps/worker: what a hook costs its host against a running worker, and what the idle daemon costs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { once, rssMb, workerCli, workerHome } from '../lib/worker.mjs';
+
+export const title = 'apps/worker: a hook process vs a bare fetch process; idle daemon memory';
+
+const bareFetch = (url) => [
+  '-e',
+  `fetch(${JSON.stringify(`${url}/events`)}, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event":"bench"}' }).then((r) => r.arrayBuffer())`,
+];
+
+function processCase(kind) {
+  return async () => {
+    const w = await workerHome();
+    await w.start();
+    const args = kind === 'hook' ? [workerCli, 'hook', 'bench', ...w.args] : bareFetch(w.url);
+    return { trial: () => once(args), teardown: () => w.stop() };
+  };
+}
+
+export const cases = [
+  { id: 'bare', label: 'bare `node -e` one fetch (whole process)', kind: 'samples', trials: 30, setup: processCase('bare') },
+  { id: 'hook', label: '`spawnguard-worker hook` (whole process)', kind: 'samples', trials: 30, setup: processCase('hook') },
+  {
+    id: 'rss',
+    label: 'idle daemon RSS (MB), 3 s after start',
+    kind: 'samples',
+    unit: 'MB',
+    trials: 1,
+    warmup: 0,
+    setup: async () => {
+      const w = await workerHome();
+      await w.start();
+      let helper = 0;
+      return {
+        trial: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+          const registry = JSON.parse(readFileSync(join(w.home, 'registry.json'), 'utf8'));
+          const helperPid = registry.entries?.[0]?.pid;
+          if (helperPid) helper = rssMb(helperPid);
+          return rssMb(w.pid());
+        },
+        extra: () => ({ helperRssMb: helper }),
+        teardown: () => w.stop(),
+      };
+    },
+  },
+];
+
+export function targets(r) {
+  const ratio = r.hook.p50 / r.bare.p50;
+  return [
+    {
+      text: `hook process ${r.hook.p50.toFixed(0)} ms vs bare fetch process ${r.bare.p50.toFixed(0)} ms: ${ratio.toFixed(2)}x (target <= 1.15)`,
+      pass: ratio <= 1.15,
+      value: ratio,
+    },
+    {
+      text: `idle daemon RSS ${r.rss.p50.toFixed(1)} MB (target < 60 MB; its MCP helper: ${r.rss.extra.helperRssMb.toFixed(1)} MB more)`,
+      pass: r.rss.p50 < 60,
+      value: r.rss.p50,
+    },
+  ];
+}
