@@ -72,6 +72,10 @@ for (const name of suites) {
   };
   writeFileSync(join(here, 'results', `${name}.json`), `${JSON.stringify(record, null, 2)}\n`);
 }
+if (wanted.length === 0) {
+  // A full run refreshes the Numbers section of every README.
+  execFileSync(process.execPath, [join(here, '..', 'scripts', 'bench-numbers.mjs')], { stdio: 'inherit' });
+}
 console.log(
   `\n${failedTargets === 0 ? 'all targets met' : `${failedTargets} target(s) missed`}; results in bench/results/`,
 );

@@ -121,11 +121,13 @@ export async function ensureSingleton(options: EnsureSingletonOptions): Promise<
           safeEmit(o.events, 'healthy', { lockPath: o.lockPath, elapsedMs: elapsed(), outcome });
           return { outcome, elapsedMs: elapsed() };
         }
-        const spawned: { pid?: number } = {};
+        const spawned: { pid?: number; record?: (pid: number) => Promise<boolean> } = {
+          record: attempt.recordSpawned,
+        };
         try {
           await spawnAndWait(o, elapsed, deadline, spawned);
         } catch (error) {
-          if (error instanceof SpawnTimeoutError && spawned.pid !== undefined && (await attempt.handOff(spawned.pid))) {
+          if (error instanceof SpawnTimeoutError && spawned.pid !== undefined && (await attempt.handOff())) {
             safeEmit(o.events, 'handOff', { lockPath: o.lockPath, pid: spawned.pid, elapsedMs: elapsed() });
             throw new SpawnTimeoutError(error.waitTimeoutMs, o.lockPath, true, spawned.pid);
           }
@@ -156,11 +158,15 @@ async function spawnAndWait(
   o: Validated,
   elapsed: () => number,
   deadline: number,
-  spawned: { pid?: number } = {},
+  spawned: { pid?: number; record?: (pid: number) => Promise<boolean> } = {},
 ): Promise<void> {
   const run = async () => {
     const pid = pidOf(await o.spawn({ signal: o.signal }));
-    if (pid !== undefined) spawned.pid = pid;
+    if (pid !== undefined) {
+      spawned.pid = pid;
+      // Before anything can go wrong for us: the lock now names the daemon too.
+      await spawned.record?.(pid);
+    }
     safeEmit(o.events, 'spawned', { lockPath: o.lockPath, elapsedMs: elapsed() });
     const spawnDeadline = Math.min(deadline, Date.now() + o.spawnTimeoutMs);
     const budget = spawnDeadline === deadline ? o.waitTimeoutMs : o.spawnTimeoutMs;

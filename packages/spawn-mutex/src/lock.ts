@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rmdirSync, unlinkSync } from 'node:fs';
+import { rmdirSync, unlinkSync, utimesSync } from 'node:fs';
 import { lstat, readdir, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Emitter } from 'mitt';
@@ -16,6 +16,7 @@ import {
   ownerRecordFor,
   ownStartToken,
   readLockDir,
+  spawnedFileName,
   writeOwnerRecord,
 } from './owner.js';
 
@@ -33,8 +34,13 @@ export type Attempt =
   | {
       acquired: true;
       release: () => Promise<void>;
-      /** Give the lock to another live process (the daemon we spawned); false when it is gone or the lock is no longer ours. */
-      handOff: (pid: number) => Promise<boolean>;
+      /** Record the daemon we spawned in the lock: while it lives, the lock stays busy even if we die. */
+      recordSpawned: (pid: number) => Promise<boolean>;
+      /**
+       * Leave the lock to the recorded daemon (still booting): stop refreshing it without removing it.
+       * False when no daemon was recorded, it is gone, or the lock is no longer ours.
+       */
+      handOff: () => Promise<boolean>;
     }
   | { acquired: false; owner: OwnerRecord | null };
 
@@ -105,8 +111,16 @@ async function tryMkdirLock(ctx: LockContext): Promise<Attempt | null> {
 
   // On a normal exit (process.exit while holding), leave no lock behind. proper-lockfile's own exit
   // hook cannot: its rmdir fails on our owner file. SIGKILL leaves it, and identity takeover copes.
+  const spawnedPath = join(ctx.lockDir, spawnedFileName(record.nonce));
+  let spawned: OwnerRecord | null = null;
   const onExit = () => {
     try {
+      if (spawned) {
+        // Exiting while the daemon we spawned boots (a hook's hard budget): the lock stays its.
+        const now = new Date();
+        utimesSync(ctx.lockDir, now, now);
+        return;
+      }
       unlinkSync(ownerPath); // throws when it is gone: then the folder is not ours any more
       rmdirSync(ctx.lockDir);
     } catch {
@@ -124,29 +138,35 @@ async function tryMkdirLock(ctx: LockContext): Promise<Attempt | null> {
     } catch {
       return; // our record is gone: we were taken over, and the folder there now is someone else's
     }
+    if (spawned) await unlink(spawnedPath).catch(() => {});
     if (compromised) await rmdir(ctx.lockDir).catch(() => {});
     else await plRelease().catch(() => {});
   };
-  const handOff = async (pid: number): Promise<boolean> => {
+  const recordSpawned = async (pid: number): Promise<boolean> => {
     if (released || compromised) return false;
-    const record = await ownerRecordFor(pid, ctx.hostname);
-    if (!record || released || compromised) return false;
+    const daemon = await ownerRecordFor(pid, record.nonce, ctx.hostname);
+    if (!daemon || released || compromised) return false;
     try {
-      await writeOwnerRecord(ctx.lockDir, record);
+      await writeOwnerRecord(ctx.lockDir, daemon, spawnedFileName(record.nonce));
     } catch {
       return false;
     }
+    spawned = daemon;
+    return true;
+  };
+  const handOff = async (): Promise<boolean> => {
+    if (released || compromised || !spawned) return false;
+    if (await isOwnerDead(spawned, ctx.hostname)) return false;
     released = true;
     process.removeListener('exit', onExit);
-    await unlink(ownerPath).catch(() => {});
-    // Stops proper-lockfile's mtime refresh; its rmdir fails on the daemon's record, as intended.
+    // Stops proper-lockfile's mtime refresh; its rmdir fails on our records, as intended.
     await plRelease().catch(() => {});
     // The daemon gets a full staleMs from now before the lock can age out.
     const now = new Date();
     await utimes(ctx.lockDir, now, now).catch(() => {});
     return true;
   };
-  return { acquired: true, release, handOff };
+  return { acquired: true, release, recordSpawned, handOff };
 }
 
 type Verdict = 'alive' | 'dead-owner' | 'stale';
@@ -158,7 +178,10 @@ async function judge(snapshot: LockSnapshot, ctx: LockContext): Promise<Verdict>
     const seen = aliveSeen.get(key);
     const fresh = seen !== undefined && Date.now() - seen < ALIVE_CACHE_MS;
     if (!fresh) {
-      if (await isOwnerDead(owner, ctx.hostname)) return 'dead-owner';
+      const holderDead = await isOwnerDead(owner, ctx.hostname);
+      // A dead holder whose spawned daemon still lives (booting): the lock is the daemon's now.
+      const daemonDead = snapshot.spawned === null || (await isOwnerDead(snapshot.spawned, ctx.hostname));
+      if (holderDead && daemonDead) return 'dead-owner';
       if (aliveSeen.size > 64) aliveSeen.clear();
       aliveSeen.set(key, Date.now());
     }
@@ -185,6 +208,7 @@ async function takeOver(ctx: LockContext, snapshot: LockSnapshot, reason: 'dead-
       return false; // another waiter claimed it, or the owner released it
     }
     await unlink(claimed).catch(() => {});
+    if (snapshot.owner) await unlink(join(ctx.lockDir, spawnedFileName(snapshot.owner.nonce))).catch(() => {});
     // Empty now, and nobody can create a new lock while it exists; ENOENT/ENOTEMPTY: not ours to remove.
     await rmdir(ctx.lockDir).catch(() => {});
   } else {

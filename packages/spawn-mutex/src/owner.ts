@@ -13,6 +13,12 @@ export const OWNER_FORMAT = '@spawnguard/spawn-mutex';
  */
 export const ownerFileName = (nonce: string) => `owner-${nonce}.json`;
 const OWNER_FILE_PATTERN = /^owner-([0-9a-f]{8,64})\.json$/;
+/**
+ * The daemon the holder spawned, recorded beside the holder's record (same nonce): while it lives,
+ * the lock stays busy even if the holder dies or gives up, so nobody spawns a second daemon while
+ * the first one is still booting.
+ */
+export const spawnedFileName = (nonce: string) => `spawned-${nonce}.json`;
 
 /** Written into the lock folder by its holder: who holds it, provably (pid + start token). */
 export interface OwnerRecord {
@@ -51,8 +57,8 @@ export async function newOwnerRecord(hostname = osHostname()): Promise<OwnerReco
   };
 }
 
-/** An owner record naming another live process (the daemon a launcher spawned), or null when it is gone. */
-export async function ownerRecordFor(pid: number, hostname = osHostname()): Promise<OwnerRecord | null> {
+/** A record naming another live process (the daemon a holder spawned), or null when it is gone. */
+export async function ownerRecordFor(pid: number, nonce: string, hostname = osHostname()): Promise<OwnerRecord | null> {
   const info = await processIdentity(pid, { timeoutMs: 2000 }).catch(() => null);
   if (!info || info.state === 'Z') return null;
   return {
@@ -62,7 +68,7 @@ export async function ownerRecordFor(pid: number, hostname = osHostname()): Prom
     startToken: info.startToken,
     hostname,
     createdAt: Date.now(),
-    nonce: randomBytes(12).toString('hex'),
+    nonce,
   };
 }
 
@@ -71,12 +77,16 @@ export async function ownerRecordFor(pid: number, hostname = osHostname()): Prom
  * rename), then put the folder's mtime back: proper-lockfile decides "still mine" by comparing the
  * folder's mtime with the one it set, and adding a file changes it.
  */
-export async function writeOwnerRecord(lockDir: string, record: OwnerRecord): Promise<void> {
+export async function writeOwnerRecord(
+  lockDir: string,
+  record: OwnerRecord,
+  name = ownerFileName(record.nonce),
+): Promise<void> {
   const before = await stat(lockDir);
-  const temp = `${lockDir}.owner-${record.nonce}.tmp`;
+  const temp = `${lockDir}.owner-${record.nonce}-${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
   try {
-    await rename(temp, join(lockDir, ownerFileName(record.nonce)));
+    await rename(temp, join(lockDir, name));
   } catch (error) {
     await unlink(temp).catch(() => {});
     throw error;
@@ -89,6 +99,8 @@ export interface LockSnapshot {
   owner: OwnerRecord | null;
   /** Name of the owner file in the folder, or null when there is none. */
   ownerFile: string | null;
+  /** The daemon the holder spawned (same nonce), or null. */
+  spawned: OwnerRecord | null;
   /** Everything in the folder (normally one owner file, or nothing in the first microseconds). */
   entries: string[];
   mtimeMs: number;
@@ -113,7 +125,12 @@ export async function readLockDir(lockDir: string): Promise<LockSnapshot | null>
     owner = raw === null ? null : parseOwner(raw);
     if (owner && ownerFileName(owner.nonce) !== ownerFile) owner = null;
   }
-  return { owner, ownerFile, entries, mtimeMs: stats.mtimeMs, ino: stats.ino };
+  let spawned: OwnerRecord | null = null;
+  if (owner && entries.includes(spawnedFileName(owner.nonce))) {
+    const raw = await readFile(join(lockDir, spawnedFileName(owner.nonce)), 'utf8').catch(() => null);
+    spawned = raw === null ? null : parseOwner(raw);
+  }
+  return { owner, ownerFile, spawned, entries, mtimeMs: stats.mtimeMs, ino: stats.ino };
 }
 
 export function parseOwner(raw: string): OwnerRecord | null {

@@ -59,6 +59,28 @@ describe('hand-off to a daemon that is still booting', () => {
     expect(markerPids(dir, 'spawn-').length).toBeGreaterThan(1);
   }, 60_000);
 
+  it('a holder SIGKILLed right after spawning leaves the lock to its booting daemon: the next launchers wait, never spawn', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const base = {
+      port,
+      dir,
+      lockPath: join(dir, 'daemon'),
+      staleMs: 30_000,
+      returnPid: true,
+      daemonMode: 'slow:3000',
+    };
+    const victim = startNode('launcher.mjs', [JSON.stringify({ ...base, waitTimeoutMs: 20_000, dieAfter: 'spawned' })]);
+    expect(await victim.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const next = await Promise.all([0, 1, 2].map(() => launch({ ...base, waitTimeoutMs: 20_000 })));
+    for (const lines of next) {
+      expect(lines.some((l) => l.event === 'spawned' || l.event === 'takeover')).toBe(false);
+      expect((outcomeOf(lines).result as { outcome: string }).outcome).toBe('waited');
+    }
+    expect(markerPids(dir, 'spawn-')).toHaveLength(1);
+    expect(markerPids(dir, 'daemon-')).toEqual(markerPids(dir, 'spawn-'));
+  }, 60_000);
+
   it('a daemon that dies while holding the handed-off lock frees it at once (identity, not staleMs)', async () => {
     const dir = tempDir();
     const port = await freePort();

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Writes the "## Numbers" section of each README from bench/results/*.json, so the numbers a
+// README shows are always those of the last `pnpm bench`, with its date and machine.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const SUITES = {
+  'packages/circuit-breaker': ['breaker'],
+  'packages/connection-memo': ['memo'],
+  'packages/process-table': ['process-table'],
+  'packages/spawn-mutex': ['spawn-mutex', 'spawn-mutex-recovery'],
+  'packages/storm': ['storm'],
+  'apps/worker': ['worker', 'storm'],
+};
+const NOTES = {
+  'packages/bind-or-die':
+    'No benchmark of its own: binding costs one `listen()`, and a loser exits before any background work. ' +
+    'What the tests prove, on real processes: 20 processes racing for one port give 1 listener and 19 quiet exits ' +
+    '(code 0) before their "background init" marker; a stale unix socket is recovered by exactly one of 10 racers.',
+  'packages/orphan-reaper':
+    'No benchmark of its own: `reap()` and `killTree()` cost one process listing ' +
+    '([process-table numbers](../process-table/README.md#numbers)) plus one identity check per signal. ' +
+    'What the tests prove: a 3-level tree with a SIGTERM-ignoring grandchild is gone within grace + 2 s; ' +
+    '`/./` in dry-run mode never touches the runner, its ancestors or PID 1.',
+  'packages/process-registry':
+    'No benchmark of its own: each spawn costs one identity lookup and one atomic file write; ' +
+    'shutdown and `reapLeftovers()` cost what `killTree` does ([orphan-reaper](../orphan-reaper/README.md)). ' +
+    'What the tests prove: a SIGKILLed daemon with 3 children and 3 grandchildren leaves 6 processes, and the next ' +
+    "owner's `reapLeftovers()` kills exactly those 6.",
+};
+
+const fmt = (v, unit) => {
+  if (v == null) return '-';
+  if (unit === 'ns') return v < 1000 ? `${v.toFixed(0)} ns` : `${(v / 1000).toFixed(2)} µs`;
+  if (unit === 'MB') return `${v.toFixed(1)} MB`;
+  return `${v.toFixed(v < 10 ? 2 : 0)} ms`;
+};
+
+function section(suite) {
+  const file = join(root, 'bench', 'results', `${suite}.json`);
+  if (!existsSync(file)) return `_No results yet for \`${suite}\`: run \`pnpm bench ${suite}\`._\n`;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const lines = [
+    `**${r.title}** — \`pnpm bench ${suite}\`, ${r.date.slice(0, 10)}, Node ${r.node}, ${r.cores} cores (${r.cpu}); ` +
+      `median of ${Object.values(r.results)[0]?.runs?.length ?? 1} run(s), each in its own process ` +
+      `([raw](${'../'.repeat(2)}bench/results/${suite}.json)).`,
+    '',
+    '| case | median | p99 |',
+    '| --- | ---: | ---: |',
+    ...Object.values(r.results).map((c) => `| ${c.label} | ${fmt(c.p50, c.unit)} | ${fmt(c.p99, c.unit)} |`),
+    '',
+    ...r.targets.map((t) => `- ${t.pass ? 'meets' : '**misses**'} target: ${t.text}`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+const dirs = new Set([...Object.keys(SUITES), ...Object.keys(NOTES)]);
+for (const dir of dirs) {
+  const readme = join(root, dir, 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const at = text.indexOf('\n## Numbers');
+  if (at < 0) throw new Error(`${dir}/README.md has no "## Numbers" section`);
+  const body = SUITES[dir] ? SUITES[dir].map(section).join('\n') : `${NOTES[dir]}\n`;
+  const intro =
+    'Measured on a shared 2-core machine; ratios between libraries measured in the same run are the ' +
+    'meaningful part, absolute times vary with load.\n\n';
+  writeFileSync(readme, `${text.slice(0, at)}\n## Numbers\n\n${SUITES[dir] ? intro : ''}${body}`);
+  console.log(`numbers written: ${dir}/README.md`);
+}
