@@ -20,8 +20,20 @@ function processCase(kind) {
 }
 
 export const cases = [
-  { id: 'bare', label: 'bare `node -e` one fetch (whole process)', kind: 'samples', trials: 30, setup: processCase('bare') },
-  { id: 'hook', label: '`spawnguard-worker hook` (whole process)', kind: 'samples', trials: 30, setup: processCase('hook') },
+  {
+    id: 'bare',
+    label: 'bare `node -e` one fetch (whole process)',
+    kind: 'samples',
+    trials: 30,
+    setup: processCase('bare'),
+  },
+  {
+    id: 'hook',
+    label: '`spawnguard-worker hook` (whole process)',
+    kind: 'samples',
+    trials: 30,
+    setup: processCase('hook'),
+  },
   {
     id: 'rss',
     label: 'idle daemon RSS (MB), 3 s after start',
