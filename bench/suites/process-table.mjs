@@ -1,6 +1,7 @@
 // listProcesses() against ps-list, on the machine as it is and with 500 extra idle processes.
 import childProcess from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
+import { promisify } from 'node:util';
 import { startIdleProcesses } from '../lib/idle-processes.mjs';
 
 export const title = 'process-table: listProcesses() against ps-list';
@@ -10,10 +11,19 @@ function countChildProcesses() {
   const counter = { n: 0 };
   for (const name of ['spawn', 'execFile', 'exec', 'spawnSync', 'execFileSync', 'execSync']) {
     const original = childProcess[name];
-    childProcess[name] = function (...args) {
+    const wrapped = function (...args) {
       counter.n++;
       return original.apply(this, args);
     };
+    // execFile and exec promisify to {stdout, stderr} through a custom hook; keep it, counted.
+    const custom = original[promisify.custom];
+    if (custom) {
+      wrapped[promisify.custom] = function (...args) {
+        counter.n++;
+        return custom.apply(this, args);
+      };
+    }
+    childProcess[name] = wrapped;
   }
   syncBuiltinESMExports();
   return counter;
