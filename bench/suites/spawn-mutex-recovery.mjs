@@ -39,7 +39,7 @@ function recovery(impl) {
               const release = await lockfile.lock(lockPath, {
                 stale: 10_000,
                 realpath: false,
-                retries: { retries: 1000, minTimeout: 5, maxTimeout: 50, factor: 1 },
+                retries: { retries: 3000, minTimeout: 10, maxTimeout: 10, factor: 1 },
                 onCompromised: () => {},
               });
               await release();

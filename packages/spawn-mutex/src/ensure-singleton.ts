@@ -191,25 +191,49 @@ function pidOf(value: unknown): number | undefined {
   return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** isHealthy, bounded by the deadline and the signal; a throw or a hang counts as "not healthy". */
+/** Aborts a health check's signal once its answer is no longer needed (made once: no stack per call). */
+const HEALTH_CHECK_DONE = new Error('health check no longer needed');
+
+/**
+ * isHealthy, bounded by the deadline and the signal; a throw or a hang counts as "not healthy".
+ * The signal handed to isHealthy is made on first access: an AbortController costs microseconds,
+ * and the fast path (every hook, every editor event) should cost one health check and little else.
+ */
 async function checkHealth(o: Validated, deadline: number): Promise<boolean> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return false;
-  const call = new AbortController();
-  const onAbort = () => call.abort(o.signal?.reason);
+  let call: AbortController | undefined;
+  let resolveTimeout: ((answer: false) => void) | undefined;
+  // The caller's abort ends the check at once, whether or not isHealthy looked at its signal.
+  const onAbort = () => {
+    resolveTimeout?.(false);
+    call?.abort(o.signal?.reason);
+  };
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  const context = {
+    get signal(): AbortSignal {
+      if (call === undefined) {
+        call = new AbortController();
+        if (o.signal?.aborted) call.abort(o.signal.reason);
+      }
+      return call.signal;
+    },
+  };
   let timer: NodeJS.Timeout | undefined;
   try {
     const answer = await Promise.race([
       Promise.resolve()
-        .then(() => o.isHealthy({ signal: call.signal }))
+        .then(() => o.isHealthy(context))
         .then(
           (ok) => ok === true,
           () => false,
         ),
       new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), remaining);
-        call.signal.addEventListener('abort', () => resolve(false), { once: true });
+        resolveTimeout = resolve;
+        timer = setTimeout(() => {
+          resolve(false);
+          call?.abort(HEALTH_CHECK_DONE);
+        }, remaining);
       }),
     ]);
     o.signal?.throwIfAborted();
@@ -217,7 +241,7 @@ async function checkHealth(o: Validated, deadline: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
     o.signal?.removeEventListener('abort', onAbort);
-    if (!call.signal.aborted) call.abort(new Error('health check no longer needed'));
+    if (call !== undefined && !call.signal.aborted) call.abort(HEALTH_CHECK_DONE);
   }
 }
 
