@@ -43,7 +43,7 @@ function section(suite) {
   const r = JSON.parse(readFileSync(file, 'utf8'));
   const lines = [
     `**${r.title}** — \`pnpm bench ${suite}\`, ${r.date.slice(0, 10)}, Node ${r.node}, ${r.cores} cores (${r.cpu}); ` +
-      `median of ${Object.values(r.results)[0]?.runs?.length ?? 1} run(s), each in its own process ` +
+      `best of ${Object.values(r.results)[0]?.runs?.length ?? 1} run(s) by median, each in its own process ` +
       `([raw](${'../'.repeat(2)}bench/results/${suite}.json)).`,
     '',
     '| case | median | p99 |',
