@@ -27,7 +27,22 @@ const PH = H - M.top - M.bottom;
 const fmtT = (ms: number, step: number) =>
   step >= 1000 ? `${(ms / 1000).toFixed(step >= 10_000 ? 0 : 1)} s` : `${ms} ms`;
 
-/** The SVG timeline: one step-line per watch pattern, round boundaries, axes with labels. */
+/** The timeline's own styles, inside the SVG, so it renders the same wherever it is embedded. */
+const SVG_STYLE = `<style>
+.sg-timeline .plot { fill: #fbfcfd; stroke: none; }
+.sg-timeline .grid { stroke: #e3e7eb; stroke-width: 1; }
+.sg-timeline .axis { stroke: #57606a; stroke-width: 1; }
+.sg-timeline text { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+.sg-timeline .tick { fill: #57606a; font-size: 11px; }
+.sg-timeline .axis-label, .sg-timeline .legend-label { fill: #1b1f24; font-size: 12px; }
+.sg-timeline .boundary { stroke: #8c959f; stroke-width: 1; stroke-dasharray: 4 3; }
+.sg-timeline .boundary-label { fill: #57606a; font-size: 11px; }
+</style>`;
+
+/**
+ * The SVG timeline: one step-line per watch pattern, round boundaries, axes with labels and a
+ * legend. Self-contained (its styles travel inside it), so it can be embedded in any page.
+ */
 export function renderTimelineSvg(result: StormResult): string {
   const names = Object.keys(result.config.watch);
   const { timeline } = result;
@@ -41,7 +56,8 @@ export function renderTimelineSvg(result: StormResult): string {
 
   const parts: string[] = [];
   parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Matching processes over time">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="sg-timeline" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Matching processes over time">`,
+    SVG_STYLE,
   );
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${PW}" height="${PH}" class="plot"/>`);
   for (let v = 0; v <= yMax; v += yStep) {
@@ -82,8 +98,19 @@ export function renderTimelineSvg(result: StormResult): string {
     `<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + PH}"/>`,
     `<text class="axis-label" x="${M.left + PW / 2}" y="${H - 8}" text-anchor="middle">time since the storm started</text>`,
     `<text class="axis-label" transform="translate(16 ${M.top + PH / 2}) rotate(-90)" text-anchor="middle">matching processes</text>`,
-    '</svg>',
   );
+  // Legend, right-aligned above the plot.
+  let lx = M.left + PW;
+  for (let i = names.length - 1; i >= 0; i--) {
+    const label = escapeHtml(names[i] ?? '');
+    const width = 28 + label.length * 7;
+    lx -= width;
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 18}" y1="${M.top - 10}" y2="${M.top - 10}" stroke="${COLORS[i % COLORS.length]}" stroke-width="3"/>`,
+      `<text class="legend-label" x="${lx + 22}" y="${M.top - 6}">${label}</text>`,
+    );
+  }
+  parts.push('</svg>');
   return parts.join('\n');
 }
 
