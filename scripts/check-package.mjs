@@ -4,7 +4,16 @@
 // depends on, into a fresh project outside the monorepo; third-party deps come from the registry),
 // then import (ESM) and require (CJS) and run the package's smoke.cjs against each.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -47,7 +56,7 @@ try {
     tarballs.push(join(work, made[0]));
   }
   const project = join(work, 'project');
-  run('mkdir', ['-p', project]);
+  mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pick-and-choose', private: true }));
   run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', ...tarballs], {
     cwd: project,

@@ -66,7 +66,7 @@ interface Validated {
   failOpen: boolean;
   signal: AbortSignal | undefined;
   events: Emitter<SpawnMutexEvents> | undefined;
-  hostname: string;
+  hostname: string | undefined;
 }
 
 /**
@@ -90,7 +90,8 @@ export async function ensureSingleton(options: EnsureSingletonOptions): Promise<
     lockPath: o.lockPath,
     lockDir: `${o.lockPath}.lock`,
     staleMs: o.staleMs,
-    hostname: o.hostname,
+    // Looked up here, not at validation: the fast path above needs no hostname.
+    hostname: o.hostname ?? osHostname(),
     events: o.events,
     started,
   };
@@ -121,15 +122,16 @@ export async function ensureSingleton(options: EnsureSingletonOptions): Promise<
           safeEmit(o.events, 'healthy', { lockPath: o.lockPath, elapsedMs: elapsed(), outcome });
           return { outcome, elapsedMs: elapsed() };
         }
-        const spawned: { pid?: number; record?: (pid: number) => Promise<boolean> } = {
-          record: attempt.recordSpawned,
-        };
+        let spawnedPid: number | undefined;
         try {
-          await spawnAndWait(o, elapsed, deadline, spawned);
+          await spawnAndWait(o, elapsed, deadline, async (pid) => {
+            spawnedPid = pid;
+            await attempt.recordSpawned(pid);
+          });
         } catch (error) {
-          if (error instanceof SpawnTimeoutError && spawned.pid !== undefined && (await attempt.handOff())) {
-            safeEmit(o.events, 'handOff', { lockPath: o.lockPath, pid: spawned.pid, elapsedMs: elapsed() });
-            throw new SpawnTimeoutError(error.waitTimeoutMs, o.lockPath, true, spawned.pid);
+          if (error instanceof SpawnTimeoutError && spawnedPid !== undefined && (await attempt.handOff())) {
+            safeEmit(o.events, 'handOff', { lockPath: o.lockPath, pid: spawnedPid, elapsedMs: elapsed() });
+            throw new SpawnTimeoutError(error.waitTimeoutMs, o.lockPath, true, spawnedPid);
           }
           throw error;
         }
@@ -158,15 +160,12 @@ async function spawnAndWait(
   o: Validated,
   elapsed: () => number,
   deadline: number,
-  spawned: { pid?: number; record?: (pid: number) => Promise<boolean> } = {},
+  /** Called with the daemon's pid, when spawn() gave one, before anything else can go wrong for us. */
+  onSpawned?: (pid: number) => Promise<void>,
 ): Promise<void> {
   const run = async () => {
     const pid = pidOf(await o.spawn({ signal: o.signal }));
-    if (pid !== undefined) {
-      spawned.pid = pid;
-      // Before anything can go wrong for us: the lock now names the daemon too.
-      await spawned.record?.(pid);
-    }
+    if (pid !== undefined) await onSpawned?.(pid);
     safeEmit(o.events, 'spawned', { lockPath: o.lockPath, elapsedMs: elapsed() });
     const spawnDeadline = Math.min(deadline, Date.now() + o.spawnTimeoutMs);
     const budget = spawnDeadline === deadline ? o.waitTimeoutMs : o.spawnTimeoutMs;
@@ -270,7 +269,7 @@ function validateEnsureOptions(options: unknown): Validated {
   if (o.failOpen !== undefined && typeof o.failOpen !== 'boolean') {
     throw new TypeError(`failOpen must be a boolean, got ${show(o.failOpen)}`);
   }
-  const hostname = o.hostname === undefined ? osHostname() : requireHostname(o.hostname);
+  const hostname = o.hostname === undefined ? undefined : requireHostname(o.hostname);
   return {
     lockPath,
     isHealthy,
