@@ -6,12 +6,11 @@
  */
 import { existsSync } from 'node:fs';
 import { killTree } from '@spawnguard/orphan-reaper';
-import { isSameProcess } from '@spawnguard/process-table';
 import { spawnBreaker } from './breakers.js';
 import { type Config, HOST } from './config.js';
 import { checkHome, HomeError, homePaths, type PidRecord, readPidRecord, readToken, removeFile } from './home.js';
 import { call } from './http-client.js';
-import { ensureWorker, isOurWorkerHealthy } from './launcher.js';
+import { ensureWorker, isOurWorkerHealthy, isRecordedWorkerAlive } from './launcher.js';
 
 const START_BUDGET_MS = 15_000;
 
@@ -54,17 +53,13 @@ export async function start(config: Config): Promise<number> {
   return 0;
 }
 
-async function alive(record: PidRecord): Promise<boolean> {
-  return isSameProcess({ pid: record.pid, startToken: record.startToken }).catch(() => false);
-}
-
 async function waitGone(record: PidRecord, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!(await alive(record))) return true;
+    if (!(await isRecordedWorkerAlive(record))) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return !(await alive(record));
+  return !(await isRecordedWorkerAlive(record));
 }
 
 export async function stop(config: Config): Promise<number> {
@@ -90,7 +85,7 @@ export async function stop(config: Config): Promise<number> {
     out('spawnguard-worker is not running');
     return 0;
   }
-  if (!(await alive(record))) {
+  if (!(await isRecordedWorkerAlive(record))) {
     removeFile(paths!.pidFile);
     removeFile(paths!.token);
     out(`spawnguard-worker is not running (removed the stale pid file of pid ${record.pid})`);
@@ -109,7 +104,7 @@ export async function stop(config: Config): Promise<number> {
   }
 
   // 2. Signals, to the recorded pid only, and only while it is provably the same process.
-  if (await alive(record)) {
+  if (await isRecordedWorkerAlive(record)) {
     try {
       process.kill(record.pid, 'SIGTERM');
     } catch {}

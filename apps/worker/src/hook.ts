@@ -99,7 +99,7 @@ export async function hook(config: Config, event: string, rawPayload: string | u
     const { ensureWorker } = await import('./launcher.js');
     const started = await ensureWorker(config, { signal, budgetMs: remainingBudgetMs(config) });
     if (!started.ok) {
-      const identified = ['foreign', 'silent', 'other-version', 'home'].includes(started.via);
+      const identified = ['foreign', 'silent', 'busy', 'other-version', 'home'].includes(started.via);
       return {
         delivered: false,
         via: started.via,

@@ -13,10 +13,11 @@ import { closeSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { probeIdentity } from '@spawnguard/bind-or-die';
+import { isSameProcess } from '@spawnguard/process-table';
 import { ensureSingleton } from '@spawnguard/spawn-mutex';
 import { spawnBreaker } from './breakers.js';
 import { type Config, HOST, WORKER_NAME } from './config.js';
-import { ensureHome, HomeError, type HomePaths } from './home.js';
+import { ensureHome, HomeError, type HomePaths, type PidRecord, readPidRecord } from './home.js';
 import { call } from './http-client.js';
 import { VERSION } from './version.js';
 
@@ -58,6 +59,11 @@ export function acceptsConnections(port: number, timeoutMs: number): Promise<boo
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}
+
+/** Is the process a pid file names still that process (never a reused pid)? */
+export function isRecordedWorkerAlive(record: PidRecord): Promise<boolean> {
+  return isSameProcess({ pid: record.pid, startToken: record.startToken }).catch(() => false);
 }
 
 export async function isOurWorkerHealthy(port: number, signal?: AbortSignal): Promise<boolean> {
@@ -115,9 +121,19 @@ export async function ensureWorker(
     };
   }
 
-  // Unreachable over HTTP. If something still accepts TCP connections there, it is a program that
-  // does not answer (or a hung worker): a new daemon would only lose the bind. Spawn nothing.
+  // Unreachable over HTTP. If something still accepts TCP connections there, a new daemon would
+  // only lose the bind: spawn nothing. If it is our own worker (the pid file names a live process
+  // of ours on this port), it is booting or busy on a loaded machine: wait for it, within the budget.
   if (await acceptsConnections(config.port, Math.min(500, budgetMs))) {
+    const record = readPidRecord(paths.pidFile);
+    if (record?.port === config.port && (await isRecordedWorkerAlive(record))) {
+      if (await waitHealthy(config.port, signal)) return { ok: true, via: 'running' };
+      return {
+        ok: false,
+        via: 'busy',
+        message: `the worker on ${where} (pid ${record.pid}) is running but did not answer within the budget`,
+      };
+    }
     return {
       ok: false,
       via: 'silent',

@@ -289,6 +289,29 @@ describe('worker lifecycle', () => {
     await waitFor('crashed helpers gone', () => processesWith(home).filter(isHelper).length === 0, 5000);
   });
 
+  it('our own worker, bound but not answering yet (stopped for a moment): a hook waits for it instead of calling it a stranger', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const { pid } = await startWorker(port);
+    process.kill(pid, 'SIGSTOP'); // the kernel still accepts connections; nothing answers HTTP
+    try {
+      const hook = runCli(['hook', 'x', ...workerArgs(home, port)], { env: { SPAWNGUARD_HOOK_BUDGET_MS: '10000' } });
+      await sleep(4000); // past the fast path's 1.5 s, the 1 s identity probe and the TCP check
+      process.kill(pid, 'SIGCONT');
+      const result = await hook;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(
+      processesWith(home)
+        .filter(isDaemon)
+        .map((p) => p.pid),
+    ).toEqual([pid]);
+    expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
+  }, 60_000);
+
   it('a port held by something that never answers: hooks stay in budget and spawn nothing', async () => {
     home = makeHome();
     const port = await freePort();
