@@ -121,6 +121,15 @@ export async function ensureWorker(
     };
   }
 
+  // Naive, like the field's hooks: nothing answered /health, so spawn, whatever holds the port.
+  if (config.naive) {
+    spawnDaemon(config, paths);
+    const ok = await waitHealthy(config.port, signal);
+    return ok
+      ? { ok: true, via: 'naive-spawned' }
+      : { ok: false, via: 'timeout', message: `naive worker not healthy on ${where} within the budget` };
+  }
+
   // Unreachable over HTTP. If something still accepts TCP connections there, a new daemon would
   // only lose the bind: spawn nothing. If it is our own worker (the pid file names a live process
   // of ours on this port), it is booting or busy on a loaded machine: wait for it, within the budget.
@@ -139,14 +148,6 @@ export async function ensureWorker(
       via: 'silent',
       message: `${where} accepts connections but does not answer HTTP (another program, or a hung worker); not starting a worker. Use --port or SPAWNGUARD_PORT.`,
     };
-  }
-
-  if (config.naive) {
-    spawnDaemon(config, paths);
-    const ok = await waitHealthy(config.port, signal);
-    return ok
-      ? { ok: true, via: 'naive-spawned' }
-      : { ok: false, via: 'timeout', message: `naive worker not healthy on ${where} within the budget` };
   }
 
   // Leave a margin so a failed start is recorded by the breaker before the caller's budget ends.
