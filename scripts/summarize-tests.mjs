@@ -22,8 +22,26 @@ for (const dir of dirs) {
   console.log(
     `${dir.padEnd(28)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
   );
+  // Name what failed: CI shows only the tail of the log, and a count alone does not say where to look.
+  for (const file of r.testResults ?? []) {
+    const where = file.name.slice(root.length + 1);
+    if (file.status === 'failed' && file.assertionResults.length === 0) {
+      console.log(`  FAILED to load ${where}: ${firstLine(file.message)}`);
+    }
+    for (const t of file.assertionResults) {
+      if (t.status === 'failed') console.log(`  FAILED ${where} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+    }
+  }
   passed += p;
   failed += f;
   skipped += s;
 }
+function firstLine(text) {
+  return (
+    String(text ?? '')
+      .split('\n')
+      .find((l) => l.trim() !== '') ?? ''
+  );
+}
+
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

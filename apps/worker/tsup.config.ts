@@ -1,10 +1,16 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/cli.ts', 'src/helper-server.ts'],
+const shared: Options = {
   format: ['esm'],
   dts: false,
-  clean: true,
   target: 'node20',
-  banner: { js: '#!/usr/bin/env node' },
-});
+  noExternal: [/.*/],
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __sgCreateRequire } from 'node:module';\nconst require = __sgCreateRequire(import.meta.url);",
+  },
+};
+
+export default defineConfig([
+  { ...shared, entry: ['src/cli.ts'], clean: true },
+  { ...shared, entry: ['src/helper-server.ts'], clean: false },
+]);

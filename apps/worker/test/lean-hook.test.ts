@@ -30,27 +30,47 @@ function closure(entry: string): { files: string[]; external: string[] } {
   return { files: [...files], external: [...external] };
 }
 
+/** esbuild heads each bundled module with a `// <path>` comment: that is how a chunk says what it carries. */
+function carries(files: string[], pathPart: string): boolean {
+  return files.some((file) =>
+    readFileSync(join(DIST, file), 'utf8')
+      .split('\n')
+      .some((line) => line.startsWith('// ') && line.includes(`/${pathPart}`)),
+  );
+}
+
 describe('the hook fast path is lean', () => {
-  it('cli.js loads only node built-ins before dispatching', () => {
+  it('cli.js loads only node built-ins before dispatching; the bundle imports nothing from node_modules', () => {
     expect(closure('cli.js').external.every((spec) => BUILTIN.has(spec))).toBe(true);
   });
 
-  it('the hook module statically loads only node built-ins: no MCP SDK, no lock, no breaker', () => {
+  it('the hook module statically loads no MCP SDK, no lock, no breaker', () => {
     const cli = readFileSync(join(DIST, 'cli.js'), 'utf8');
     const hookChunk = /import\("\.\/(hook-[\w-]+\.js)"\)/.exec(cli)?.[1];
     expect(hookChunk).toBeDefined();
     const { files, external } = closure(hookChunk!);
     expect(external.filter((spec) => !BUILTIN.has(spec))).toEqual([]);
-    for (const file of files) {
-      const text = readFileSync(join(DIST, file), 'utf8');
-      expect(text, file).not.toContain('@modelcontextprotocol');
+    for (const heavy of ['@modelcontextprotocol', 'spawn-mutex', 'circuit-breaker', 'proper-lockfile', 'zod']) {
+      expect(carries(files, heavy), heavy).toBe(false);
     }
     // The slow path is a dynamic import, and that is where spawn-mutex and the breaker live.
     const hookText = readFileSync(join(DIST, hookChunk!), 'utf8');
     const launcher = /import\("\.\/(launcher-[\w-]+\.js)"\)/.exec(hookText)?.[1];
     expect(launcher).toBeDefined();
-    const slow = closure(launcher!).external;
-    expect(slow).toEqual(expect.arrayContaining(['@spawnguard/spawn-mutex', '@spawnguard/circuit-breaker']));
-    expect(slow.some((spec) => spec.startsWith('@modelcontextprotocol'))).toBe(false);
+    const slow = closure(launcher!);
+    expect(slow.external.filter((spec) => !BUILTIN.has(spec))).toEqual([]);
+    expect(carries(slow.files, 'spawn-mutex')).toBe(true);
+    expect(carries(slow.files, 'circuit-breaker')).toBe(true);
+    expect(carries(slow.files, '@modelcontextprotocol')).toBe(false);
+  });
+
+  it('the daemon is bundled: the MCP SDK client is in its closure, the MCP server is not', () => {
+    const cli = readFileSync(join(DIST, 'cli.js'), 'utf8');
+    const daemonChunk = /import\("\.\/(daemon-[\w-]+\.js)"\)/.exec(cli)?.[1];
+    expect(daemonChunk).toBeDefined();
+    const { files, external } = closure(daemonChunk!);
+    expect(external.filter((spec) => !BUILTIN.has(spec))).toEqual([]);
+    expect(carries(files, '@modelcontextprotocol/sdk/dist/esm/client')).toBe(true);
+    expect(carries(files, '@modelcontextprotocol/sdk/dist/esm/server/mcp.js')).toBe(false);
   });
 });
