@@ -1,9 +1,13 @@
 // A daemon slower to boot than the spawning launcher's wait (a loaded machine): without a hand-off,
 // the launcher releases the lock, the next launcher sees no health, and spawns a second daemon.
-import { existsSync } from 'node:fs';
+// The daemons here are gated: they boot when the test writes <dir>/boot, not after a fixed delay,
+// so the outcome never depends on how long this machine takes to start the launchers.
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { alive, cleanup, DIST, freePort, markerPids, startNode, tempDir, waitUntil } from './helpers.js';
+
+const boot = (dir: string) => writeFileSync(join(dir, 'boot'), '');
 
 beforeAll(() => {
   if (!existsSync(DIST)) throw new Error('child fixtures import dist/: run `pnpm build` first');
@@ -35,7 +39,7 @@ async function scenario(returnPid: boolean, daemonMode: string) {
 
 describe('hand-off to a daemon that is still booting', () => {
   it('the lock passes to the spawned daemon: launchers arriving while it boots spawn nothing', async () => {
-    const { dir, base, first, wave } = await scenario(true, 'slow:4000');
+    const { dir, base, first, wave } = await scenario(true, 'gated');
     const firstError = outcomeOf(first).error as { code: string; handedOffTo: number };
     expect(firstError.code).toBe('ESPAWNTIMEOUT');
     const spawned = markerPids(dir, 'spawn-');
@@ -47,6 +51,7 @@ describe('hand-off to a daemon that is still booting', () => {
       expect(lines.some((l) => l.event === 'lockBusy')).toBe(true);
     }
     // Once it listens, launchers find it; still one daemon ever.
+    boot(dir);
     const later = await launch({ ...base, waitTimeoutMs: 15_000 });
     expect((outcomeOf(later).result as { outcome: string }).outcome).toMatch(/already-running|waited/);
     expect(markerPids(dir, 'spawn-')).toHaveLength(1);
@@ -54,9 +59,10 @@ describe('hand-off to a daemon that is still booting', () => {
   }, 60_000);
 
   it('without the pid there is no hand-off, and the second wave spawns again (the failure this prevents)', async () => {
-    const { dir, wave } = await scenario(false, 'slow:4000');
+    const { dir, wave } = await scenario(false, 'gated');
     expect(wave.some((lines) => lines.some((l) => l.event === 'spawned'))).toBe(true);
     expect(markerPids(dir, 'spawn-').length).toBeGreaterThan(1);
+    boot(dir); // the duplicates then lose the port and exit; cleanup takes the rest
   }, 60_000);
 
   it('a holder SIGKILLed right after spawning leaves the lock to its booting daemon: the next launchers wait, never spawn', async () => {
@@ -68,11 +74,18 @@ describe('hand-off to a daemon that is still booting', () => {
       lockPath: join(dir, 'daemon'),
       staleMs: 30_000,
       returnPid: true,
-      daemonMode: 'slow:3000',
+      daemonMode: 'gated',
     };
     const victim = startNode('launcher.mjs', [JSON.stringify({ ...base, waitTimeoutMs: 20_000, dieAfter: 'spawned' })]);
     expect(await victim.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    const next = await Promise.all([0, 1, 2].map(() => launch({ ...base, waitTimeoutMs: 20_000 })));
+    const launchers = [0, 1, 2].map(() =>
+      startNode('launcher.mjs', [JSON.stringify({ ...base, waitTimeoutMs: 20_000 })]),
+    );
+    // All three find the lock held by the booting daemon before it is allowed to listen.
+    await Promise.all(launchers.map((c) => c.waitForLine((l) => l.event === 'lockBusy', 20_000)));
+    boot(dir);
+    await Promise.all(launchers.map((c) => c.exited));
+    const next = launchers.map((c) => c.lines());
     for (const lines of next) {
       expect(lines.some((l) => l.event === 'spawned' || l.event === 'takeover')).toBe(false);
       expect((outcomeOf(lines).result as { outcome: string }).outcome).toBe('waited');
@@ -85,9 +98,11 @@ describe('hand-off to a daemon that is still booting', () => {
     const dir = tempDir();
     const port = await freePort();
     const base = { port, dir, lockPath: join(dir, 'daemon'), staleMs: 30_000, returnPid: true };
-    const first = await launch({ ...base, waitTimeoutMs: 300, daemonMode: 'slow-crash:1000' });
+    const first = await launch({ ...base, waitTimeoutMs: 300, daemonMode: 'gated-crash' });
     const pid = (outcomeOf(first).error as { handedOffTo: number }).handedOffTo;
     expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(true);
+    boot(dir); // now it crashes, still holding the lock
     await waitUntil(() => !alive(pid), 15_000, 'the handed-off daemon to crash');
     const next = await launch({ ...base, waitTimeoutMs: 15_000, daemonMode: 'ok' });
     expect(next.some((l) => l.event === 'takeover' && l.reason === 'dead-owner')).toBe(true);
