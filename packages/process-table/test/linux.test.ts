@@ -38,7 +38,7 @@ describe.runIf(linux)('Linux /proc listing, real processes', () => {
     expect(info.name).toBe('node');
     // argv survives exactly, spaces and an empty argument included
     expect(info.cmdline).toEqual([process.execPath, '-e', IDLE, procs.marker, 'extra arg', '']);
-    expect(Math.abs(info.startTime - before)).toBeLessThan(1000);
+    expect(Math.abs(info.startTime - before)).toBeLessThan(5000); // spawned just now; loose for a loaded machine
     expect(info.uid).toBe(process.getuid!());
     expect(info.startToken).toMatch(/^[0-9a-f-]+:\d+$/);
     expect(info.pgid).toBe(process.pid === info.pid ? info.pid : Number(statField(child.pid!, 5)));
