@@ -162,6 +162,9 @@ describe('worker lifecycle', () => {
     const after = (await http(port, '/health')).json;
     expect(after.pid).not.toBe(before.pid);
     for (const p of oldTree) expect(isAlive(p.pid)).toBe(false);
+    // Started by the launcher, the daemon runs with the small young generation (README: Memory).
+    const daemon = processesWith(home).find((p) => p.pid === after.pid);
+    expect(daemon?.argv).toContain('--max-semi-space-size=1');
     expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
     await waitFor('nothing left', () => processesWith(home).length === 0, 5000);
   });
