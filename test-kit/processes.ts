@@ -30,6 +30,16 @@ export function cmdlineOf(pid: number): string[] {
   }
 }
 
+/** Other processes whose argv has `marker` as one whole element: how a test finds what it started. */
+export function pidsCarrying(marker: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (/^\d+$/.test(name) && pid !== process.pid && cmdlineOf(pid).includes(marker)) found.push(pid);
+  }
+  return found;
+}
+
 export const alive = (pid: number) => existsSync(`/proc/${pid}`) && stateOf(pid) !== 'Z';
 
 export function stateOf(pid: number): string | undefined {
@@ -97,10 +107,7 @@ export class TestProcesses {
 
   async cleanup(): Promise<void> {
     // Everything that still carries our marker: tracked pids plus any descendant they left behind.
-    const ours = new Set(this.pids);
-    for (const name of readdirSync('/proc')) {
-      if (/^\d+$/.test(name) && cmdlineOf(Number(name)).includes(this.marker)) ours.add(Number(name));
-    }
+    const ours = new Set([...this.pids, ...pidsCarrying(this.marker)]);
     for (const pid of ours) {
       if (pid > 1 && pid !== process.pid && cmdlineOf(pid).some((a) => a.includes(this.marker))) {
         try {

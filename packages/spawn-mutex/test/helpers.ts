@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil } from '../../../test-kit/net.ts';
+import { pidsCarrying } from '../../../test-kit/processes.ts';
 
 /** Every child (launchers and the daemons they spawn) carries this argv element. */
 export const MARKER = `spawnguard-test-${randomBytes(4).toString('hex')}`;
@@ -108,6 +109,13 @@ export async function cleanup(): Promise<void> {
   }
   await Promise.all([...extraPids].map(killPid));
   extraPids.clear();
+  // A daemon spawned just before the test ended may not have written its marker file yet; its argv
+  // carries MARKER from exec on, so sweep by that (bounded) before its folder goes.
+  for (let round = 0; round < 10; round++) {
+    const left = pidsCarrying(MARKER);
+    if (left.length === 0) break;
+    await Promise.all(left.map(killPid));
+  }
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
 }
