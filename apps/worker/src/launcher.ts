@@ -34,7 +34,7 @@ const CLI_PATH = fileURLToPath(new URL('./cli.js', import.meta.url));
  * V8 flags for the long-lived daemon. A 1 MB young generation (default up to 16 MB) costs an idle
  * daemon nothing in speed and keeps its RSS ~3 MB lower once it has served requests.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 /** Starts `spawnguard-worker daemon` detached, its stdout/stderr appended to daemon.out (0600). */
 export function spawnDaemon(config: Config, paths: HomePaths): number | undefined {

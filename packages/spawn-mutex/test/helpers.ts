@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type FixtureChild, FixtureRunner } from '../../../test-kit/fixtures.ts';
 import { waitUntil } from '../../../test-kit/net.ts';
 import { pidsCarrying } from '../../../test-kit/processes.ts';
 
@@ -11,62 +11,38 @@ export const MARKER = `spawnguard-test-${randomBytes(4).toString('hex')}`;
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 export const DIST = join(import.meta.dirname, '..', 'dist', 'index.js');
 
-const children = new Set<ChildProcess>();
+const runner = new FixtureRunner(FIXTURES, MARKER);
 const extraPids = new Set<number>();
 const dirs = new Set<string>();
 
-export interface Child {
-  proc: ChildProcess;
-  pid: number;
-  lines: () => Record<string, unknown>[];
-  stderr: () => string;
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLine: (match: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<void>;
+type Line = Record<string, unknown>;
+
+export interface Child extends FixtureChild {
+  /** Complete stdout lines, each parsed as JSON ({unparsed} when it is not). */
+  lines: () => Line[];
+  waitForLine: (match: (line: Line) => boolean, timeoutMs?: number) => Promise<void>;
+}
+
+function parseLines(out: string): Line[] {
+  return out
+    .split('\n')
+    .slice(0, -1) // the last piece is an unfinished line (or empty)
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Line;
+      } catch {
+        return { unparsed: line };
+      }
+    });
 }
 
 export function startNode(script: string, args: string[]): Child {
-  const proc = spawn(process.execPath, [join(FIXTURES, script), MARKER, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const child = runner.start(script, args);
+  return Object.assign(child, {
+    lines: () => parseLines(child.stdout()),
+    waitForLine: (match: (line: Line) => boolean, timeoutMs = 60_000) =>
+      child.waitForOutput((out) => parseLines(out).some(match), timeoutMs, 'a line'),
   });
-  children.add(proc);
-  let out = '';
-  let err = '';
-  const parsed: Record<string, unknown>[] = [];
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-    let newline = out.indexOf('\n');
-    while (newline >= 0) {
-      const line = out.slice(0, newline);
-      out = out.slice(newline + 1);
-      try {
-        parsed.push(JSON.parse(line));
-      } catch {
-        parsed.push({ unparsed: line });
-      }
-      newline = out.indexOf('\n');
-    }
-  });
-  proc.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const child: Child = {
-    proc,
-    pid: proc.pid ?? -1,
-    lines: () => parsed,
-    stderr: () => err,
-    exit: null,
-    exited: new Promise((resolve) =>
-      proc.once('close', (code, signal) => {
-        child.exit = { code, signal };
-        children.delete(proc);
-        resolve({ code, signal });
-      }),
-    ),
-    waitForLine: (match, timeoutMs = 60_000) =>
-      waitUntil(() => parsed.some(match), timeoutMs, `a line from ${script} (pid ${proc.pid}); stderr: ${err}`),
-  };
-  return child;
 }
 
 /** Remember a pid we caused to exist outside our direct children (a detached daemon). */
@@ -95,15 +71,7 @@ export async function killPid(pid: number): Promise<void> {
 
 /** Kill what this file started, by pid: direct children and adopted daemons. */
 export async function cleanup(): Promise<void> {
-  const waits: Promise<unknown>[] = [];
-  for (const proc of children) {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      waits.push(new Promise((resolve) => proc.once('exit', resolve)));
-      proc.kill('SIGKILL');
-    }
-  }
-  children.clear();
-  await Promise.all(waits);
+  await runner.killAll();
   for (const dir of dirs) {
     markerPids(dir, 'spawn-'); // adopts daemons a failed test did not get to count
   }
