@@ -26,6 +26,8 @@ export interface Config {
   killGraceMs: number;
   /** The log file is rotated once (worker.log → worker.log.1) when it would grow past this. */
   logMaxBytes: number;
+  /** Drill: the daemon waits this long before it binds (a loaded machine, heavy imports). */
+  bootDelayMs: number;
   /** Test and demo knobs for the helper. */
   helperCrash: boolean;
   helperGrandchild: boolean;
@@ -108,6 +110,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     drainMs: integer('SPAWNGUARD_DRAIN_MS', env.SPAWNGUARD_DRAIN_MS, 5000, 0, 600_000),
     killGraceMs: integer('SPAWNGUARD_KILL_GRACE_MS', env.SPAWNGUARD_KILL_GRACE_MS, 3000, 0, 600_000),
     logMaxBytes: integer('SPAWNGUARD_LOG_MAX_BYTES', env.SPAWNGUARD_LOG_MAX_BYTES, 1024 * 1024, 1024, 1024 ** 3),
+    bootDelayMs: integer('SPAWNGUARD_BOOT_DELAY_MS', env.SPAWNGUARD_BOOT_DELAY_MS, 0, 0, 60_000),
     helperCrash: env.SPAWNGUARD_HELPER_CRASH === 'always',
     helperGrandchild: flag(env, 'SPAWNGUARD_HELPER_GRANDCHILD'),
     helperLinger: flag(env, 'SPAWNGUARD_HELPER_LINGER'),

@@ -58,6 +58,11 @@ export async function runDaemon(config: Config): Promise<number> {
     process.stderr.write('spawnguard-worker: crashing at boot (SPAWNGUARD_DAEMON_CRASH=always)\n');
     return 1;
   }
+  if (config.bootDelayMs > 0) {
+    // Drill: a slow boot, before the port is taken, widens the window in which hooks find nothing.
+    log.log('boot.delay', { ms: config.bootDelayMs });
+    await new Promise((resolve) => setTimeout(resolve, config.bootDelayMs));
+  }
   const daemon = new Daemon(config, paths, log);
   try {
     await daemon.boot();

@@ -44,6 +44,8 @@ describe('config', () => {
     });
     expect(resolveConfig({}, {})).toMatchObject({ hookBudgetMs: 5000, naiveTtlMs: 60_000, breakerThreshold: 3 });
     expect(resolveConfig({}, { SPAWNGUARD_HELPER_CRASH: 'always' }).helperCrash).toBe(true);
+    expect(resolveConfig({}, {}).bootDelayMs).toBe(0);
+    expect(resolveConfig({}, { SPAWNGUARD_BOOT_DELAY_MS: '2500' }).bootDelayMs).toBe(2500);
   });
 
   it.each([
@@ -55,6 +57,7 @@ describe('config', () => {
     [{ 'budget-ms': 'Infinity' }, {}, /--budget-ms .* got "Infinity"/],
     [{}, { SPAWNGUARD_HOOK_BUDGET_MS: 'NaN' }, /SPAWNGUARD_HOOK_BUDGET_MS .* got "NaN"/],
     [{}, { SPAWNGUARD_NAIVE_TTL_MS: '5' }, /SPAWNGUARD_NAIVE_TTL_MS .* got "5"/],
+    [{}, { SPAWNGUARD_BOOT_DELAY_MS: '-1' }, /SPAWNGUARD_BOOT_DELAY_MS .* got "-1"/],
     [{ home: '  ' }, {}, /--home must be a folder path/],
   ])('rejects %j %j', (flags, env, message) => {
     expect(() => resolveConfig(flags, env)).toThrow(UsageError);

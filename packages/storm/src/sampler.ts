@@ -69,8 +69,9 @@ export class Sampler {
     }
     const at = performance.now();
     const matches = new Map<string, ProcessInfo[]>(this.watches.map((w) => [w.name, []]));
+    const byPid = new Map(list.map((p) => [p.pid, p]));
     for (const info of list) {
-      if (info.cmdline.length === 0 || this.excluded(info)) continue;
+      if (info.cmdline.length === 0 || this.excluded(info) || isUnexecutedFork(info, byPid)) continue;
       const joined = info.cmdline.join(' ');
       for (const watch of this.watches) if (watch.test(joined)) matches.get(watch.name)?.push(info);
     }
@@ -80,4 +81,19 @@ export class Sampler {
     this.onSnapshot(snapshot);
     return snapshot;
   }
+}
+
+/**
+ * Between fork() and exec() a new child is a copy of its parent, name and argv included: a launcher
+ * starting its daemon shows up for a moment as a second launcher. Such a copy is not counted; it is
+ * counted as what it becomes once it has exec'd.
+ */
+function isUnexecutedFork(info: ProcessInfo, byPid: Map<number, ProcessInfo>): boolean {
+  const parent = byPid.get(info.ppid);
+  return (
+    parent !== undefined &&
+    parent.name === info.name &&
+    parent.cmdline.length === info.cmdline.length &&
+    parent.cmdline.every((arg, i) => arg === info.cmdline[i])
+  );
 }

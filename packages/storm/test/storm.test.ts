@@ -54,6 +54,24 @@ describe('runStorm with a launcher that starts exactly k workers', () => {
     expect(seen.rounds[0]?.peak).toEqual({ workers: k });
   });
 
+  it('a process between fork and exec (a copy of its launcher) is not counted as a second launcher', async () => {
+    const tag = newMarker('fork');
+    owned.push(tag);
+    // sh runs a subshell: a fork that never execs, with sh's argv, for as long as its first sleep.
+    const result = await runStorm({
+      command: '/bin/sh',
+      args: ['-c', '( sleep 1; sleep 0 ); exit 0', 'sh', tag],
+      concurrency: 2,
+      watch: { launchers: tag },
+      settleMs: 0,
+      sampleEveryMs: 10,
+    });
+    expect(result.overall.launchers.exitCodes).toEqual({ 0: 2 });
+    expect(result.sampling.samples).toBeGreaterThan(20); // the subshells were there to be seen
+    expect(result.overall.peak).toEqual({ launchers: 2 });
+    expect(result.overall.distinct).toEqual({ launchers: 2 });
+  });
+
   it('counts peak and distinct workers exactly, and the cleanup command leaves none', async () => {
     const tag = newMarker('worker');
     owned.push(tag);
