@@ -34,6 +34,16 @@ if (!existsSync(join(pkgDir, 'smoke.cjs'))) {
 run(bin('publint'), ['--strict']);
 run(bin('attw'), ['--pack', '.', '--profile', 'node16']);
 
+// @spawnguard/internal is inlined by tsup and never published: no built file may still name it.
+for (const file of readdirSync(join(pkgDir, 'dist'), { recursive: true })) {
+  const path = join(pkgDir, 'dist', String(file));
+  if (!/\.(c|m)?(js|ts)$/.test(path)) continue;
+  if (readFileSync(path, 'utf8').includes('@spawnguard/internal')) {
+    console.error(`${pkg.name}: ${path} still imports @spawnguard/internal; keep its types out of the public API`);
+    process.exit(1);
+  }
+}
+
 /** Workspace packages this one depends on at run time, transitively. */
 function workspaceDeps(manifest, seen = new Set()) {
   for (const [name, range] of Object.entries(manifest.dependencies ?? {})) {
