@@ -22,7 +22,14 @@ import { basename, dirname, join } from 'node:path';
  * opens at once, then fstat refuses it) and O_NOFOLLOW (a symlink fails with ELOOP), and read only
  * when fstat proves a regular file owned by this user.
  */
-export type StateFileReason = 'missing' | 'symlink' | 'not-regular' | 'foreign-owner' | 'not-private' | 'too-large' | 'unreadable';
+export type StateFileReason =
+  | 'missing'
+  | 'symlink'
+  | 'not-regular'
+  | 'foreign-owner'
+  | 'not-private'
+  | 'too-large'
+  | 'unreadable';
 
 export class StateFileError extends Error {
   readonly code = 'ESTATEFILE';
@@ -50,7 +57,12 @@ const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
 /** "a FIFO", "a directory", ...: what a non-regular file is, for messages. */
-export function fileKind(stat: Pick<Stats, 'isFile' | 'isDirectory' | 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice' | 'isSymbolicLink'>): string {
+export function fileKind(
+  stat: Pick<
+    Stats,
+    'isFile' | 'isDirectory' | 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice' | 'isSymbolicLink'
+  >,
+): string {
   if (stat.isFile()) return 'a regular file';
   if (stat.isDirectory()) return 'a directory';
   if (stat.isFIFO()) return 'a FIFO (named pipe)';
@@ -72,12 +84,7 @@ function openError(error: unknown, path: string): StateFileError {
       code,
     );
   }
-  return new StateFileError(
-    'unreadable',
-    path,
-    `${path} cannot be opened: ${(error as Error).message}`,
-    code,
-  );
+  return new StateFileError('unreadable', path, `${path} cannot be opened: ${(error as Error).message}`, code);
 }
 
 /** Throws unless `stat` (of the opened descriptor) is a regular file we own (and private, if asked). */
@@ -106,7 +113,11 @@ export function checkStateStat(stat: Stats, path: string, options: ReadStateFile
   }
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (stat.size > max) {
-    throw new StateFileError('too-large', path, `${path} is ${stat.size} bytes, over the ${max}-byte limit for a state file`);
+    throw new StateFileError(
+      'too-large',
+      path,
+      `${path} is ${stat.size} bytes, over the ${max}-byte limit for a state file`,
+    );
   }
 }
 
@@ -142,7 +153,11 @@ export function readStateFileSync(path: string, options: ReadStateFileOptions = 
     }
     const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (length > max) {
-      throw new StateFileError('too-large', path, `${path} grew past the ${max}-byte limit for a state file while read`);
+      throw new StateFileError(
+        'too-large',
+        path,
+        `${path} grew past the ${max}-byte limit for a state file while read`,
+      );
     }
     return buffer.toString('utf8', 0, length);
   } finally {
@@ -171,7 +186,11 @@ export async function readStateFile(path: string, options: ReadStateFileOptions 
       length += bytesRead;
     }
     if (length > max) {
-      throw new StateFileError('too-large', path, `${path} grew past the ${max}-byte limit for a state file while read`);
+      throw new StateFileError(
+        'too-large',
+        path,
+        `${path} grew past the ${max}-byte limit for a state file while read`,
+      );
     }
     return buffer.toString('utf8', 0, length);
   } finally {
