@@ -7,4 +7,5 @@ export default defineConfig({
   clean: true,
   sourcemap: false,
   target: 'node20',
+  noExternal: ['@spawnguard/internal'],
 });

@@ -12,6 +12,7 @@ export default defineConfig([
     clean: false,
     sourcemap: false,
     target: 'node20',
+    noExternal: ['@spawnguard/internal'],
   },
   {
     // The CLI: ESM only, executable.
@@ -21,6 +22,7 @@ export default defineConfig([
     clean: false,
     sourcemap: false,
     target: 'node20',
+    noExternal: ['@spawnguard/internal'],
     banner: { js: '#!/usr/bin/env node' },
   },
 ]);
