@@ -8,6 +8,8 @@ export type {
 } from './bind-or-die.js';
 export { bindOrDie, createBindOrDieEvents } from './bind-or-die.js';
 export { LostBindError, NotASocketError } from './errors.js';
+export type { HealthProofInput } from './health-proof.js';
+export { createHealthProof, isChallenge, newChallenge, verifyHealthProof } from './health-proof.js';
 export type {
   ExpectedIdentity,
   HealthIdentity,

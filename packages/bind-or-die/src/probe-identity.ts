@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { newChallenge, verifyHealthProof } from './health-proof.js';
 
 /** What a spawnguard worker's `/health` answers with. */
 export interface HealthIdentity {
@@ -8,6 +9,8 @@ export interface HealthIdentity {
   pid?: number;
   startToken?: string;
   instanceId?: string;
+  /** The answer to a `challenge` (see `createHealthProof`). */
+  proof?: string;
   [key: string]: unknown;
 }
 
@@ -17,7 +20,7 @@ export interface ExpectedIdentity {
   instanceId?: string;
 }
 
-export type ProbeKind = 'ours' | 'other-version' | 'other-instance' | 'foreign' | 'unreachable';
+export type ProbeKind = 'ours' | 'other-version' | 'other-instance' | 'unproven' | 'foreign' | 'unreachable';
 
 export interface ProbeResult {
   kind: ProbeKind;
@@ -33,6 +36,12 @@ export interface ProbeOptions {
   /** Whole-request budget (connect, headers, body). Default 1000 ms. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * The secret a peer must prove it holds. With it, the probe sends a fresh `challenge` query
+   * parameter and the answer counts as ours only with a valid `proof`; one that answers with our
+   * name but no valid proof is `unproven` (a squatter, another user's or another home's worker).
+   */
+  secret?: string | Uint8Array;
 }
 
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -52,15 +61,29 @@ export async function probeIdentity(
 ): Promise<ProbeResult> {
   const target = validateUrl(url);
   validateExpected(expected);
-  const { timeoutMs, signal } = validateProbeOptions(options);
+  const { timeoutMs, signal, secret } = validateProbeOptions(options);
   signal?.throwIfAborted();
 
-  const answer = await fetchHealth(target, timeoutMs, signal);
+  let proof: Proof | undefined;
+  let asked = target;
+  if (secret !== undefined) {
+    const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+    proof = { secret, challenge: newChallenge(), port };
+    asked = new URL(target.href);
+    asked.searchParams.set('challenge', proof.challenge);
+  }
+  const answer = await fetchHealth(asked, timeoutMs, signal);
   if ('unreachable' in answer) return { kind: 'unreachable', reason: answer.unreachable };
-  return classify(answer.status, answer.body, expected, target);
+  return classify(answer.status, answer.body, expected, target, proof);
 }
 
-function classify(status: number, body: string, expected: ExpectedIdentity, url: URL): ProbeResult {
+interface Proof {
+  secret: string | Uint8Array;
+  challenge: string;
+  port: number;
+}
+
+function classify(status: number, body: string, expected: ExpectedIdentity, url: URL, proof?: Proof): ProbeResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -78,6 +101,16 @@ function classify(status: number, body: string, expected: ExpectedIdentity, url:
       identity,
       status,
       reason: `${url.href} is served by ${who}, not ${expected.name}`,
+    };
+  }
+  if (proof && !verifyHealthProof({ ...proof, proof: identity.proof })) {
+    return {
+      kind: 'unproven',
+      identity,
+      status,
+      reason:
+        `${url.href} answers as ${who} but could not prove it holds our secret ` +
+        `(${identity.proof === undefined ? 'no proof' : 'wrong proof'}): another user's or another home's worker, or an impostor`,
     };
   }
   if (expected.version !== undefined && identity.version !== expected.version) {
@@ -177,7 +210,11 @@ function validateExpected(expected: unknown): asserts expected is ExpectedIdenti
   }
 }
 
-function validateProbeOptions(options: unknown): { timeoutMs: number; signal: AbortSignal | undefined } {
+function validateProbeOptions(options: unknown): {
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  secret: string | Uint8Array | undefined;
+} {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${String(options)}`);
   }
@@ -189,5 +226,13 @@ function validateProbeOptions(options: unknown): { timeoutMs: number; signal: Ab
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new TypeError('signal must be an AbortSignal');
   }
-  return { timeoutMs, signal: o.signal };
+  const { secret } = o;
+  if (
+    secret !== undefined &&
+    !(typeof secret === 'string' && secret.length > 0) &&
+    !(secret instanceof Uint8Array && secret.length > 0)
+  ) {
+    throw new TypeError(`secret must be a non-empty string or Uint8Array, got ${typeof secret}`);
+  }
+  return { timeoutMs, signal: o.signal, secret };
 }

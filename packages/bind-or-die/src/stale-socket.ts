@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { link, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { readStateFile } from '@spawnguard/internal';
 import { NotASocketError } from './errors.js';
 
 /** A connect that neither succeeds nor is refused in this time means a swamped but live server. */
@@ -136,7 +137,9 @@ async function readLock(
 ): Promise<{ text: string; pid: number | null; ino: number; mtimeMs: number } | null> {
   try {
     const stats = await lstat(path);
-    const text = await readFile(path, 'utf8');
+    // Never readFile(): a FIFO planted at <path>.lock would block this process forever. Anything
+    // but a small regular file of ours is not a recovery lock we may judge (it is left alone).
+    const text = await readStateFile(path, { maxBytes: 64 });
     const pid = Number.parseInt(text, 10);
     return { text, pid: Number.isInteger(pid) && pid > 0 ? pid : null, ino: stats.ino, mtimeMs: stats.mtimeMs };
   } catch {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -116,6 +117,18 @@ describe('unix domain sockets', () => {
     expect(error.code).toBe('EADDRINUSE');
     expect(onLost).not.toHaveBeenCalled();
     expect(existsSync(path)).toBe(true); // not removed without the lock
+  }, 15_000);
+
+  it('a FIFO planted at <path>.lock is a clear error within the lock wait, never a hang', async () => {
+    const path = join(tempDir(), 'stale.sock');
+    await staleSocket(path);
+    execFileSync('mkfifo', [`${path}.lock`]);
+    const t0 = Date.now();
+    const error = await bindOrDie(server(), { path }, { onLost: vi.fn() }).catch((e) => e);
+    expect(error.code).toBe('EADDRINUSE');
+    expect(error.message).toContain(`remove ${path}.lock`);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(existsSync(path)).toBe(true);
   }, 15_000);
 
   it('binds a fresh path without touching anything', async () => {
