@@ -198,6 +198,43 @@ export async function readStateFile(path: string, options: ReadStateFileOptions 
   }
 }
 
+const APPEND_FLAGS =
+  constants.O_WRONLY |
+  constants.O_APPEND |
+  constants.O_CREAT |
+  (constants.O_NOFOLLOW ?? 0) |
+  (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Opens a log-like file for appending (created 0600 when missing) without ever blocking or
+ * following a link: a FIFO with no reader fails with ENXIO instead of hanging, one with a reader
+ * opens and is then refused by fstat, like every other non-regular file. Returns the descriptor.
+ */
+export function openAppendStateFileSync(path: string, options: { mode?: number } = {}): number {
+  refuseWindowsLink(path);
+  let fd: number;
+  try {
+    fd = openSync(path, APPEND_FLAGS, options.mode ?? 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENXIO') {
+      throw new StateFileError(
+        'not-regular',
+        path,
+        `${path} is a FIFO (named pipe), not a regular file; refusing to use it. Remove it (spawnguard did not create it).`,
+        'ENXIO',
+      );
+    }
+    throw openError(error, path);
+  }
+  try {
+    checkStateStat(fstatSync(fd), path, { maxBytes: Number.MAX_SAFE_INTEGER });
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return fd;
+}
+
 /** `<folder>/.<name>.<pid>.<random>.tmp`: beside the target (same filesystem, so rename is atomic). */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);

@@ -111,3 +111,26 @@ describe.skipIf(process.platform === 'win32')('writeStateFile', () => {
     expect(execFileSync('ls', ['-A', dir], { encoding: 'utf8' }).trim()).toBe('s.json');
   });
 });
+
+describe.skipIf(process.platform === 'win32')('openAppendStateFileSync', () => {
+  it('creates 0600, appends, and refuses a FIFO (with or without a reader), a symlink and a directory', async () => {
+    const { openAppendStateFileSync } = await import('../src/index.js');
+    const { closeSync, writeSync, statSync } = await import('node:fs');
+    const log = join(dir, 'out.log');
+    for (const line of ['a\n', 'b\n']) {
+      const fd = openAppendStateFileSync(log);
+      writeSync(fd, line);
+      closeSync(fd);
+    }
+    expect(readFileSync(log, 'utf8')).toBe('a\nb\n');
+    expect(statSync(log).mode & 0o777).toBe(0o600);
+    const fifo = join(dir, 'fifo.log');
+    execFileSync('mkfifo', [fifo]);
+    expect(reasonOf(() => openAppendStateFileSync(fifo))).toBe('not-regular');
+    const link = join(dir, 'link.log');
+    symlinkSync(log, link);
+    expect(reasonOf(() => openAppendStateFileSync(link))).toBe('symlink');
+    mkdirSync(join(dir, 'd'));
+    expect(reasonOf(() => openAppendStateFileSync(join(dir, 'd')))).toBe('unreadable');
+  });
+});
