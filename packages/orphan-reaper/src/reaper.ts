@@ -40,6 +40,8 @@ export interface Reaper {
 const DEFAULT_GRACE_MS = 3000;
 /** After SIGKILL, how long we wait to see the processes disappear before reporting anyway. */
 const AFTER_KILL_WAIT_MS = 2000;
+/** The same for a forced kill (a second Ctrl-C): the caller is about to exit and must not wait long. */
+const FORCE_CONFIRM_MS = 500;
 
 const defaultTable: TableLike = {
   platform: process.platform,
@@ -291,9 +293,75 @@ export function createReaper(options: ReaperOptions = {}): Reaper {
     return result;
   }
 
+  /**
+   * A forced kill: SIGKILL (taskkill /F) to every member at once, parents first, so a killed parent
+   * forks no more children while its own are being killed. Every member is identity-checked right
+   * before its signal, as in terminate(). A member that forked after the snapshot and before its
+   * SIGKILL left a child that is no longer in the tree (reparented when its parent died) but is
+   * still in the root's process group: one more look at the group catches it.
+   */
+  async function forceKill(
+    members: ProcessInfo[],
+    ancestors: Set<number>,
+    groupOf: number | null,
+    signal?: AbortSignal,
+  ): Promise<KillTreeResult> {
+    const result: KillTreeResult = { terminated: [], killed: [], gone: [], skipped: [] };
+    const skip = (p: ProcessInfo, reason: SkipReason) => {
+      result.skipped.push({ pid: p.pid, reason });
+      safeEmit(events, 'skipped', { pid: p.pid, reason, proc: p });
+    };
+    const pending = new Map<number, ProcessInfo>();
+    const killAll = async (batch: ProcessInfo[]) => {
+      const targets: ProcessInfo[] = [];
+      for (const m of batch) {
+        const reason = protectedReason(m, ancestors) ?? (m.state === 'Z' ? 'gone' : null) ?? ownership(m);
+        if (reason === 'gone') result.gone.push(m.pid);
+        else if (reason) skip(m, reason);
+        else targets.push(m);
+      }
+      const verified = table.platform === 'linux' ? undefined : await stillAlive(targets, signal);
+      for (const m of targets) {
+        if (verified && !verified.has(m.pid)) {
+          result.gone.push(m.pid);
+          continue;
+        }
+        const sent = await send(m, 'kill', signal);
+        if (sent === 'sent') {
+          pending.set(m.pid, m);
+          result.killed.push(m.pid);
+        } else if (sent === 'gone') result.gone.push(m.pid);
+        else skip(m, sent);
+      }
+    };
+    await killAll(members);
+    if (groupOf !== null && !windows) {
+      const known = new Set(members.map((m) => m.pid));
+      const list = await table.listProcesses({ signal });
+      await killAll(list.filter((p) => p.pgid === groupOf && !known.has(p.pid)));
+    }
+    const deadline = performance.now() + FORCE_CONFIRM_MS;
+    while (pending.size > 0 && performance.now() < deadline) {
+      const alive = await stillAlive([...pending.values()], signal);
+      for (const [pid] of pending) {
+        if (alive.has(pid)) continue;
+        pending.delete(pid);
+        safeEmit(events, 'killed', { pid, signal: windows ? 'taskkill /F' : 'SIGKILL' });
+      }
+      if (pending.size > 0) await sleep(Math.min(pollIntervalMs, Math.max(1, deadline - performance.now())), signal);
+    }
+    return result;
+  }
+
   async function killTree(pid: number, options?: KillTreeOptions): Promise<KillTreeResult> {
     checkPid(pid);
     const o = checkObject(options, 'options') as KillTreeOptions;
+    const force = checkBoolean(o.force, 'force', false);
+    if (force && o.graceMs !== undefined && o.graceMs !== 0) {
+      throw new TypeError(
+        `graceMs cannot be combined with force: true (a forced kill sends SIGKILL at once, with no grace), got graceMs ${describe(o.graceMs)}`,
+      );
+    }
     const graceMs = checkMs(o.graceMs, 'graceMs', DEFAULT_GRACE_MS)!;
     const signal = checkSignal(o.signal);
     if (o.startToken !== undefined && (typeof o.startToken !== 'string' || o.startToken === '')) {
@@ -319,6 +387,7 @@ export function createReaper(options: ReaperOptions = {}): Reaper {
       const inTree = new Set(members.map((m) => m.pid));
       for (const p of list) if (p.pgid === root.pid && !inTree.has(p.pid)) members.push(p);
     }
+    if (force) return forceKill(members, ancestors, root.pgid === root.pid ? root.pid : null, signal);
     return terminate(members, graceMs, ancestors, signal);
   }
 

@@ -7,12 +7,18 @@ export interface KillTreeOptions {
   signal?: AbortSignal;
   /** The root's start token, as recorded: when it does not match, nothing at all is signalled. */
   startToken?: string;
+  /**
+   * SIGKILL the whole tree at once (Windows: taskkill /F), parents first, with no polite signal and
+   * no grace: for a second Ctrl-C, when the caller is about to exit. Each member's start token is
+   * still checked before its signal. Cannot be combined with a graceMs other than 0. Default false.
+   */
+  force?: boolean;
 }
 
 export interface KillTreeResult {
   /** Exited after SIGTERM (Windows: after the plain taskkill), within graceMs. */
   terminated: number[];
-  /** Still there after graceMs: needed SIGKILL (taskkill /F). */
+  /** Still there after graceMs: needed SIGKILL (taskkill /F). With `force`: every member signalled. */
   killed: number[];
   /** Already gone, or its identity changed (PID reused), before we signalled it. */
   gone: number[];

@@ -107,6 +107,66 @@ describe.runIf(process.platform === 'linux')('killTree on real process trees', (
     for (const pid of Object.values(roles)) expect(alive(pid)).toBe(false);
   });
 
+  it('force: SIGKILLs the whole tree at once, parents first, a SIGTERM-ignoring grandchild included, with no SIGTERM and no grace', async () => {
+    const t = await startTree();
+    const reaper = createReaper();
+    const signals: { pid: number; signal: string }[] = [];
+    reaper.events.on('signal', (e) => signals.push(e));
+    const real = (await processIdentity(t.root))!;
+    const result = await reaper.killTree(t.root, { force: true, startToken: real.startToken });
+    // No polite signal at all: every member got SIGKILL, parents before children.
+    expect(signals.every((s) => s.signal === 'SIGKILL')).toBe(true);
+    expect(signals.map((s) => s.pid)).toEqual([t.root, t.mid, ...signals.slice(2).map((s) => s.pid)]);
+    expect(
+      signals
+        .slice(2)
+        .map((s) => s.pid)
+        .sort(),
+    ).toEqual([t.leaf, t.stubborn].sort());
+    expect(result.killed.sort()).toEqual(Object.values(t).sort());
+    expect(result.terminated).toEqual([]);
+    expect(result.skipped).toEqual([]);
+    // Gone by the time killTree resolves (it confirms, bounded): nothing waited for a grace period.
+    for (const pid of Object.values(t)) expect(alive(pid)).toBe(false);
+  });
+
+  it('force: a member forked after the snapshot (still in the group) is caught by the second look', async () => {
+    procs = new TestProcesses();
+    // A detached root whose child keeps forking short-lived-parent grandchildren that stay in the group.
+    const script = procs.script(
+      'forker.cjs',
+      `
+const { spawn } = require('node:child_process');
+const [role, marker] = process.argv.slice(2);
+if (role === 'root') {
+  const c = spawn(process.execPath, [__filename, 'spawner', marker], { stdio: ['ignore', 'inherit', 'inherit'] });
+  process.stdout.write('root:' + process.pid + '\\n');
+} else if (role === 'spawner') {
+  process.stdout.write('spawner:' + process.pid + '\\n');
+  setInterval(() => spawn(process.execPath, [__filename, 'leaf', marker], { stdio: 'ignore' }), 1);
+} else process.on('SIGTERM', () => {});
+setInterval(() => {}, 1000);
+`,
+    );
+    const { spawn } = await import('node:child_process');
+    const root = spawn(process.execPath, [script, 'root', procs.marker], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    procs.pids.add(root.pid!);
+    const roles = await readRoles(root, ['root', 'spawner']);
+    await new Promise((r) => setTimeout(r, 300)); // a few dozen leaves exist, more on the way
+    const result = await killTree(root.pid!, { force: true });
+    expect(result.killed).toEqual(expect.arrayContaining([roles.root, roles.spawner]));
+    expect(result.terminated).toEqual([]);
+    // Nothing of the group survives: leaves forked while the kill ran were caught by the group look.
+    const { pidsCarrying } = await import('../../../test-kit/processes.ts');
+    await waitFor(() => pidsCarrying(procs.marker).every((pid) => !alive(pid)), {
+      timeoutMs: 3000,
+      what: 'every marked process to be gone',
+    });
+  });
+
   it('a pid that does not exist is reported gone', async () => {
     procs = new TestProcesses();
     expect(await killTree(2 ** 22 + 11, { graceMs: 10 })).toEqual({
@@ -175,6 +235,13 @@ describe('killTree option validation', () => {
     [12, { startToken: 5 }, TypeError, /startToken must be a non-empty string, got number 5/],
     [12, { startToken: '' }, TypeError, /startToken must be a non-empty string/],
     [12, { signal: {} }, TypeError, /signal must be an AbortSignal/],
+    [12, { force: 'yes' }, TypeError, /force must be a boolean, got "yes"/],
+    [
+      12,
+      { force: true, graceMs: 3000 },
+      TypeError,
+      /graceMs cannot be combined with force: true .*got graceMs number 3000/,
+    ],
     [12, 'fast', TypeError, /options must be an object, got "fast"/],
   ])('killTree(%j, %j)', async (pid, options, type, message) => {
     const error = await killTree(pid as never, options as never).catch((e: unknown) => e);

@@ -95,6 +95,25 @@ describe('Windows branch (taskkill)', () => {
     expect([...sim.live.keys()].sort()).toEqual([10, me].sort());
   });
 
+  it('force: taskkill /F to every member at once, parents first, no polite taskkill, no grace', async () => {
+    const sim = simulated('win32', [proc(10, 4), proc(me, 10), proc(100, 10), proc(101, 100), proc(102, 101)]);
+    const calls: string[][] = [];
+    const runCommand: RunCommand = async (_file, args) => {
+      calls.push(args);
+      if (args.includes('/F')) sim.live.delete(Number(args[1]));
+      return { exitCode: 0, stdout: 'SUCCESS', stderr: '' };
+    };
+    const reaper = createReaper({ table: sim.table, runCommand, pollIntervalMs: 10 });
+    const result = await reaper.killTree(100, { force: true });
+    expect(calls).toEqual([
+      ['/PID', '100', '/F'],
+      ['/PID', '101', '/F'],
+      ['/PID', '102', '/F'],
+    ]);
+    expect(result).toEqual({ terminated: [], killed: [100, 101, 102], gone: [], skipped: [] });
+    expect([...sim.live.keys()].sort()).toEqual([10, me].sort());
+  });
+
   it('a member whose pid was reused (token changed) gets no taskkill', async () => {
     const sim = simulated('win32', [proc(10, 4), proc(me, 10), proc(200, 10), proc(201, 200)]);
     const calls: string[][] = [];
