@@ -1,5 +1,14 @@
 import type { NotOwnedReason, OwnerRecord } from './types.js';
 
+const HINTS: Record<NotOwnedReason, string> = {
+  'leftovers-pending': 'call reapLeftovers() before spawn()',
+  'owner-alive':
+    'another daemon owns it: stop that daemon (then call claim() or reapLeftovers()), open the registry with takeover to wait for it, or use another path',
+  'owner-on-other-host':
+    'it was written on another host (another boot id and hostname): stop the daemon there, or use a path that is not shared between hosts',
+  'claim-failed': 'it could not be written: check the folder permissions and free space (see the claimError event)',
+};
+
 /** spawn() was called while another process owns the file or leftovers are still pending. */
 export class RegistryNotOwnedError extends Error {
   readonly code = 'EREGISTRYNOTOWNED' as const;
@@ -7,13 +16,17 @@ export class RegistryNotOwnedError extends Error {
     readonly path: string,
     readonly reason: NotOwnedReason,
     readonly owner: OwnerRecord | null,
+    /** When the registry looks again by itself (epoch ms), or null. */
+    readonly retryAt: number | null = null,
+    options?: { cause?: unknown },
   ) {
-    const who = owner ? `pid ${owner.pid} on ${owner.hostname}` : 'unknown';
-    const hint =
-      reason === 'leftovers-pending'
-        ? 'call reapLeftovers() before spawn()'
-        : 'another daemon owns it: stop that daemon (then call reapLeftovers()) or use another path';
-    super(`process registry ${path} is not owned by this process (${reason}, owner ${who}); ${hint}`);
+    const who = owner ? `pid ${owner.pid} on ${owner.hostname}` : 'none';
+    const retry =
+      retryAt === null ? '' : `; it is tried again on the next spawn() and at ${new Date(retryAt).toISOString()}`;
+    super(
+      `process registry ${path} is not owned by this process (${reason}, owner ${who}); ${HINTS[reason]}${retry}`,
+      options,
+    );
     this.name = 'RegistryNotOwnedError';
   }
 }

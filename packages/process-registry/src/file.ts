@@ -1,17 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { readStateFile, StateFileError, writeStateFile } from '@spawnguard/internal';
 import type { CorruptReason, Entry, OwnerRecord } from './types.js';
 import { isPositiveInt } from './validate.js';
 
 /** The tag that makes a JSON file ours; anything else at the path is foreign. */
 export const FORMAT = 'spawnguard-process-registry';
 export const VERSION = 1;
+/** A registry names live children only; anything near this size was not written by us. */
+const MAX_BYTES = 4 * 1024 * 1024;
 
 export interface RegistryFile {
   format: typeof FORMAT;
   version: typeof VERSION;
-  owner: OwnerRecord;
+  /** The owning daemon; `null` once it shut down cleanly with no child left (released: anyone may claim it). */
+  owner: OwnerRecord | null;
   updatedAt: number;
   entries: Entry[];
 }
@@ -21,39 +24,19 @@ export type ReadResult =
   | { kind: 'ok'; file: RegistryFile }
   | { kind: 'corrupt'; reason: CorruptReason; detail: string; fileUid: number | null };
 
-/** Reads and validates the file. Never trusts what does not match the format exactly. */
+/**
+ * Reads and validates the file. Opened with O_NONBLOCK | O_NOFOLLOW and checked on the open
+ * descriptor (fstat): a FIFO, device or socket swapped in at any moment is refused without ever
+ * blocking, a symlink is never followed. Never trusts what does not match the format exactly.
+ */
 export async function readRegistryFile(path: string): Promise<ReadResult> {
-  let stats: Awaited<ReturnType<typeof lstat>>;
+  let text: string;
   try {
-    stats = await lstat(path);
+    text = await readStateFile(path, { maxBytes: MAX_BYTES });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw error;
+    if (!(error instanceof StateFileError)) throw error;
+    return refused(path, error);
   }
-  if (stats.isDirectory()) {
-    const error = new Error(`${path} is a directory, not a registry file`) as NodeJS.ErrnoException;
-    error.code = 'EISDIR';
-    throw error;
-  }
-  if (!stats.isFile()) {
-    return {
-      kind: 'corrupt',
-      reason: 'not-a-regular-file',
-      detail: 'not a regular file (symlink, fifo, ...)',
-      fileUid: null,
-    };
-  }
-  // Another user's file is never trusted: it could name any pid for us to kill.
-  const myUid = typeof process.getuid === 'function' ? process.getuid() : null;
-  if (myUid !== null && stats.uid !== myUid) {
-    return {
-      kind: 'corrupt',
-      reason: 'foreign-uid',
-      detail: `owned by uid ${stats.uid}, this process runs as uid ${myUid}`,
-      fileUid: stats.uid,
-    };
-  }
-  const text = await readFile(path, 'utf8');
   if (text.trim().length === 0) return { kind: 'corrupt', reason: 'empty', detail: 'the file is empty', fileUid: null };
   let data: unknown;
   try {
@@ -64,6 +47,39 @@ export async function readRegistryFile(path: string): Promise<ReadResult> {
   const problem = shapeProblem(data);
   if (problem) return { kind: 'corrupt', ...problem, fileUid: null };
   return { kind: 'ok', file: data as RegistryFile };
+}
+
+/** What a refused state file means for the registry: missing, untrusted (moved aside), or an error. */
+async function refused(path: string, error: StateFileError): Promise<ReadResult> {
+  switch (error.reason) {
+    case 'missing':
+      return { kind: 'missing' };
+    case 'symlink':
+      return { kind: 'corrupt', reason: 'not-a-regular-file', detail: error.message, fileUid: null };
+    case 'not-regular': {
+      // lstat only to word the outcome: nothing is read through it.
+      const stats = await lstat(path).catch(() => null);
+      if (stats?.isDirectory()) {
+        throw Object.assign(new Error(`${path} is a directory, not a registry file`), { code: 'EISDIR' });
+      }
+      return { kind: 'corrupt', reason: 'not-a-regular-file', detail: error.message, fileUid: null };
+    }
+    case 'foreign-owner': {
+      // Another user's file is never trusted: it could name any pid for us to kill.
+      const uid = (await lstat(path).catch(() => null))?.uid ?? null;
+      const me = process.getuid?.();
+      return {
+        kind: 'corrupt',
+        reason: 'foreign-uid',
+        detail: uid === null ? error.message : `owned by uid ${uid}, this process runs as uid ${me}`,
+        fileUid: uid,
+      };
+    }
+    case 'too-large':
+      return { kind: 'corrupt', reason: 'too-large', detail: error.message, fileUid: null };
+    default:
+      throw Object.assign(new Error(error.message), { code: error.errno ?? error.code, cause: error });
+  }
 }
 
 function shapeProblem(data: unknown): { reason: CorruptReason; detail: string } | null {
@@ -77,7 +93,9 @@ function shapeProblem(data: unknown): { reason: CorruptReason; detail: string } 
   if (file.version !== VERSION) {
     return { reason: 'wrong-version', detail: `version is ${JSON.stringify(file.version)}, expected ${VERSION}` };
   }
-  if (!isOwner(file.owner)) return { reason: 'wrong-shape', detail: 'owner must be {pid, startToken, hostname}' };
+  if (file.owner !== null && !isOwner(file.owner)) {
+    return { reason: 'wrong-shape', detail: 'owner must be {pid, startToken, hostname} or null' };
+  }
   if (typeof file.updatedAt !== 'number' || !Number.isFinite(file.updatedAt)) {
     return { reason: 'wrong-shape', detail: 'updatedAt must be a number' };
   }
@@ -124,7 +142,7 @@ export async function moveAside(path: string, timestamp: number): Promise<string
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    await rename(path, target);
+    await rename(path, target); // renames the entry itself: a link or FIFO is moved, never opened
     return target;
   }
   throw new Error(`no free name for ${path}.corrupt-${timestamp}-N`);
@@ -136,23 +154,10 @@ export async function ensureFolder(path: string): Promise<void> {
 }
 
 /**
- * Writes the whole file atomically: a temp file in the same folder (so rename never crosses a
- * filesystem), mode 0600, flushed, then renamed over the old one. Readers see the old or the new
- * file, never half of one.
+ * Writes the whole file atomically: a temp file created exclusively in the same folder (mode
+ * 0600), flushed, renamed over the old one. Readers see the old or the new file, never half of
+ * one; a link or FIFO planted at the path is replaced, never written through.
  */
-export async function writeRegistryFile(path: string, file: RegistryFile): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    try {
-      await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
+export function writeRegistryFile(path: string, file: RegistryFile): Promise<void> {
+  return writeStateFile(path, `${JSON.stringify(file, null, 2)}\n`);
 }

@@ -1,52 +1,66 @@
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { killTree } from '@spawnguard/orphan-reaper';
-import { isSameProcess, processIdentity } from '@spawnguard/process-table';
+import { processIdentity } from '@spawnguard/process-table';
 import mitt, { type Emitter } from 'mitt';
 import { safeEmit } from './emit.js';
-import { RegistryClosedError, RegistryFileError, RegistryNotOwnedError } from './errors.js';
-import {
-  ensureFolder,
-  FORMAT,
-  moveAside,
-  type ReadResult,
-  type RegistryFile,
-  readRegistryFile,
-  VERSION,
-  writeRegistryFile,
-} from './file.js';
+import { RegistryClosedError, RegistryNotOwnedError } from './errors.js';
+import { OwnershipKeeper, type TakeoverSettings } from './ownership.js';
 import { planSpawnOptions, processGroupOf, type RegistrySpawnOptions } from './spawn-options.js';
-import { checkIdentity, IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
+import { IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
+import { RegistryStore } from './store.js';
 import type {
-  DropReason,
   Entry,
   LeftoversResult,
   NotOwnedReason,
   OwnerRecord,
+  Ownership,
   RegistryEvents,
   RegistryState,
   StopResult,
 } from './types.js';
 import {
+  checkClaimOptions,
   checkEmitter,
   checkFunction,
   checkObject,
   checkOwner,
   checkPath,
+  checkShutdownOptions,
   checkSignal,
   checkStopOptions,
   checkString,
+  checkTakeover,
   type StopSettings,
   show,
 } from './validate.js';
+import { bootIdOf } from './verdict.js';
+
+export interface TakeoverOptions {
+  /** How long a claim waits for a live previous owner on this host to exit. Default 15000. */
+  waitMs?: number;
+  /** How often the previous owner's identity (and the file) is checked while waiting. Default 100. */
+  pollMs?: number;
+  /** After a claim that did not get the file: look again this often (unref'd timer; 0 = only on spawn()/claim()). Default 5000. */
+  retryMs?: number;
+  /** Grace for each of the previous owner's leftover trees (SIGTERM, then SIGKILL). Default 3000. */
+  graceMs?: number;
+  /** Bound for reaping all leftovers. Default 10000. */
+  totalTimeoutMs?: number;
+}
 
 export interface OpenRegistryOptions {
   /** The owning daemon's identity; defaults to this process (pid + start token + hostname). */
   owner?: { pid: number; startToken: string; hostname?: string };
-  /** Clock for timestamps (spawnedAt, updatedAt, .corrupt-<timestamp>); default Date.now. */
+  /** Clock for timestamps (spawnedAt, updatedAt, ownership times, .corrupt-<timestamp>); default Date.now. */
   now?: () => number;
   /** Bring your own mitt emitter; default a new one, exposed as `registry.events`. */
   events?: Emitter<RegistryEvents>;
+  /**
+   * Take the file over from a previous owner by itself: wait (bounded) for a live one on this host
+   * to exit, reap a dead one's leftovers, retry later when the wait ends first. `true` for the defaults.
+   */
+  takeover?: boolean | TakeoverOptions;
   signal?: AbortSignal;
 }
 
@@ -55,6 +69,21 @@ export interface StopOptions {
   graceMs?: number;
   /** Bound for the whole call; trees reached after it is spent get no grace; default 10000. */
   totalTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ShutdownOptions extends StopOptions {
+  /** SIGKILL every tree at once, no grace (a second Ctrl-C); also escalates a shutdown() in progress. */
+  force?: boolean;
+}
+
+export interface ClaimOptions {
+  /** How long to wait for a live owner to exit; default the takeover's waitMs (15000). */
+  waitMs?: number;
+  pollMs?: number;
+  graceMs?: number;
+  totalTimeoutMs?: number;
+  /** Ends this call's wait (rejects with its reason); a claim already running goes on. */
   signal?: AbortSignal;
 }
 
@@ -68,10 +97,12 @@ export interface Registry {
   readonly path: string;
   readonly owner: OwnerRecord;
   readonly events: Emitter<RegistryEvents>;
-  /** 'owned': this process writes the file; 'not-owned': see `notOwned`; 'closed': after shutdown(). */
+  /** Who holds the file, as one state (a copy): owned, waiting, claiming, not-owned or closed. */
+  readonly ownership: Ownership;
+  /** Summary of `ownership`: 'owned', 'not-owned' (also while waiting or claiming) or 'closed'. */
   readonly state: RegistryState;
   /** Why the file is not ours yet, and whose it is; null when owned or closed. */
-  readonly notOwned: { reason: NotOwnedReason; owner: OwnerRecord } | null;
+  readonly notOwned: { reason: NotOwnedReason; owner: OwnerRecord | null } | null;
   spawn(command: string, args: readonly string[], options: RegistrySpawnOptions): Promise<SpawnResult>;
   /** All recorded children, oldest first (copies). */
   entries(): Entry[];
@@ -82,18 +113,18 @@ export interface Registry {
   /** Stops every tree of one session, newest first. */
   reapSession(session: string, options?: StopOptions): Promise<StopResult>;
   /** Stops every tree, newest first, then refuses further spawns. Calling it again returns the same result. */
-  shutdown(options?: StopOptions): Promise<StopResult>;
+  shutdown(options?: ShutdownOptions): Promise<StopResult>;
+  /** Waits (bounded) for a live owner to exit, reaps a dead one's leftovers, takes the file. Resolves with the ownership. */
+  claim(options?: ClaimOptions): Promise<Ownership>;
   /** At boot: kills the still-living children of a previous, dead owner; then takes the file over. */
   reapLeftovers(options?: StopOptions): Promise<LeftoversResult>;
 }
 
 /**
  * Opens (or creates) the registry at `path`. Async because the default owner identity (this
- * process's start token) and the previous owner's liveness are read from the process table.
- *
- * The file is taken over at once when it is missing, untrusted (moved aside), ours, or left by a
- * dead owner with no entries. A dead owner's entries wait for `reapLeftovers()`; a live owner's
- * file is never taken over (state 'not-owned', spawn() refuses).
+ * process's start token) and the previous owner's liveness are read from the process table. It
+ * never waits for another process: with `takeover`, a wait or a leftovers reap goes on in the
+ * background (ownership 'waiting' / 'claiming') and spawn() joins it.
  */
 export async function openRegistry(path: string, options: OpenRegistryOptions = {}): Promise<Registry> {
   checkPath('path', path);
@@ -101,17 +132,21 @@ export async function openRegistry(path: string, options: OpenRegistryOptions = 
   const signal = checkSignal('options.signal', opts.signal);
   const now = checkFunction<() => number>('options.now', opts.now) ?? Date.now;
   const events = checkEmitter(opts.events) ?? mitt<RegistryEvents>();
+  const takeover = checkTakeover(opts.takeover);
   signal?.throwIfAborted();
-  const owner = opts.owner === undefined ? await currentOwner(signal) : checkOwner(opts.owner);
-  const registry = new ProcessRegistry(path, owner, now, events);
-  await registry.load(signal);
-  return registry;
-}
-
-async function currentOwner(signal: AbortSignal | undefined): Promise<OwnerRecord> {
   const me = await processIdentity(process.pid, { signal, timeoutMs: IDENTITY_TIMEOUT_MS });
-  if (!me) throw new Error(`cannot read this process's own identity (pid ${process.pid}); pass options.owner`);
-  return { pid: me.pid, startToken: me.startToken, hostname: hostname() };
+  if (!me && opts.owner === undefined) {
+    throw new Error(`cannot read this process's own identity (pid ${process.pid}); pass options.owner`);
+  }
+  const owner =
+    opts.owner === undefined
+      ? { pid: me!.pid, startToken: me!.startToken, hostname: hostname() }
+      : checkOwner(opts.owner);
+  // Start tokens carry the boot id on Linux only: elsewhere a hostname is all a file says about its host.
+  const bootId = process.platform === 'linux' && me ? bootIdOf(me.startToken) : null;
+  const registry = new ProcessRegistry(path, owner, now, events, takeover, bootId);
+  await registry.open(signal);
+  return registry;
 }
 
 const copy = (entry: Entry): Entry => ({ ...entry });
@@ -120,147 +155,52 @@ const copy = (entry: Entry): Entry => ({ ...entry });
 const newestFirst = (entries: Entry[]): Entry[] => [...entries].reverse().sort((a, b) => b.spawnedAt - a.spawnedAt);
 
 class ProcessRegistry implements Registry {
-  readonly events: Emitter<RegistryEvents>;
-  /** Live entries by pid, in recording order. */
-  #tracked = new Map<number, Entry>();
-  #owned = false;
+  readonly #store: RegistryStore;
+  readonly #keeper: OwnershipKeeper;
+  /** shutdown() was called: spawn() refuses from now on (ownership turns 'closed' when it is done). */
   #closing = false;
-  #closed = false;
-  #notOwned: { reason: NotOwnedReason; owner: OwnerRecord; leftovers: Entry[] } | null = null;
   #shutdown: Promise<StopResult> | null = null;
-  /** Writes run one after another; a write that has not started yet is shared by later callers. */
-  #writeChain: Promise<void> = Promise.resolve();
-  #queuedWrite: Promise<void> | null = null;
+  /** Fired by shutdown({ force: true }): every tree still running gets SIGKILL at once. */
+  #force = new AbortController();
 
   constructor(
     readonly path: string,
     readonly owner: OwnerRecord,
-    private readonly now: () => number,
-    events: Emitter<RegistryEvents>,
+    now: () => number,
+    readonly events: Emitter<RegistryEvents>,
+    takeover: TakeoverSettings | null,
+    bootId: string | null,
   ) {
-    this.events = events;
+    this.#store = new RegistryStore(path, owner, now, events, bootId, () => this.#keeper.state.state === 'closed');
+    this.#keeper = new OwnershipKeeper(this.#store, takeover);
+  }
+
+  get ownership(): Ownership {
+    return this.#keeper.state;
   }
 
   get state(): RegistryState {
-    if (this.#closed) return 'closed';
-    return this.#owned ? 'owned' : 'not-owned';
+    const { state } = this.#keeper.state;
+    return state === 'owned' || state === 'closed' ? state : 'not-owned';
   }
 
   get notOwned() {
-    if (!this.#notOwned || this.#closed) return null;
-    return { reason: this.#notOwned.reason, owner: { ...this.#notOwned.owner } };
+    const o = this.#keeper.state;
+    if (o.state === 'not-owned') return { reason: o.reason, owner: o.owner };
+    if (o.state === 'waiting') return { reason: 'owner-alive' as const, owner: o.owner };
+    if (o.state === 'claiming') return { reason: 'leftovers-pending' as const, owner: o.owner };
+    return null;
   }
 
-  /** Reads the file and decides who owns it. Called once by openRegistry, again by reapLeftovers. */
-  async load(signal?: AbortSignal): Promise<void> {
-    const read = await this.#read();
-    if (read.kind === 'corrupt') await this.#quarantine(read);
-    if (read.kind !== 'ok') return this.#claim();
-    const { file } = read;
-    if (sameOwner(file.owner, this.owner)) {
-      // Our own file (the registry was reopened in the same process): its entries are ours.
-      for (const entry of file.entries) this.#tracked.set(entry.pid, entry);
-      return this.#claim();
-    }
-    if (file.owner.hostname !== this.owner.hostname) {
-      this.#notOwned = { reason: 'owner-on-other-host', owner: file.owner, leftovers: file.entries };
-      return;
-    }
-    if (await isSameProcess(file.owner, { signal, timeoutMs: IDENTITY_TIMEOUT_MS })) {
-      this.#notOwned = { reason: 'owner-alive', owner: file.owner, leftovers: file.entries };
-      return;
-    }
-    if (file.entries.length === 0) return this.#claim();
-    this.#notOwned = { reason: 'leftovers-pending', owner: file.owner, leftovers: file.entries };
-  }
-
-  async #read(): Promise<ReadResult> {
-    try {
-      return await readRegistryFile(this.path);
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException;
-      throw new RegistryFileError(
-        this.path,
-        `cannot read process registry ${this.path}: ${err.message}; check that the path is a file in a folder this user can read and write`,
-        null,
-        { cause: error },
-      );
-    }
-  }
-
-  async #quarantine(read: Extract<ReadResult, { kind: 'corrupt' }>): Promise<void> {
-    let movedTo: string;
-    try {
-      movedTo = await moveAside(this.path, this.now());
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException;
-      safeEmit(this.events, 'corruptFile', {
-        path: this.path,
-        movedTo: null,
-        reason: read.reason,
-        detail: read.detail,
-      });
-      const whose =
-        read.fileUid === null
-          ? ''
-          : ` It belongs to uid ${read.fileUid}; remove it as that user or root, or use another path.`;
-      throw new RegistryFileError(
-        this.path,
-        `process registry ${this.path} is not trusted (${read.reason}: ${read.detail}) and could not be moved aside (${err.code ?? err.message}).${whose}`,
-        read.fileUid,
-        { cause: error },
-      );
-    }
-    safeEmit(this.events, 'corruptFile', { path: this.path, movedTo, reason: read.reason, detail: read.detail });
-  }
-
-  async #claim(): Promise<void> {
-    this.#owned = true;
-    this.#notOwned = null;
-    try {
-      await ensureFolder(this.path);
-      await this.#write();
-    } catch (error) {
-      this.#owned = false;
-      throw new RegistryFileError(
-        this.path,
-        `cannot write process registry ${this.path}: ${(error as Error).message}; check the folder's permissions and free space`,
-        null,
-        { cause: error },
-      );
-    }
-  }
-
-  #write(): Promise<void> {
-    if (this.#queuedWrite) return this.#queuedWrite;
-    const write = this.#writeChain.then(() => {
-      this.#queuedWrite = null; // from here on, changes need a new write: this one's snapshot is taken now
-      const file: RegistryFile = {
-        format: FORMAT,
-        version: VERSION,
-        owner: this.owner,
-        updatedAt: this.now(),
-        entries: [...this.#tracked.values()],
-      };
-      return writeRegistryFile(this.path, file);
-    });
-    this.#queuedWrite = write;
-    this.#writeChain = write.catch(() => {});
-    return write;
-  }
-
-  /** Persists the current state; a failure becomes a writeError event (the in-memory state stays right). */
-  async #persist(): Promise<void> {
-    if (!this.#owned) return;
-    try {
-      await this.#write();
-    } catch (error) {
-      safeEmit(this.events, 'writeError', { path: this.path, error: error as Error });
-    }
+  /** The first look, awaited by openRegistry: a free file is taken now (errors reach the caller). */
+  async open(signal: AbortSignal | undefined): Promise<void> {
+    const verdict = await this.#store.look(signal ?? this.#keeper.closeSignal);
+    if (verdict.kind === 'take') return this.#keeper.takeNow(verdict);
+    void this.#keeper.start(this.#keeper.takeover ?? TAKEOVER_OFF, verdict);
   }
 
   entries(): Entry[] {
-    return [...this.#tracked.values()].map(copy);
+    return this.#store.entries().map(copy);
   }
 
   list(filter: { session?: string; type?: string } = {}): Entry[] {
@@ -284,14 +224,14 @@ class ProcessRegistry implements Registry {
     const signal = checkSignal('options.signal', opts.signal);
     const planned = planSpawnOptions(process.platform, opts);
     signal?.throwIfAborted();
-    this.#assertCanSpawn();
+    await this.#whenOwned(signal);
 
     const child = nodeSpawn(command, args, planned);
-    let exitedEarly: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let exitedEarly = false;
     let recorded: Entry | null = null;
     child.once('exit', (code, sig) => {
       if (recorded) void this.#childExited(recorded, code, sig);
-      else exitedEarly = { code, signal: sig };
+      else exitedEarly = true;
     });
     await new Promise<void>((resolve, reject) => {
       const onSpawn = () => {
@@ -320,96 +260,107 @@ class ProcessRegistry implements Registry {
       pgid: processGroupOf(process.platform, pid),
       session,
       type,
-      spawnedAt: this.now(),
+      spawnedAt: this.#store.now(),
       command,
     };
-    if (signal?.aborted || this.#closing || !this.#owned) {
+    if (signal?.aborted || this.#closing || !this.#keeper.owned) {
       await this.#discard(entry, child);
       signal?.throwIfAborted();
       this.#assertCanSpawn();
     }
     if (!identity || exitedEarly) return { child, entry: copy(entry) }; // already gone: nothing to record
 
-    this.#tracked.set(pid, entry);
+    this.#store.track(entry);
     recorded = entry;
     await this.#persist();
     safeEmit(this.events, 'spawned', { entry: copy(entry) });
     return { child, entry: copy(entry) };
   }
 
-  #assertCanSpawn(): void {
-    if (this.#closing || this.#closed) throw new RegistryClosedError(this.path);
-    if (!this.#owned) {
-      const notOwned = this.#notOwned;
-      throw new RegistryNotOwnedError(this.path, notOwned?.reason ?? 'owner-alive', notOwned?.owner ?? null);
+  /**
+   * Resolves once the file is ours. While a claim waits for the previous owner or reaps its
+   * leftovers, spawn() waits for it; a registry opened with `takeover` that is not owned looks once
+   * more (the owner may have exited since). Otherwise RegistryNotOwnedError, naming the owner.
+   */
+  async #whenOwned(signal: AbortSignal | undefined): Promise<void> {
+    let lookedAgain = false;
+    for (;;) {
+      if (this.#closing) throw new RegistryClosedError(this.path);
+      if (this.#keeper.owned) return;
+      const running = this.#keeper.inFlight;
+      if (running) await this.#keeper.join(running, signal, false);
+      else if (this.#keeper.takeover && !lookedAgain) {
+        lookedAgain = true;
+        await this.#keeper.join(this.#keeper.start({ ...this.#keeper.takeover, waitMs: 0 }), signal, false);
+      } else return this.#assertCanSpawn();
     }
+  }
+
+  #assertCanSpawn(): void {
+    if (this.#closing || this.#keeper.state.state === 'closed') throw new RegistryClosedError(this.path);
+    const o = this.#keeper.state;
+    if (o.state === 'owned') return;
+    const reason = o.state === 'not-owned' ? o.reason : o.state === 'claiming' ? 'leftovers-pending' : 'owner-alive';
+    const owner = o.state === 'not-owned' || o.state === 'waiting' || o.state === 'claiming' ? o.owner : null;
+    const retryAt = o.state === 'not-owned' ? o.retryAt : null;
+    const cause = reason === 'claim-failed' ? this.#store.lastTakeError : undefined;
+    throw new RegistryNotOwnedError(this.path, reason, owner, retryAt, cause ? { cause } : undefined);
   }
 
   /** A child started but must not be kept (aborted, or shutdown began meanwhile): end its tree. */
   async #discard(entry: Entry, child: ChildProcess): Promise<void> {
     if (entry.startToken) {
-      await killTree(entry.pid, { graceMs: 0, startToken: entry.startToken }).catch(() => child.kill('SIGKILL'));
+      await killTree(entry.pid, { force: true, startToken: entry.startToken }).catch(() => child.kill('SIGKILL'));
     } else child.kill('SIGKILL');
   }
 
   async #childExited(entry: Entry, code: number | null, sig: NodeJS.Signals | null): Promise<void> {
-    if (this.#tracked.get(entry.pid) === entry) {
-      this.#tracked.delete(entry.pid);
-      await this.#persist();
-    }
+    if (this.#store.remove(entry)) await this.#persist();
     safeEmit(this.events, 'exited', { entry: copy(entry), code, signal: sig });
   }
 
-  #remove(entry: Entry): boolean {
-    if (this.#tracked.get(entry.pid) !== entry) return false;
-    this.#tracked.delete(entry.pid);
-    return true;
+  /** Persists the current state when the file is ours; a failure becomes a writeError event. */
+  #persist(): Promise<void> {
+    return this.#keeper.owned ? this.#store.persist() : Promise.resolve();
   }
 
   async pruneDead(options: { signal?: AbortSignal } = {}): Promise<Entry[]> {
     const opts = checkObject('options', options);
     const signal = checkSignal('options.signal', opts.signal);
     signal?.throwIfAborted();
-    const entries = [...this.#tracked.values()];
-    const verdicts = await Promise.all(entries.map((entry) => checkIdentity(entry, signal)));
-    const dropped: Entry[] = [];
-    const reasons: DropReason[] = [];
-    entries.forEach((entry, i) => {
-      const verdict = verdicts[i];
-      if (verdict !== 'alive' && verdict !== undefined && this.#remove(entry)) {
-        dropped.push(entry);
-        reasons.push(verdict);
-      }
-    });
+    const dropped = await this.#store.pruneDead(signal);
     if (dropped.length > 0) await this.#persist();
-    dropped.forEach((entry, i) => {
-      safeEmit(this.events, 'dropped', { entry: copy(entry), reason: reasons[i]! });
-    });
-    return dropped.map(copy);
+    for (const { entry, reason } of dropped) safeEmit(this.events, 'dropped', { entry: copy(entry), reason });
+    return dropped.map(({ entry }) => copy(entry));
   }
 
   async reapSession(session: string, options: StopOptions = {}): Promise<StopResult> {
     checkString('session', session);
     const opts = checkStopOptions('options', options);
     opts.signal?.throwIfAborted();
-    const entries = newestFirst([...this.#tracked.values()].filter((entry) => entry.session === session));
-    return this.#stopOwn(entries, opts);
+    return this.#stopOwn(newestFirst(this.#store.entries().filter((entry) => entry.session === session)), opts);
   }
 
-  shutdown(options: StopOptions = {}): Promise<StopResult> {
-    let opts: StopSettings;
+  shutdown(options: ShutdownOptions = {}): Promise<StopResult> {
+    let opts: ReturnType<typeof checkShutdownOptions>;
     try {
-      opts = checkStopOptions('options', options);
+      opts = checkShutdownOptions('options', options);
       opts.signal?.throwIfAborted();
     } catch (error) {
       return Promise.reject(error);
     }
+    if (opts.force) this.#force.abort(); // escalates a shutdown in progress, or makes this one forced
     if (this.#shutdown) return this.#shutdown;
     this.#closing = true; // from now on spawn() refuses, and a spawn in flight discards its child
+    this.#keeper.close(); // a claim waiting or reaping ends: a registry that is shutting down takes nothing over
     const run = (async () => {
-      const result = await this.#stopOwn(newestFirst([...this.#tracked.values()]), opts);
-      await this.#persist();
-      this.#closed = true;
+      const claim = this.#keeper.inFlight;
+      if (claim) await claim.catch(() => {});
+      const owned = this.#keeper.owned;
+      const result = await this.#stopOwn(newestFirst(this.#store.entries()), opts);
+      this.#keeper.markClosed();
+      // The last write releases the file (owner null) when no child is left, so any next owner may claim it.
+      if (owned) await this.#store.persist();
       return result;
     })();
     this.#shutdown = run;
@@ -422,12 +373,12 @@ class ProcessRegistry implements Registry {
 
   async #stopOwn(entries: Entry[], opts: StopSettings): Promise<StopResult> {
     const result: StopResult = { reaped: [], dropped: [], failed: [] };
-    await stopMany(entries, opts, async (entry, outcome) => {
+    await stopMany(entries, { ...opts, force: this.#force.signal }, async (entry, outcome) => {
       if (outcome.kind === 'failed') {
         result.failed.push({ entry: copy(entry), error: outcome.error });
         return;
       }
-      this.#remove(entry);
+      this.#store.remove(entry);
       // Persist even when the child's 'exit' handler removed it first: that handler's write is not
       // awaited here, and the caller must find the file up to date when this call resolves.
       await this.#persist();
@@ -442,42 +393,44 @@ class ProcessRegistry implements Registry {
     return result;
   }
 
+  async claim(options: ClaimOptions = {}): Promise<Ownership> {
+    const opts = checkClaimOptions(options, this.#keeper.takeover);
+    opts.signal?.throwIfAborted();
+    if (this.#closing) throw new RegistryClosedError(this.path);
+    const deadline = performance.now() + opts.waitMs;
+    for (let started = false; !this.#keeper.owned && !started; ) {
+      let run = this.#keeper.inFlight;
+      if (!run) {
+        started = true;
+        run = this.#keeper.start({ ...opts, waitMs: Math.max(0, deadline - performance.now()) });
+      }
+      await this.#keeper.join(run, opts.signal, started);
+      if (this.#closing) throw new RegistryClosedError(this.path);
+    }
+    return this.#keeper.state;
+  }
+
   async reapLeftovers(options: StopOptions = {}): Promise<LeftoversResult> {
     const opts = checkStopOptions('options', options);
     opts.signal?.throwIfAborted();
-    if (this.#closing || this.#closed) throw new RegistryClosedError(this.path);
-    const result: LeftoversResult = { killed: [], dropped: [], skipped: [], ownerAlive: null };
-    if (this.#owned) return result;
+    if (this.#closing || this.#keeper.state.state === 'closed') throw new RegistryClosedError(this.path);
+    if (this.#keeper.owned) return { killed: [], dropped: [], skipped: [], ownerAlive: null };
     // Look again: the other owner may have exited, or the file changed, since openRegistry().
-    this.#notOwned = null;
-    await this.load(opts.signal);
-    const pending = this.#notOwned as { reason: NotOwnedReason; owner: OwnerRecord; leftovers: Entry[] } | null;
-    if (!pending) return result;
-    if (pending.reason !== 'leftovers-pending') {
-      result.ownerAlive = { ...pending.owner };
-      for (const entry of pending.leftovers) result.skipped.push({ entry: copy(entry), reason: pending.reason });
-      return result;
-    }
-    const adopted: Entry[] = [];
-    await stopMany(newestFirst(pending.leftovers), opts, async (entry, outcome) => {
-      if (outcome.kind === 'reaped') {
-        result.killed.push(copy(entry));
-        safeEmit(this.events, 'reaped', { entry: copy(entry), result: outcome.result, leftover: true });
-      } else if (outcome.kind === 'dropped') {
-        result.dropped.push(copy(entry));
-        safeEmit(this.events, 'dropped', { entry: copy(entry), reason: outcome.reason });
-      } else {
-        // Proven ours but not stopped: keep it recorded, so shutdown() or a later boot tries again.
-        adopted.push(entry);
-        result.skipped.push({ entry: copy(entry), reason: `kill-failed: ${outcome.error.message}` });
-      }
-    });
-    for (const entry of adopted.reverse()) this.#tracked.set(entry.pid, entry);
-    await this.#claim();
-    return result;
+    const base = this.#keeper.takeover ?? TAKEOVER_OFF;
+    const run =
+      this.#keeper.inFlight ??
+      this.#keeper.start({
+        ...base,
+        waitMs: 0,
+        reap: true,
+        graceMs: opts.graceMs,
+        totalTimeoutMs: opts.totalTimeoutMs,
+      });
+    await this.#keeper.join(run, opts.signal, true);
+    if (this.#closing) throw new RegistryClosedError(this.path);
+    return this.#keeper.owned ? this.#keeper.lastLeftovers : this.#keeper.notOwnedLeftovers();
   }
 }
 
-function sameOwner(a: OwnerRecord, b: OwnerRecord): boolean {
-  return a.pid === b.pid && a.startToken === b.startToken && a.hostname === b.hostname;
-}
+/** Without `takeover`: one look, no wait, a dead owner's leftovers wait for reapLeftovers()/claim(). */
+const TAKEOVER_OFF = { waitMs: 0, pollMs: 100, retryMs: 0, graceMs: 3000, totalTimeoutMs: 10_000, reap: false };

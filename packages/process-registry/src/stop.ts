@@ -4,11 +4,21 @@ import type { DropReason, Entry } from './types.js';
 
 /** Bound for one identity read (a /proc read on Linux, one `ps` on macOS). */
 export const IDENTITY_TIMEOUT_MS = 2000;
+/** Bound for one forced tree kill (listing + SIGKILLs + a short confirmation); then the group gets SIGKILL. */
+const FORCE_BOUND_MS = 1500;
 
 export type StopOutcome =
   | { kind: 'reaped'; result: KillTreeResult }
   | { kind: 'dropped'; reason: DropReason }
   | { kind: 'failed'; error: Error };
+
+export interface StopManySettings {
+  graceMs: number;
+  totalTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  /** When it fires (or has fired), every tree not yet stopped gets SIGKILL at once, with no grace. */
+  force?: AbortSignal;
+}
 
 /** 'alive' when the recorded pid still runs the recorded incarnation; otherwise why not. */
 export async function checkIdentity(entry: Entry, signal?: AbortSignal): Promise<'alive' | DropReason> {
@@ -25,21 +35,25 @@ export async function checkIdentity(entry: Entry, signal?: AbortSignal): Promise
  * final SIGKILL), whichever is less; trees reached after the budget is spent get no grace. A
  * killTree that is still running at the deadline is abandoned and its process group gets SIGKILL,
  * if the group leader is still the recorded process.
+ *
+ * When `force` fires, the tree being stopped and every one after it are killed at once, all
+ * together, with SIGKILL (killTree's `force`), and their outcomes reported in the same order.
  */
 export async function stopMany(
   entries: Entry[],
-  opts: { graceMs: number; totalTimeoutMs: number; signal: AbortSignal | undefined },
+  opts: StopManySettings,
   onOutcome: (entry: Entry, outcome: StopOutcome) => Promise<void>,
 ): Promise<void> {
   const deadline = performance.now() + opts.totalTimeoutMs;
   const margin = Math.min(1000, opts.totalTimeoutMs / 4);
-  for (const entry of entries) {
+  for (let i = 0; i < entries.length; i++) {
     opts.signal?.throwIfAborted();
+    if (opts.force?.aborted) return forceAll(entries.slice(i), opts.signal, onOutcome);
+    const entry = entries[i]!;
     const remaining = deadline - performance.now();
-    await onOutcome(
-      entry,
-      await stopOne(entry, Math.max(0, Math.min(opts.graceMs, remaining - margin)), remaining, opts.signal),
-    );
+    const outcome = await stopOne(entry, Math.max(0, Math.min(opts.graceMs, remaining - margin)), remaining, opts);
+    if (outcome === 'forced') return forceAll(entries.slice(i), opts.signal, onOutcome);
+    await onOutcome(entry, outcome);
   }
 }
 
@@ -47,33 +61,62 @@ async function stopOne(
   entry: Entry,
   graceMs: number,
   remainingMs: number,
-  signal: AbortSignal | undefined,
-): Promise<StopOutcome> {
+  opts: StopManySettings,
+): Promise<StopOutcome | 'forced'> {
   if (remainingMs <= 0) return lastResort(entry);
+  const { signal, force } = opts;
   const timeout = AbortSignal.timeout(Math.ceil(remainingMs));
-  const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const bounded = AbortSignal.any([timeout, ...(signal ? [signal] : []), ...(force ? [force] : [])]);
   try {
     // The identity check comes first: a pid that now belongs to another process is never signalled,
     // and neither are that process's children.
     const verdict = await checkIdentity(entry, bounded);
     if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
-    const result = await killTree(entry.pid, { graceMs, startToken: entry.startToken, signal: bounded });
-    if (result.terminated.includes(entry.pid) || result.killed.includes(entry.pid)) return { kind: 'reaped', result };
-    if (result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
-    const refused = result.skipped?.find((s) => s.pid === entry.pid);
-    if (refused?.reason === 'gone') return { kind: 'dropped', reason: 'gone' };
-    const why = refused ? `killTree refused to signal it (${refused.reason})` : 'killTree did not report it stopped';
-    return { kind: 'failed', error: new Error(`pid ${entry.pid} is still running: ${why}`) };
+    return outcomeOf(entry, await killTree(entry.pid, { graceMs, startToken: entry.startToken, signal: bounded }));
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
+    if (force?.aborted) return 'forced';
     if (timeout.aborted) return lastResort(entry);
     return { kind: 'failed', error: error as Error };
   }
 }
 
+/** Every tree at once, SIGKILL, no grace; outcomes reported in the given order. */
+async function forceAll(
+  entries: Entry[],
+  signal: AbortSignal | undefined,
+  onOutcome: (entry: Entry, outcome: StopOutcome) => Promise<void>,
+): Promise<void> {
+  const outcomes = await Promise.all(entries.map((entry) => forceOne(entry, signal)));
+  await Promise.all(entries.map((entry, i) => onOutcome(entry, outcomes[i]!)));
+}
+
+async function forceOne(entry: Entry, signal: AbortSignal | undefined): Promise<StopOutcome> {
+  const timeout = AbortSignal.timeout(FORCE_BOUND_MS);
+  const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  try {
+    const verdict = await checkIdentity(entry, bounded);
+    if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
+    return outcomeOf(entry, await killTree(entry.pid, { force: true, startToken: entry.startToken, signal: bounded }));
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    if (timeout.aborted) return lastResort(entry, `a forced kill did not finish within ${FORCE_BOUND_MS} ms`);
+    return { kind: 'failed', error: error as Error };
+  }
+}
+
+function outcomeOf(entry: Entry, result: KillTreeResult): StopOutcome {
+  if (result.terminated.includes(entry.pid) || result.killed.includes(entry.pid)) return { kind: 'reaped', result };
+  if (result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
+  const refused = result.skipped?.find((s) => s.pid === entry.pid);
+  if (refused?.reason === 'gone') return { kind: 'dropped', reason: 'gone' };
+  const why = refused ? `killTree refused to signal it (${refused.reason})` : 'killTree did not report it stopped';
+  return { kind: 'failed', error: new Error(`pid ${entry.pid} is still running: ${why}`) };
+}
+
 /** The budget is spent: SIGKILL the whole process group at once, but only if its leader is still ours. */
-async function lastResort(entry: Entry): Promise<StopOutcome> {
-  const message = `could not stop the tree within totalTimeoutMs`;
+async function lastResort(entry: Entry, why = 'within totalTimeoutMs'): Promise<StopOutcome> {
+  const message = `could not stop the tree ${why}`;
   if (entry.pgid === null) return { kind: 'failed', error: new Error(`${message} (no process groups on Windows)`) };
   try {
     const verdict = await checkIdentity(entry, AbortSignal.timeout(500));

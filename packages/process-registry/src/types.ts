@@ -37,17 +37,40 @@ export type CorruptReason =
   | 'wrong-version'
   | 'wrong-shape'
   | 'not-a-regular-file'
-  | 'foreign-uid';
+  | 'foreign-uid'
+  | 'too-large';
 
 /**
  * Why the registry does not own its file:
- * - `owner-alive`: another live process owns it (a second daemon): its children are never touched.
- * - `owner-on-other-host`: written on another host (shared folder); liveness cannot be proven here.
- * - `leftovers-pending`: the previous owner is dead and left entries; call `reapLeftovers()`.
+ * - `owner-alive`: another live process on this host owns it (a second daemon, or the previous one
+ *   still draining): its children are never touched. With `takeover`, retried until it exits.
+ * - `owner-on-other-host`: written on another host (shared folder, another boot id and another
+ *   hostname); liveness cannot be proven here.
+ * - `leftovers-pending`: the previous owner is dead and left entries; call `reapLeftovers()` or `claim()`.
+ * - `claim-failed`: the file was free to claim but could not be written (see the `claimError` event).
  */
-export type NotOwnedReason = 'owner-alive' | 'owner-on-other-host' | 'leftovers-pending';
+export type NotOwnedReason = 'owner-alive' | 'owner-on-other-host' | 'leftovers-pending' | 'claim-failed';
 
+/** The coarse summary of `Ownership`: 'waiting' and 'claiming' count as 'not-owned'. */
 export type RegistryState = 'owned' | 'not-owned' | 'closed';
+
+/**
+ * Who holds the registry file, as one state (`registry.ownership`). Times are epoch ms from the
+ * registry's `now` clock, so the value can be shown as is (`status --json`, `/metrics`).
+ */
+export type Ownership =
+  /** This process writes the file. `previousOwner`: whom it was taken from (null: free, released or ours). */
+  | { state: 'owned'; since: number; previousOwner: OwnerRecord | null }
+  /** A live owner on this host holds the file; waiting (bounded, until `until`) for it to exit. spawn() waits too. */
+  | { state: 'waiting'; owner: OwnerRecord; since: number; until: number }
+  /** The previous owner is gone; its leftover trees are being killed before the file is taken. spawn() waits. */
+  | { state: 'claiming'; owner: OwnerRecord | null; since: number }
+  /** Not ours; `retryAt`: when the next automatic claim attempt runs (null: none scheduled). */
+  | { state: 'not-owned'; reason: NotOwnedReason; owner: OwnerRecord | null; since: number; retryAt: number | null }
+  /** After shutdown(). */
+  | { state: 'closed'; since: number };
+
+export type OwnershipState = Ownership['state'];
 
 export interface ReapedEntry {
   entry: Entry;
@@ -76,6 +99,16 @@ export interface LeftoversResult {
   ownerAlive: OwnerRecord | null;
 }
 
+export interface ClaimedEvent {
+  path: string;
+  /** Whom the file was taken from: a dead or released owner; null when the file was missing, untrusted or ours. */
+  previousOwner: OwnerRecord | null;
+  /** How long the claim waited for a live owner to exit (0 when it did not have to). */
+  waitedMs: number;
+  /** What was done with the previous owner's entries. */
+  leftovers: LeftoversResult;
+}
+
 export type RegistryEvents = {
   spawned: { entry: Entry };
   exited: { entry: Entry; code: number | null; signal: NodeJS.Signals | null };
@@ -83,4 +116,20 @@ export type RegistryEvents = {
   dropped: { entry: Entry; reason: DropReason };
   corruptFile: { path: string; movedTo: string | null; reason: CorruptReason; detail: string };
   writeError: { path: string; error: Error };
+  /** Every change of `registry.ownership` (the new value). */
+  ownership: Ownership;
+  /** A live owner on this host holds the file: the registry waits (up to waitMs) for it to exit. */
+  ownerWait: { path: string; owner: OwnerRecord; waitMs: number };
+  /** The file is ours now (after a wait and a leftovers reap, or at once). */
+  claimed: ClaimedEvent;
+  /** A claim ended without the file: why, whose it is, and when the next attempt runs. */
+  notClaimed: {
+    path: string;
+    reason: NotOwnedReason;
+    owner: OwnerRecord | null;
+    waitedMs: number;
+    retryAt: number | null;
+  };
+  /** A claim failed (the file could not be read or written); the registry stays not-owned. */
+  claimError: { path: string; error: Error };
 };

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import type { Emitter } from 'mitt';
+import type { ClaimSettings, TakeoverSettings } from './ownership.js';
 import type { OwnerRecord, RegistryEvents } from './types.js';
 
 const DEFAULT_GRACE_MS = 3000;
@@ -102,6 +103,70 @@ export function checkStopOptions(name: string, value: unknown): StopSettings {
     graceMs: checkMs(`${name}.graceMs`, opts.graceMs, DEFAULT_GRACE_MS),
     totalTimeoutMs: checkMs(`${name}.totalTimeoutMs`, opts.totalTimeoutMs, DEFAULT_TOTAL_TIMEOUT_MS),
     signal: checkSignal(`${name}.signal`, opts.signal),
+  };
+}
+
+/** shutdown()'s options: the stop options plus `force` (SIGKILL every tree at once; no graceMs with it). */
+export function checkShutdownOptions(name: string, value: unknown): StopSettings & { force: boolean } {
+  const opts = checkObject(name, value);
+  const stop = checkStopOptions(name, value);
+  if (opts.force !== undefined && typeof opts.force !== 'boolean') {
+    throw new TypeError(`${name}.force must be a boolean, got ${show(opts.force)}`);
+  }
+  const force = opts.force === true;
+  if (force && opts.graceMs !== undefined && opts.graceMs !== 0) {
+    throw new TypeError(
+      `${name}.graceMs cannot be combined with ${name}.force (a forced shutdown sends SIGKILL at once, with no grace), got ${show(opts.graceMs)}`,
+    );
+  }
+  return { ...stop, force };
+}
+
+export const TAKEOVER_DEFAULTS: TakeoverSettings = {
+  waitMs: 15_000,
+  pollMs: 100,
+  retryMs: 5000,
+  graceMs: DEFAULT_GRACE_MS,
+  totalTimeoutMs: DEFAULT_TOTAL_TIMEOUT_MS,
+  reap: true,
+};
+
+function checkPositiveMs(name: string, value: unknown, fallback: number): number {
+  const ms = checkMs(name, value, fallback);
+  if (ms <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${show(value)}`);
+  return ms;
+}
+
+/** openRegistry's `takeover`: true for the defaults, or an object; undefined / false for none. */
+export function checkTakeover(value: unknown): TakeoverSettings | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return { ...TAKEOVER_DEFAULTS };
+  const opts = checkObject('options.takeover', value);
+  const d = TAKEOVER_DEFAULTS;
+  return {
+    waitMs: checkMs('options.takeover.waitMs', opts.waitMs, d.waitMs),
+    pollMs: checkPositiveMs('options.takeover.pollMs', opts.pollMs, d.pollMs),
+    retryMs: checkMs('options.takeover.retryMs', opts.retryMs, d.retryMs),
+    graceMs: checkMs('options.takeover.graceMs', opts.graceMs, d.graceMs),
+    totalTimeoutMs: checkMs('options.takeover.totalTimeoutMs', opts.totalTimeoutMs, d.totalTimeoutMs),
+    reap: true,
+  };
+}
+
+/** claim()'s options, over the registry's takeover settings (or the defaults). */
+export function checkClaimOptions(
+  value: unknown,
+  base: TakeoverSettings | null,
+): ClaimSettings & { signal: AbortSignal | undefined } {
+  const opts = checkObject('options', value);
+  const d = base ?? TAKEOVER_DEFAULTS;
+  return {
+    waitMs: checkMs('options.waitMs', opts.waitMs, d.waitMs),
+    pollMs: checkPositiveMs('options.pollMs', opts.pollMs, d.pollMs),
+    graceMs: checkMs('options.graceMs', opts.graceMs, d.graceMs),
+    totalTimeoutMs: checkMs('options.totalTimeoutMs', opts.totalTimeoutMs, d.totalTimeoutMs),
+    reap: true,
+    signal: checkSignal('options.signal', opts.signal),
   };
 }
 
