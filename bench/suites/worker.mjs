@@ -5,16 +5,18 @@ import { once, rssMb, workerCli, workerHome } from '../lib/worker.mjs';
 
 export const title = 'apps/worker: a hook process vs a bare fetch process; idle daemon memory';
 
-const bareFetch = (url) => [
+// The bare client reads the token and POSTs once; the hook also has the worker prove it holds the
+// token first (one more loopback request), so the comparison includes the cost of that check.
+const bareFetch = (url, home) => [
   '-e',
-  `fetch(${JSON.stringify(`${url}/events`)}, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event":"bench"}' }).then((r) => r.arrayBuffer())`,
+  `const token = require('node:fs').readFileSync(${JSON.stringify(join(home, 'token'))}, 'utf8').trim(); fetch(${JSON.stringify(`${url}/events`)}, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body: '{"event":"bench"}' }).then((r) => r.arrayBuffer())`,
 ];
 
 function processCase(kind) {
   return async () => {
     const w = await workerHome();
     await w.start();
-    const args = kind === 'hook' ? [workerCli, 'hook', 'bench', ...w.args] : bareFetch(w.url);
+    const args = kind === 'hook' ? [workerCli, 'hook', 'bench', ...w.args] : bareFetch(w.url, w.home);
     return { trial: () => once(args), teardown: () => w.stop() };
   };
 }
@@ -56,7 +58,9 @@ export const cases = [
           const atBoot = rssMb(w.pid());
           // The MCP client is loaded at boot, so a daemon that has served searches must stay under too.
           for (let i = 0; i < 50; i++) {
-            const res = await fetch(`${w.url}/search?q=lock%20${i}`);
+            const res = await fetch(`${w.url}/search?q=lock%20${i}`, {
+              headers: { authorization: `Bearer ${readFileSync(join(w.home, 'token'), 'utf8').trim()}` },
+            });
             if (!res.ok) throw new Error(`bench: /search answered ${res.status}`);
             await res.arrayBuffer();
           }

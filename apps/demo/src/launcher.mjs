@@ -1,7 +1,7 @@
 // One storm launcher, as an editor or agent would behave: run the `hook` (a real process, timed),
 // then, once a worker answers, ask it one search. Writes what happened to <out>/launcher-<pid>.json.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -41,7 +41,10 @@ while (Date.now() < deadline) {
 
 let searchStatus = null;
 try {
+  // /search needs the home's token (the worker wrote it, 0600, before it answered /health).
+  const token = readFileSync(join(home, 'token'), 'utf8').trim();
   const res = await fetch(`http://127.0.0.1:${port}/search?q=${encodeURIComponent(query)}`, {
+    headers: { authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(15_000),
   });
   await res.arrayBuffer();

@@ -10,7 +10,8 @@ import { spawnBreaker } from './breakers.js';
 import { type Config, HOST } from './config.js';
 import { checkHome, HomeError, homePaths, type PidRecord, readPidRecord, readToken, removeFile } from './home.js';
 import { call } from './http-client.js';
-import { ensureWorker, isOurWorkerHealthy, isRecordedWorkerAlive } from './launcher.js';
+import { probeWorker, unprovenMessage } from './identity.js';
+import { ensureWorker, isRecordedWorkerAlive } from './launcher.js';
 
 const START_BUDGET_MS = 15_000;
 
@@ -74,10 +75,10 @@ export async function stop(config: Config): Promise<number> {
   const graceful = config.drainMs + config.killGraceMs * 2 + 5000;
 
   if (!record) {
-    if (await isOurWorkerHealthy(config.port)) {
-      const health = await call(config.port, '/health').catch(() => null);
+    const { probe } = await probeWorker(config, homePaths(config.home).token, { timeoutMs: 2000, sameVersion: false });
+    if (probe.kind === 'ours' || probe.kind === 'unproven') {
       err(
-        `a worker answers on ${HOST}:${config.port} (pid ${(health?.json as { pid?: number })?.pid ?? '?'}) but ${config.home} has no pid file for it; ` +
+        `a worker answers on ${HOST}:${config.port} (it says pid ${probe.identity?.pid ?? '?'}) but ${config.home} has no pid file for it; ` +
           'is it using another --home? Stop it with that --home, or by its pid.',
       );
       return 1;
@@ -92,11 +93,18 @@ export async function stop(config: Config): Promise<number> {
     return 0;
   }
 
-  // 1. Graceful: the daemon drains, kills its children's trees and removes its files.
+  // 1. Graceful: the daemon drains, kills its children's trees and removes its files. The token goes
+  // only to the recorded worker, after it proved it holds the token (never to whoever has the port now).
   let asked = false;
   if (token) {
-    const answer = await call(record.port, '/shutdown', { method: 'POST', token, timeoutMs: 2000 }).catch(() => null);
-    asked = answer?.status === 202;
+    const at = { ...config, port: record.port };
+    const { probe, token: proven } = await probeWorker(at, paths!.token, { timeoutMs: 2000, sameVersion: false });
+    if (probe.kind === 'ours' && proven && probe.identity?.pid === record.pid) {
+      const answer = await call(record.port, '/shutdown', { method: 'POST', token: proven, timeoutMs: 2000 }).catch(
+        () => null,
+      );
+      asked = answer?.status === 202;
+    }
   }
   if (asked && (await waitGone(record, graceful))) {
     out(`spawnguard-worker stopped (pid ${record.pid})`);
@@ -147,11 +155,20 @@ export async function status(config: Config, json: boolean): Promise<number> {
     return 1;
   }
   const paths = home === 'missing' ? null : home;
-  const token = paths ? readToken(paths.token) : null;
-  const health = await call(config.port, '/health', { timeoutMs: 2000 }).catch(() => null);
-  const identity = health?.json as { name?: string; version?: string; pid?: number } | undefined;
-  if (!health || identity?.name !== 'spawnguard-worker') {
-    const foreign = health !== null;
+  const { probe, token } = await probeWorker(config, homePaths(config.home).token, {
+    timeoutMs: 2000,
+    sameVersion: false,
+  });
+  const identity = probe.identity as { name?: string; version?: string; pid?: number } | undefined;
+  if (probe.kind === 'unproven') {
+    // Never an Authorization header to a worker that did not prove it holds our token.
+    const message = unprovenMessage(config, probe);
+    if (json) out(JSON.stringify({ running: false, port: config.port, unproven: true, message }));
+    err(message);
+    return 1;
+  }
+  if (probe.kind !== 'ours' || !identity) {
+    const foreign = probe.kind === 'foreign';
     // Not running: the shared spawn breaker says whether launchers have given up starting it.
     const breaker = paths ? spawnBreaker(config, paths.spawnBreaker).toJSON() : null;
     if (json) out(JSON.stringify({ running: false, port: config.port, foreign, spawnBreaker: breaker }));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { bindOrDie, createBindOrDieEvents, probeIdentity } from '@spawnguard/bind-or-die';
+import { bindOrDie, createBindOrDieEvents, type ProbeResult } from '@spawnguard/bind-or-die';
 import type { CircuitBreaker, CircuitState } from '@spawnguard/circuit-breaker';
 import { type LeftoversResult, openRegistry, type Registry } from '@spawnguard/process-registry';
 import { processIdentity } from '@spawnguard/process-table';
@@ -18,6 +18,7 @@ import {
   removeFile,
   writeSecureFile,
 } from './home.js';
+import { probeWorker, unprovenMessage } from './identity.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { createRequestHandler, type HealthBody } from './routes.js';
@@ -46,6 +47,8 @@ export async function runDaemon(config: Config): Promise<number> {
     }
     throw error;
   }
+  // The daemon never keeps the folder it was started from busy (a project, a mount).
+  process.chdir(paths.dir);
   const log = createLogger({
     file: paths.log,
     maxBytes: config.logMaxBytes,
@@ -203,23 +206,39 @@ class Daemon {
 
   async #bindOrDie(): Promise<void> {
     const events = createBindOrDieEvents();
-    events.on('lost', ({ address, winnerVerified }) => {
-      // Losing the race is success: the other worker serves. Logged, then bind-or-die exits 0.
-      this.log.log('bind.lost', { address, winnerVerified });
-    });
+    let lastProbe: ProbeResult | null = null;
     await bindOrDie(
       this.server,
       { port: this.config.port, host: HOST },
       {
         events,
         verifyTimeoutMs: 2000,
+        // The winner must prove it holds this home's token: a squatter that copies /health is not
+        // "our worker", and exiting 0 in front of it would leave this home without one, silently.
         verifyWinner: async ({ signal }) => {
-          const probe = await probeIdentity(
-            `http://${HOST}:${this.config.port}/health`,
-            { name: WORKER_NAME },
-            { signal, timeoutMs: 500 },
-          );
-          return probe.kind !== 'foreign' && probe.kind !== 'unreachable';
+          const { probe } = await probeWorker(this.config, this.paths.token, {
+            signal,
+            timeoutMs: 500,
+            sameVersion: false,
+          });
+          lastProbe = probe;
+          return probe.kind === 'ours';
+        },
+        onLost: ({ address, winnerVerified }) => {
+          if (winnerVerified) {
+            // Losing the race is success: the other worker of this home serves.
+            this.log.log('bind.lost', { address, winnerVerified });
+            process.exit(0);
+          }
+          const probe = lastProbe as ProbeResult | null;
+          const message =
+            probe?.kind === 'unproven'
+              ? unprovenMessage(this.config, probe)
+              : `${address} is taken by a process that did not prove it is this home's worker within 2000 ms` +
+                `${probe ? ` (${probe.reason})` : ''}; use --port or SPAWNGUARD_PORT`;
+          this.log.error('bind.lost_to_unproven', { address, reason: probe?.reason ?? null });
+          process.stderr.write(`spawnguard-worker: ${message}\n`);
+          process.exit(1);
         },
       },
     );

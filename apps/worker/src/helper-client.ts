@@ -78,7 +78,7 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
   async function spawnHelper(signal: AbortSignal): Promise<{ child: ChildProcess; startToken: string }> {
     const registry = options.registry();
     if (naive || !registry) {
-      const child = spawn(process.execPath, helperArgs(config), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, helperArgs(config), { stdio: ['pipe', 'pipe', 'pipe'], cwd: config.home });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);
@@ -89,6 +89,8 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
       session: 'helpers',
       type: 'mcp-helper',
       stdio: ['pipe', 'pipe', 'pipe'],
+      // The home folder, not wherever the hook that started the daemon happened to run.
+      cwd: config.home,
       signal,
     });
     return { child, startToken: entry.startToken };

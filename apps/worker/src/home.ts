@@ -1,16 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { readStateFileSync, writeStateFileSync } from '@spawnguard/internal';
 
 /**
  * The per-user state folder. Everything that grants power over the worker (the shutdown token,
@@ -111,39 +102,16 @@ export function ensureHome(dir: string): HomePaths {
 
 /** Atomic 0600 write: a reader sees the old file or the new one, never half of one. */
 export function writeSecureFile(path: string, data: string): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (error) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw error;
-  }
+  writeStateFileSync(path, data, { mode: 0o600 });
 }
 
-/** Reads a file only when it is a regular file owned by us and private; anything else is treated as absent. */
+/**
+ * Reads a file only when it is a regular file owned by us and private; anything else is treated as
+ * absent. Opened without blocking or following links: a FIFO planted here cannot hang a hook.
+ */
 export function readSecureFile(path: string): string | null {
-  let stat: ReturnType<typeof lstatSync>;
   try {
-    stat = lstatSync(path);
-  } catch {
-    return null;
-  }
-  if (!stat.isFile()) return null;
-  if (process.platform !== 'win32') {
-    const uid = process.getuid?.();
-    if ((uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) return null;
-  }
-  try {
-    return readFileSync(path, 'utf8');
+    return readStateFileSync(path, { private: true, maxBytes: 64 * 1024 });
   } catch {
     return null;
   }

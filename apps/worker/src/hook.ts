@@ -1,16 +1,19 @@
 /**
  * `hook <event>`: deliver one event, starting the worker if needed, and never block the host.
  *
- * Fast path (a worker is running): one POST /events over node:http, nothing else loaded. This file
- * imports only node built-ins and config; the lock, the breaker and the identity probe are loaded
- * with import() on the slow path only, and the MCP SDK never.
+ * Fast path (a worker is running): one GET /health?challenge (the worker proves it holds this
+ * home's token) and one POST /events with the token, over node:http. This file imports only node
+ * built-ins, config, home paths and the proof check; the lock and the breaker are loaded with
+ * import() on the slow path only, and the MCP SDK never.
  *
  * Fails open: whatever happens, the hook exits 0 within its budget, with one short line on stderr
  * when the event could not be delivered.
  */
 import type { Config } from './config.js';
 import { WORKER_NAME } from './config.js';
+import { homePaths } from './home.js';
 import { type CallResult, call } from './http-client.js';
+import { probeWorker, unprovenMessage, type WorkerProbe } from './identity.js';
 
 export interface HookOutcome {
   delivered: boolean;
@@ -55,13 +58,15 @@ export function isWorkerAnswer(result: CallResult): boolean {
   return result.status === 202 && (result.json as { name?: unknown } | undefined)?.name === WORKER_NAME;
 }
 
+/** POST /events with the token, to a worker that has just proven it holds that token. */
 export async function deliver(
   config: Config,
   body: string,
+  token: string,
   signal: AbortSignal,
   timeoutMs: number,
 ): Promise<CallResult> {
-  return call(config.port, '/events', { method: 'POST', body, signal, timeoutMs });
+  return call(config.port, '/events', { method: 'POST', body, token, signal, timeoutMs });
 }
 
 /**
@@ -72,22 +77,42 @@ export function remainingBudgetMs(config: Config): number {
   return Math.max(250, config.hookBudgetMs - Math.round(performance.now()));
 }
 
+/** Proves the worker, then delivers; null when the worker did not prove itself (nothing was sent). */
+async function proveAndDeliver(
+  config: Config,
+  body: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<{ probe: WorkerProbe; result: CallResult | null }> {
+  const proven = await probeWorker(config, homePaths(config.home).token, { timeoutMs, signal, sameVersion: false });
+  if (proven.probe.kind !== 'ours' || proven.token === null) return { probe: proven, result: null };
+  return { probe: proven, result: await deliver(config, body, proven.token, signal, timeoutMs) };
+}
+
 export async function hook(config: Config, event: string, rawPayload: string | undefined): Promise<HookOutcome> {
   const budgetMs = remainingBudgetMs(config);
   const signal = AbortSignal.timeout(budgetMs);
   const payload = await readPayload(rawPayload, signal);
   const body = JSON.stringify({ event, payload });
 
-  // Fast path: the worker is up. One request, then exit. A worker answers in milliseconds; a port
-  // that accepts but stays silent must not eat the whole budget before the slow path can look.
+  // Fast path: the worker is up and proves it holds this home's token; then one POST. A worker
+  // answers in milliseconds; a port that accepts but stays silent must not eat the whole budget
+  // before the slow path can look.
   let problem = '';
   try {
-    const result = await deliver(config, body, signal, Math.max(50, Math.min(1500, budgetMs * 0.4)));
-    if (isWorkerAnswer(result)) return { delivered: true, via: 'running' };
-    if (result.status === 400 && typeof (result.json as { error?: unknown } | undefined)?.error === 'string') {
+    const { probe, result } = await proveAndDeliver(config, body, signal, Math.max(50, Math.min(1500, budgetMs * 0.4)));
+    if (result && isWorkerAnswer(result)) return { delivered: true, via: 'running' };
+    if (result?.status === 400 && typeof (result.json as { error?: unknown } | undefined)?.error === 'string') {
       return { delivered: false, via: 'running', message: `the worker refused the event: ${result.text.trim()}` };
     }
-    problem = `127.0.0.1:${config.port} answered ${result.status}`;
+    // Someone answers as our worker without proving it: nothing is sent, and nothing is spawned
+    // (a new worker would only lose the bind to it).
+    if (probe.probe.kind === 'unproven')
+      return { delivered: false, via: 'unproven', message: unprovenMessage(config, probe.probe) };
+    if (result) problem = `127.0.0.1:${config.port} answered ${result.status}`;
+    else if (probe.probe.kind === 'unreachable' && /did not answer within/.test(probe.probe.reason)) {
+      problem = `127.0.0.1:${config.port} accepted the connection but did not answer`;
+    }
   } catch (error) {
     if (signal.aborted) return budgetSpent(config, problem);
     const code = (error as { code?: string }).code;
@@ -99,15 +124,16 @@ export async function hook(config: Config, event: string, rawPayload: string | u
     const { ensureWorker } = await import('./launcher.js');
     const started = await ensureWorker(config, { signal, budgetMs: remainingBudgetMs(config) });
     if (!started.ok) {
-      const identified = ['foreign', 'silent', 'busy', 'other-version', 'home'].includes(started.via);
+      const identified = ['foreign', 'silent', 'busy', 'other-version', 'home', 'unproven'].includes(started.via);
       return {
         delivered: false,
         via: started.via,
         message: `${started.message}${problem && !identified ? ` (${problem})` : ''}`,
       };
     }
-    const result = await deliver(config, body, signal, remainingBudgetMs(config));
-    if (isWorkerAnswer(result)) return { delivered: true, via: started.via };
+    const { probe, result } = await proveAndDeliver(config, body, signal, remainingBudgetMs(config));
+    if (result && isWorkerAnswer(result)) return { delivered: true, via: started.via };
+    if (!result) return { delivered: false, via: started.via, message: `${probe.probe.reason}; event dropped` };
     return {
       delivered: false,
       via: started.via,

@@ -1,24 +1,25 @@
 /**
  * Making sure a worker runs: the slow path of `hook`, and all of `start`.
  *   1. home folder checked (0700, ours);
- *   2. bind-or-die's probeIdentity: who holds the port? Our worker → done. Another version of it →
- *      say so. A foreign program → say so and spawn nothing (spawning would only make daemons that
- *      lose the bind, over and over).
+ *   2. who holds the port? Only a worker that proves it holds this home's token (identity.ts) is
+ *      ours → done. Another version of it → say so. A squatter, another user's or home's worker, or
+ *      a foreign program → say so and spawn nothing (spawning would only make daemons that lose the
+ *      bind, over and over).
  *   3. spawn-mutex's ensureSingleton: one launcher spawns, the others wait for health; guarded by the
  *      spawn breaker, whose state is in a file shared by every launcher.
  * In naive mode step 3 is a plain spawn, by every launcher that got here: the storm.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, renameSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { probeIdentity } from '@spawnguard/bind-or-die';
+import { openAppendStateFileSync } from '@spawnguard/internal';
 import { isSameProcess } from '@spawnguard/process-table';
 import { ensureSingleton } from '@spawnguard/spawn-mutex';
 import { spawnBreaker } from './breakers.js';
-import { type Config, HOST, WORKER_NAME } from './config.js';
+import { type Config, HOST } from './config.js';
 import { ensureHome, HomeError, type HomePaths, type PidRecord, readPidRecord } from './home.js';
-import { call } from './http-client.js';
+import { probeWorker, unprovenMessage } from './identity.js';
 import { VERSION } from './version.js';
 
 export interface EnsureResult {
@@ -36,9 +37,30 @@ const CLI_PATH = fileURLToPath(new URL('./cli.js', import.meta.url));
  */
 const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
-/** Starts `spawnguard-worker daemon` detached, its stdout/stderr appended to daemon.out (0600). */
+/**
+ * daemon.out, opened for the child's stdout/stderr: never blocking or following a link (a FIFO or
+ * symlink planted there is refused and the daemon starts with its output discarded; its structured
+ * log still goes to worker.log), and rotated once to daemon.out.1 when it has grown past
+ * `logMaxBytes`, so a crash-looping daemon cannot fill the disk with traces.
+ */
+function openDaemonOut(config: Config, paths: HomePaths): number | 'ignore' {
+  try {
+    if (statSync(paths.daemonOut).size > config.logMaxBytes) renameSync(paths.daemonOut, `${paths.daemonOut}.1`);
+  } catch {}
+  try {
+    return openAppendStateFileSync(paths.daemonOut);
+  } catch {
+    return 'ignore';
+  }
+}
+
+/**
+ * Starts `spawnguard-worker daemon` detached, its stdout/stderr appended to daemon.out (0600). It runs
+ * in the home folder, not in the hook's working directory: a daemon must not keep a project folder
+ * (or a mount) busy, nor stop it from being deleted on Windows.
+ */
 export function spawnDaemon(config: Config, paths: HomePaths): number | undefined {
-  const out = openSync(paths.daemonOut, 'a', 0o600);
+  const out = openDaemonOut(config, paths);
   try {
     const child = spawn(
       process.execPath,
@@ -52,13 +74,13 @@ export function spawnDaemon(config: Config, paths: HomePaths): number | undefine
         String(config.port),
         ...(config.naive ? ['--naive'] : []),
       ],
-      { detached: true, stdio: ['ignore', out, out], env: process.env, windowsHide: true },
+      { detached: true, stdio: ['ignore', out, out], env: process.env, cwd: paths.dir, windowsHide: true },
     );
     child.on('error', () => {});
     child.unref();
     return child.pid;
   } finally {
-    closeSync(out);
+    if (out !== 'ignore') closeSync(out);
   }
 }
 
@@ -81,18 +103,19 @@ export function isRecordedWorkerAlive(record: PidRecord): Promise<boolean> {
   return isSameProcess({ pid: record.pid, startToken: record.startToken }).catch(() => false);
 }
 
-export async function isOurWorkerHealthy(port: number, signal?: AbortSignal): Promise<boolean> {
+/** Our worker answers on the port and proves it holds this home's token (never a name check alone). */
+export async function isOurWorkerHealthy(config: Config, paths: HomePaths, signal?: AbortSignal): Promise<boolean> {
   try {
-    const result = await call(port, '/health', { timeoutMs: 1000, ...(signal ? { signal } : {}) });
-    return result.status === 200 && (result.json as { name?: unknown } | undefined)?.name === WORKER_NAME;
+    const { probe } = await probeWorker(config, paths.token, { timeoutMs: 1000, signal, sameVersion: false });
+    return probe.kind === 'ours' && (probe.status ?? 0) >= 200 && (probe.status ?? 0) < 300;
   } catch {
     return false;
   }
 }
 
-async function waitHealthy(port: number, signal: AbortSignal): Promise<boolean> {
+async function waitHealthy(config: Config, paths: HomePaths, signal: AbortSignal): Promise<boolean> {
   for (let delay = 10; !signal.aborted; delay = Math.min(delay * 2, 200)) {
-    if (await isOurWorkerHealthy(port, signal)) return true;
+    if (await isOurWorkerHealthy(config, paths, signal)) return true;
     await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
   }
   return false;
@@ -112,12 +135,9 @@ export async function ensureWorker(
   }
 
   const where = `${HOST}:${config.port}`;
-  const probe = await probeIdentity(
-    `http://${where}/health`,
-    { name: WORKER_NAME, version: VERSION },
-    { timeoutMs: Math.min(1000, budgetMs), signal },
-  );
+  const { probe } = await probeWorker(config, paths.token, { timeoutMs: Math.min(1000, budgetMs), signal });
   if (probe.kind === 'ours') return { ok: true, via: 'running' };
+  if (probe.kind === 'unproven') return { ok: false, via: 'unproven', message: unprovenMessage(config, probe) };
   if (probe.kind === 'other-version' || probe.kind === 'other-instance') {
     const other = probe.identity;
     return {
@@ -139,7 +159,7 @@ export async function ensureWorker(
   // Naive, like the field's hooks: nothing answered /health, so spawn, whatever holds the port.
   if (config.naive) {
     spawnDaemon(config, paths);
-    const ok = await waitHealthy(config.port, signal);
+    const ok = await waitHealthy(config, paths, signal);
     return ok
       ? { ok: true, via: 'naive-spawned' }
       : { ok: false, via: 'timeout', message: `naive worker not healthy on ${where} within the budget` };
@@ -151,7 +171,7 @@ export async function ensureWorker(
   if (await acceptsConnections(config.port, Math.min(500, budgetMs))) {
     const record = readPidRecord(paths.pidFile);
     if (record?.port === config.port && (await isRecordedWorkerAlive(record))) {
-      if (await waitHealthy(config.port, signal)) return { ok: true, via: 'running' };
+      if (await waitHealthy(config, paths, signal)) return { ok: true, via: 'running' };
       return {
         ok: false,
         via: 'busy',
@@ -171,7 +191,8 @@ export async function ensureWorker(
   try {
     const result = await ensureSingleton({
       lockPath: paths.lock,
-      isHealthy: ({ signal: s }) => isOurWorkerHealthy(config.port, s),
+      // Proven health: a squatter that copies /health never counts as the daemon we are waiting for.
+      isHealthy: ({ signal: s }) => isOurWorkerHealthy(config, paths, s),
       // The pid lets spawn-mutex hand the lock to a daemon still booting when this hook's budget
       // ends, so the next hook waits for it instead of starting a second one.
       spawn: () => spawnDaemon(config, paths),

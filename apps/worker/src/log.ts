@@ -1,4 +1,5 @@
-import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, renameSync, statSync, writeSync } from 'node:fs';
+import { openAppendStateFileSync } from '@spawnguard/internal';
 
 /**
  * Structured log: one JSON line per event, appended synchronously (a daemon that crashes right
@@ -49,10 +50,17 @@ export function createLogger(options: LoggerOptions): Logger {
         renameSync(file, `${file}.1`);
         size = 0;
       }
-      appendFileSync(file, line, { mode: 0o600 });
+      // Never appendFileSync: a FIFO at the log path would block the daemon on its first line.
+      const fd = openAppendStateFileSync(file);
+      try {
+        writeSync(fd, line);
+      } finally {
+        closeSync(fd);
+      }
       size = currentSize() + bytes;
     } catch {
-      // Logging must never take the daemon down (full disk, folder removed under us).
+      // Logging must never take the daemon down (full disk, folder removed under us, a FIFO or a
+      // link planted at the path: refused, the line is dropped, the echo below still shows it).
       size = null;
     }
     echo?.write(line);

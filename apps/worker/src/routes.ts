@@ -1,11 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHealthProof, isChallenge } from '@spawnguard/bind-or-die';
 import type { EventStore } from './events-store.js';
 import { EVENT_NAME } from './events-store.js';
 import type { Logger } from './log.js';
 import type { Counter, Metrics } from './metrics.js';
-import { HttpError, hasBearer, isAllowedHost, isAllowedOrigin, readJson } from './security.js';
+import { HttpError, hasBearer, isAllowedHost, isAllowedOrigin, isCrossSiteFetch, readJson } from './security.js';
 
-/** What /health answers: identity only, nothing secret. bind-or-die's probeIdentity reads it. */
+/**
+ * What /health answers: identity only, nothing secret. bind-or-die's probeIdentity reads it. With
+ * `?challenge=<hex>` it also carries `proof`: HMAC(token, port, challenge), which only a worker
+ * holding this home's token can compute. The identity alone proves nothing.
+ */
 export interface HealthBody {
   name: string;
   version: string;
@@ -13,6 +18,7 @@ export interface HealthBody {
   startToken: string;
   instanceId: string;
   naive: boolean;
+  proof?: string;
 }
 
 /** Everything the routes need from the daemon; the routes own no state of their own. */
@@ -71,7 +77,20 @@ export function createRoutes(ctx: RouteContext): Map<string, Route> {
   const routes = new Map<string, Route>();
 
   routes.set('/health', {
-    methods: { GET: async (_req, res) => sendJson(res, 200, ctx.health()) },
+    methods: {
+      GET: async (_req, res, url) => {
+        const body = ctx.health();
+        const challenge = url.searchParams.get('challenge');
+        if (challenge !== null) {
+          if (!isChallenge(challenge)) {
+            throw new HttpError(400, 'challenge must be 32 to 128 lowercase hex characters (a fresh random nonce)');
+          }
+          const token = ctx.token();
+          if (token) body.proof = createHealthProof({ secret: token, challenge, port: ctx.port });
+        }
+        sendJson(res, 200, body);
+      },
+    },
   });
 
   routes.set('/ready', {
@@ -86,6 +105,7 @@ export function createRoutes(ctx: RouteContext): Map<string, Route> {
   routes.set('/events', {
     methods: {
       POST: async (req, res) => {
+        requireToken(ctx, req);
         const body = await readJson(req);
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
           throw new HttpError(400, 'request body must be a JSON object like {"event":"name","payload":{}}');
@@ -106,7 +126,8 @@ export function createRoutes(ctx: RouteContext): Map<string, Route> {
 
   routes.set('/search', {
     methods: {
-      GET: async (_req, res, url) => {
+      GET: async (req, res, url) => {
+        requireToken(ctx, req);
         const query = url.searchParams.get('q');
         if (!query || query.trim() === '') throw new HttpError(400, 'missing query: use /search?q=<words>');
         if (query.length > 1000) throw new HttpError(400, `query is ${query.length} characters; the limit is 1000`);
@@ -169,6 +190,13 @@ export function createRequestHandler(ctx: RouteContext): (req: IncomingMessage, 
     const origin = req.headers.origin;
     if (!isAllowedOrigin(origin, ctx.port)) {
       throw new HttpError(403, `forbidden Origin ${JSON.stringify(origin)}`);
+    }
+    if (isCrossSiteFetch(req.headers['sec-fetch-site'])) {
+      // A web page's no-cors GET carries no Origin, but a browser marks it with fetch metadata.
+      throw new HttpError(
+        403,
+        `forbidden cross-site request (Sec-Fetch-Site: ${String(req.headers['sec-fetch-site'])})`,
+      );
     }
     let url: URL;
     try {

@@ -33,6 +33,18 @@ export function isAllowedOrigin(origin: string | undefined, port: number): boole
   return allowedHosts(port).some((host) => origin.toLowerCase() === `http://${host}`);
 }
 
+/**
+ * Browsers mark every request with `Sec-Fetch-Site`; only `same-origin` (the worker's own page, if
+ * it had one) and `none` (typed in the address bar) are acceptable. `same-site` is refused too: a
+ * page on localhost:3000 is the same site as 127.0.0.1's neighbour ports. Non-browser clients send
+ * no such header.
+ */
+export function isCrossSiteFetch(site: string | string[] | undefined): boolean {
+  if (site === undefined) return false;
+  const value = Array.isArray(site) ? site.join(',') : site;
+  return value !== 'same-origin' && value !== 'none';
+}
+
 /** Constant-time comparison of `Authorization: Bearer <token>` against the token file's content. */
 export function hasBearer(header: string | undefined, token: string | null): boolean {
   if (!token || !header) return false;

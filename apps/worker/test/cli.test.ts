@@ -1,5 +1,7 @@
-import { chmodSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { createHealthProof } from '@spawnguard/bind-or-die';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, freePort, killStarted, makeHome, processesWith, runCli, sleep, workerArgs } from './helpers.js';
 
@@ -99,13 +101,24 @@ describe('hook against a port someone else holds', () => {
     expect(hits).toBeGreaterThanOrEqual(5);
   });
 
-  it('recognises a spawnguard-worker of another version', async () => {
+  it("recognises a spawnguard-worker of another version, once it proves it holds this home's token", async () => {
     home = makeHome();
     const port = await freePort();
+    const token = 'c'.repeat(64);
+    writeFileSync(join(home, 'token'), `${token}\n`, { mode: 0o600 });
     server = await listen(port, (req, res) => {
-      if (req.url === '/health') {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (url.pathname === '/health') {
+        const challenge = url.searchParams.get('challenge');
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ name: 'spawnguard-worker', version: '9.9.9', pid: 4242 }));
+        res.end(
+          JSON.stringify({
+            name: 'spawnguard-worker',
+            version: '9.9.9',
+            pid: 4242,
+            ...(challenge ? { proof: createHealthProof({ secret: token, challenge, port }) } : {}),
+          }),
+        );
       } else res.writeHead(404).end();
     });
     const start = await runCli(['start', ...workerArgs(home, port)]);
@@ -115,7 +128,6 @@ describe('hook against a port someone else holds', () => {
     );
     const hook = await runCli(['hook', 'ping', ...workerArgs(home, port)]);
     expect(hook.code).toBe(0);
-    expect(hook.stderr).toMatch(/version 9\.9\.9/);
     const status = await runCli(['status', '--json', ...workerArgs(home, port)]);
     expect(JSON.parse(status.stdout)).toMatchObject({ running: true, version: '9.9.9', authorized: false });
     await sleep(300);

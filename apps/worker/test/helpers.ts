@@ -93,13 +93,14 @@ const started = new Set<ChildProcess>();
 /** Runs the built CLI; kills it (by pid) if it outlives `timeoutMs`. */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; input?: string; cwd?: string } = {},
 ): Promise<RunResult> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     started.add(child);
     let stdout = '';
@@ -137,15 +138,30 @@ export interface HttpResult {
   json: any;
 }
 
-/** One raw HTTP request to 127.0.0.1:<port>, with full control over Host, Origin and the body. */
+/** The bearer token the worker of `home` wrote (routes other than /health, /ready and /metrics need it). */
+export function tokenOf(home: string): string {
+  return readFileSync(join(home, 'token'), 'utf8').trim();
+}
+
+/**
+ * One raw HTTP request to 127.0.0.1:<port>, with full control over Host, Origin and the body.
+ * `home`: send that home's token as `Authorization: Bearer` (read at call time).
+ */
 export function http(
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    timeoutMs?: number;
+    home?: string;
+  } = {},
 ): Promise<HttpResult> {
+  const headers = { ...(options.home ? { authorization: `Bearer ${tokenOf(options.home)}` } : {}), ...options.headers };
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false },
+      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers, agent: false },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

@@ -16,6 +16,7 @@ import {
   processesWith,
   runCli,
   sleep,
+  tokenOf,
   waitFor,
   workerArgs,
 } from './helpers.js';
@@ -67,7 +68,7 @@ describe('worker lifecycle', () => {
     await waitFor('orphans reaped', () => oldTree.every((p) => !isAlive(p.pid)), 10_000);
     const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
     expect(status.leftoversReapedAtBoot.killed).toEqual([oldTree.find(isHelper)!.pid]);
-    const search = await http(port, '/search?q=orphans');
+    const search = await http(port, '/search?q=orphans', { home });
     expect(search.status).toBe(200);
     expect(oldTree.map((p) => p.pid)).not.toContain(search.json.helperPid);
     expect((await http(port, '/metrics')).text).toMatch(/^spawnguard_reaped_processes_total\{phase="boot"\} 2$/m);
@@ -93,7 +94,8 @@ describe('worker lifecycle', () => {
     let answer = '';
     finishing.on('data', (d) => (answer += d));
     stalled.on('error', () => {});
-    const head = `POST /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const auth = `Authorization: Bearer ${tokenOf(home)}\r\n`;
+    const head = `POST /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${auth}Content-Length: ${body.length}\r\n\r\n`;
     finishing.write(head + body.slice(0, 5));
     stalled.write(head + body.slice(0, 5)); // never finishes its body
     await sleep(200);
@@ -221,7 +223,7 @@ describe('worker lifecycle', () => {
     expect(readFileSync(join(home, 'token'), 'utf8')).not.toBe(oldToken);
     // Lazily: no helper until a search asks for one.
     expect(processesWith(home).filter(isHelper)).toEqual([]);
-    const search = await http(port, '/search?q=sighup');
+    const search = await http(port, '/search?q=sighup', { home });
     expect(search.status).toBe(200);
     expect(processesWith(home).filter(isHelper)).toHaveLength(1);
     const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
@@ -239,7 +241,7 @@ describe('worker lifecycle', () => {
     await waitFor('reload done', () => logEvents().some((e) => e.event === 'reload.done'), 10_000);
     await sleep(1000);
     expect(processesWith(home).filter((p) => isHelper(p) || isGrandchild(p))).toEqual([]);
-    expect((await http(port, '/search?q=again')).status).toBe(200);
+    expect((await http(port, '/search?q=again', { home })).status).toBe(200);
     expect(processesWith(home).filter(isHelper)).toHaveLength(1);
   });
 
@@ -247,11 +249,11 @@ describe('worker lifecycle', () => {
     home = makeHome();
     const port = await freePort();
     await startWorker(port);
-    const first = (await http(port, '/search?q=tree')).json.helperPid as number;
+    const first = (await http(port, '/search?q=tree', { home })).json.helperPid as number;
     process.kill(first, 'SIGKILL');
     await waitFor('helper gone', () => !isAlive(first));
     await sleep(100);
-    const second = await http(port, '/search?q=tree');
+    const second = await http(port, '/search?q=tree', { home });
     expect(second.status).toBe(200);
     expect(second.json.helperPid).not.toBe(first);
     expect(
@@ -268,8 +270,8 @@ describe('worker lifecycle', () => {
     await startWorker(port, { SPAWNGUARD_HELPER_CRASH: 'always', SPAWNGUARD_BREAKER_COOLDOWN_MS: String(cooldown) });
     const spawned = () => logEvents().filter((e) => e.event === 'helper.spawned').length;
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await http(port, '/search?q=x')).status);
-    const concurrent = await Promise.all(Array.from({ length: 20 }, () => http(port, '/search?q=y')));
+    for (let i = 0; i < 10; i++) statuses.push((await http(port, '/search?q=x', { home })).status);
+    const concurrent = await Promise.all(Array.from({ length: 20 }, () => http(port, '/search?q=y', { home })));
     expect(spawned()).toBeLessThanOrEqual(3);
     expect(statuses.filter((s) => s === 502).length).toBeLessThanOrEqual(3);
     expect(statuses.at(-1)).toBe(503);
@@ -285,10 +287,10 @@ describe('worker lifecycle', () => {
     // they all join the one connect and share its failure.
     const before = spawned();
     await sleep(cooldown + 200);
-    const probes = await Promise.all(Array.from({ length: 10 }, () => http(port, '/search?q=z')));
+    const probes = await Promise.all(Array.from({ length: 10 }, () => http(port, '/search?q=z', { home })));
     expect(probes.every((r) => r.status === 502 || r.status === 503)).toBe(true);
     expect(spawned()).toBe(before + 1);
-    expect((await http(port, '/search?q=z')).status).toBe(503);
+    expect((await http(port, '/search?q=z', { home })).status).toBe(503);
     await waitFor('crashed helpers gone', () => processesWith(home).filter(isHelper).length === 0, 5000);
   });
 

@@ -71,7 +71,9 @@ describe('spawn storm, defended', () => {
 
     // 200 concurrent searches share the one helper.
     const searches = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => http(port, `/search?q=${encodeURIComponent(`helper storm ${i}`)}`)),
+      Array.from({ length: 200 }, (_, i) =>
+        http(port, `/search?q=${encodeURIComponent(`helper storm ${i}`)}`, { home }),
+      ),
     );
     expect(searches.map((s) => s.status)).toEqual(Array(200).fill(200));
     expect(new Set(searches.map((s) => s.json.helperPid)).size).toBe(1);

@@ -62,18 +62,19 @@ describe('a running worker', () => {
 
   it('accepts events and searches through the helper', async () => {
     const event = await http(port, '/events', {
+      home,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ event: 'file.saved', payload: { path: '/x' } }),
     });
     expect(event.status).toBe(202);
     expect(event.json).toMatchObject({ name: 'spawnguard-worker', accepted: true });
-    const search = await http(port, '/search?q=circuit%20breaker%20cooldown');
+    const search = await http(port, '/search?q=circuit%20breaker%20cooldown', { home });
     expect(search.status).toBe(200);
     expect(search.json.hits[0].id).toBe('breaker');
     const helpers = processesWith(home).filter(isHelper);
     expect(helpers.map((h) => h.pid)).toEqual([search.json.helperPid]);
-    expect((await http(port, '/search')).status).toBe(400);
+    expect((await http(port, '/search', { home })).status).toBe(400);
   });
 
   it('delivers a hook on the fast path', async () => {
@@ -122,6 +123,45 @@ describe('a running worker', () => {
   });
 
   describe('refuses bad requests and survives them', () => {
+    it('401 for /events and /search without the token (a squatter-free port is not an open door)', async () => {
+      const event = await http(port, '/events', { method: 'POST', body: '{"event":"x"}' });
+      expect(event.status).toBe(401);
+      expect(event.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect((await http(port, '/search?q=x')).status).toBe(401);
+      const wrong = { authorization: `Bearer ${'0'.repeat(64)}` };
+      expect((await http(port, '/search?q=x', { headers: wrong })).status).toBe(401);
+      expect((await http(port, '/search?q=x', { home })).status).toBe(200);
+    });
+
+    it("403 for a browser's cross-site request, even a no-cors GET without Origin", async () => {
+      for (const site of ['cross-site', 'same-site']) {
+        for (const path of ['/search?q=x', '/health', '/metrics', '/status']) {
+          const res = await http(port, path, {
+            home,
+            headers: { 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors' },
+          });
+          expect(res.status, `${site} ${path}`).toBe(403);
+          expect(res.json.error).toMatch(/cross-site/);
+        }
+      }
+      for (const site of ['none', 'same-origin']) {
+        expect((await http(port, '/search?q=x', { home, headers: { 'sec-fetch-site': site } })).status).toBe(200);
+      }
+    });
+
+    it('/health proves the token for a challenge, and never shows it', async () => {
+      const { createHealthProof, verifyHealthProof, newChallenge } = await import('@spawnguard/bind-or-die');
+      const challenge = newChallenge();
+      const health = await http(port, `/health?challenge=${challenge}`);
+      expect(health.status).toBe(200);
+      expect(verifyHealthProof({ secret: token, challenge, port, proof: health.json.proof })).toBe(true);
+      expect(health.json.proof).toBe(createHealthProof({ secret: token, challenge, port }));
+      expect(health.text).not.toContain(token);
+      for (const bad of ['xyz', 'A'.repeat(64), '0'.repeat(20), '']) {
+        expect((await http(port, `/health?challenge=${bad}`)).status, bad).toBe(400);
+      }
+    });
+
     it('403 for a forged Host (DNS rebinding)', async () => {
       for (const forged of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, `127.0.0.1`]) {
         const res = await http(port, '/health', { headers: { host: forged } });
@@ -136,6 +176,7 @@ describe('a running worker', () => {
 
     it('403 for a foreign Origin, even on POST /events', async () => {
       const res = await http(port, '/events', {
+        home,
         method: 'POST',
         headers: { ...host(), origin: 'http://evil.example', 'content-type': 'text/plain' },
         body: '{"event":"x"}',
@@ -143,6 +184,7 @@ describe('a running worker', () => {
       expect(res.status).toBe(403);
       expect(res.json.error).toMatch(/forbidden Origin/);
       const same = await http(port, '/events', {
+        home,
         method: 'POST',
         headers: { ...host(), origin: `http://127.0.0.1:${port}` },
         body: '{"event":"x"}',
@@ -163,6 +205,7 @@ describe('a running worker', () => {
 
     it('413 for a 10 MB body, without reading it', async () => {
       const res = await http(port, '/events', {
+        home,
         method: 'POST',
         headers: host(),
         body: Buffer.alloc(10 * 1024 * 1024, 'a'),
@@ -171,6 +214,7 @@ describe('a running worker', () => {
       if (res instanceof Error) expect(res.message).toMatch(/EPIPE|ECONNRESET|socket hang up/);
       else expect(res.status).toBe(413);
       const chunked = await http(port, '/events', {
+        home,
         method: 'POST',
         headers: { ...host(), 'content-length': String(10 * 1024 * 1024) },
         body: Buffer.alloc(1024, 'a'),
@@ -180,17 +224,45 @@ describe('a running worker', () => {
     });
 
     it('400 with a message for invalid JSON and bad events', async () => {
-      const bad = await http(port, '/events', { method: 'POST', body: '{"event":' });
+      const bad = await http(port, '/events', {
+        home,
+        method: 'POST',
+        body: '{"event":',
+      });
       expect(bad.status).toBe(400);
       expect(bad.json.error).toMatch(/not valid JSON/);
-      expect((await http(port, '/events', { method: 'POST', body: '[1,2]' })).status).toBe(400);
-      expect((await http(port, '/events', { method: 'POST', body: '{"event":"has spaces"}' })).status).toBe(400);
-      expect((await http(port, '/events', { method: 'POST', body: '' })).status).toBe(400);
+      expect(
+        (
+          await http(port, '/events', {
+            home,
+            method: 'POST',
+            body: '[1,2]',
+          })
+        ).status,
+      ).toBe(400);
+      expect(
+        (
+          await http(port, '/events', {
+            home,
+            method: 'POST',
+            body: '{"event":"has spaces"}',
+          })
+        ).status,
+      ).toBe(400);
+      expect(
+        (
+          await http(port, '/events', {
+            home,
+            method: 'POST',
+            body: '',
+          })
+        ).status,
+      ).toBe(400);
     });
 
     it('404 for unknown routes, 405 for wrong methods', async () => {
       expect((await http(port, '/nope')).status).toBe(404);
-      const wrong = await http(port, '/events');
+      const wrong = await http(port, '/events', { home });
       expect(wrong.status).toBe(405);
       expect(wrong.headers.allow).toBe('POST');
       expect((await http(port, '/health', { method: 'DELETE' })).status).toBe(405);
@@ -212,7 +284,7 @@ describe('a running worker', () => {
       ];
       for (const text of garbage) {
         const answer = await rawRequest(port, text).catch((error: Error) => `error ${error.message}`);
-        expect(answer, text.slice(0, 40)).toMatch(/^HTTP\/1\.1 (200|400|404|405|413|431) |^error|^$/);
+        expect(answer, text.slice(0, 40)).toMatch(/^HTTP\/1\.1 (200|400|401|404|405|413|431) |^error|^$/);
       }
       const health = await http(port, '/health');
       expect(health.status).toBe(200);
