@@ -1,0 +1,123 @@
+/** Every error this package creates carries a `code` and the name of the server it concerns. */
+
+const tail = (stderr: readonly string[]): string =>
+  stderr.length === 0 ? 'no stderr output' : `last stderr lines:\n  ${stderr.join('\n  ')}`;
+
+/** The backend did not start: spawn failed, it exited before answering `initialize`, or the handshake timed out. */
+export class BackendStartError extends Error {
+  readonly code = 'EBACKENDSTART';
+  constructor(
+    readonly server: string,
+    readonly reason: string,
+    readonly stderr: readonly string[],
+    readonly pid: number | null = null,
+    readonly exitCode: number | null = null,
+    readonly exitSignal: NodeJS.Signals | null = null,
+    options?: { cause?: unknown },
+  ) {
+    super(`MCP server "${server}" failed to start: ${reason}; ${tail(stderr)}`, options);
+    this.name = 'BackendStartError';
+  }
+}
+
+/** The backend exited while requests were in flight (they fail at once with this). */
+export class BackendExitedError extends Error {
+  readonly code = 'EBACKENDEXITED';
+  constructor(
+    readonly server: string,
+    readonly pid: number,
+    readonly exitCode: number | null,
+    readonly exitSignal: NodeJS.Signals | null,
+    readonly stderr: readonly string[],
+  ) {
+    super(
+      `MCP server "${server}" (pid ${pid}) exited (${exitSignal ?? `code ${exitCode}`}); it is restarted on the next request; ${tail(stderr)}`,
+    );
+    this.name = 'BackendExitedError';
+  }
+}
+
+/** The server's circuit is open after repeated failed starts: requests fail fast until `retryAfterMs` has passed. */
+export class ServerUnavailableError extends Error {
+  readonly code = 'ESERVERUNAVAILABLE';
+  constructor(
+    readonly server: string,
+    readonly retryAfterMs: number,
+    readonly stderr: readonly string[],
+    readonly lastError: string | null,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `MCP server "${server}" is not started again for ${Math.ceil(retryAfterMs)} ms after repeated failed starts` +
+        `${lastError ? ` (last: ${lastError})` : ''}; fix the server or its config; ${tail(stderr)}`,
+      options,
+    );
+    this.name = 'ServerUnavailableError';
+  }
+}
+
+/** A `share: 'per-session'` server already runs `maxInstances` backends. */
+export class MaxInstancesError extends Error {
+  readonly code = 'EMAXINSTANCES';
+  constructor(
+    readonly server: string,
+    readonly maxInstances: number,
+  ) {
+    super(
+      `MCP server "${server}" already runs maxInstances=${maxInstances} per-session backends; close a session or raise maxInstances`,
+    );
+    this.name = 'MaxInstancesError';
+  }
+}
+
+export class UnknownServerError extends Error {
+  readonly code = 'EUNKNOWNSERVER';
+  constructor(readonly server: string) {
+    super(`no MCP server named "${server}" is configured`);
+    this.name = 'UnknownServerError';
+  }
+}
+
+export class HostClosedError extends Error {
+  readonly code = 'EHOSTCLOSED';
+  constructor() {
+    super('the MCP host is closed');
+    this.name = 'HostClosedError';
+  }
+}
+
+export type McpHostError =
+  | BackendStartError
+  | BackendExitedError
+  | ServerUnavailableError
+  | MaxInstancesError
+  | UnknownServerError
+  | HostClosedError;
+
+/** JSON-RPC error codes the host answers with (besides the standard ones). */
+export const JSONRPC = {
+  /** The SDK's ConnectionClosed: the backend is gone, could not start, or its circuit is open. */
+  backendUnavailable: -32000,
+  /** The request was made before `initialize`. */
+  notInitialized: -32002,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internal: -32603,
+} as const;
+
+/** The `error` member of a JSON-RPC response for one of our errors: `data` names the server and carries the stderr tail. */
+export function toJsonRpcError(error: unknown): { code: number; message: string; data?: Record<string, unknown> } {
+  if (
+    error instanceof BackendStartError ||
+    error instanceof BackendExitedError ||
+    error instanceof ServerUnavailableError
+  ) {
+    const data: Record<string, unknown> = { code: error.code, server: error.server, stderr: error.stderr };
+    if (error instanceof ServerUnavailableError) data.retryAfterMs = error.retryAfterMs;
+    return { code: JSONRPC.backendUnavailable, message: error.message, data };
+  }
+  if (error instanceof MaxInstancesError || error instanceof UnknownServerError || error instanceof HostClosedError) {
+    return { code: JSONRPC.backendUnavailable, message: error.message, data: { code: error.code } };
+  }
+  return { code: JSONRPC.internal, message: error instanceof Error ? error.message : String(error) };
+}

@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import mitt, { type Emitter } from 'mitt';
+import { readHello } from './capabilities.js';
+import { backendEnv } from './env.js';
+import { HostClosedError, JSONRPC, MaxInstancesError, toJsonRpcError, UnknownServerError } from './errors.js';
+import { type McpHostEvents, safeEmit, systemClock } from './events.js';
+import { HttpSessions } from './http.js';
+import { type McpHostOptions, type ResolvedHost, type ResolvedServer, resolveHost, resolveServers } from './options.js';
+import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './registry.js';
+import type { Msg } from './router.js';
+import { Session } from './session.js';
+import { type ServerContext, Slot, serverBreaker } from './slot.js';
+import { type ServerStats, serverStats } from './stats.js';
+import { VERSION } from './version.js';
+
+export type SessionCloseReason = McpHostEvents['sessionClosed']['reason'];
+
+interface Runtime {
+  ctx: ServerContext;
+  shared: Slot;
+  perSession: Set<Slot>;
+}
+
+interface Attached {
+  session: Session;
+  slot: Slot | null;
+  onClose: (() => void) | undefined;
+}
+
+export interface ReconfigureResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+}
+
+/**
+ * Hosts MCP stdio servers for many client sessions. Sessions come in over Streamable HTTP
+ * (`handleRequest`) or any SDK server transport (`connect`).
+ */
+export class McpHost {
+  readonly events: Emitter<McpHostEvents>;
+  readonly #opts: ResolvedHost;
+  readonly #clock;
+  readonly #servers = new Map<string, Runtime>();
+  readonly #sessions = new Map<string, Attached>();
+  readonly #http: HttpSessions;
+  #own: Promise<OwnRegistry> | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: McpHostOptions) {
+    this.#opts = resolveHost(options, VERSION);
+    this.#clock = this.#opts.clock ?? systemClock;
+    this.events = this.#opts.events ?? mitt<McpHostEvents>();
+    for (const config of this.#opts.servers.values()) this.#add(config);
+    this.#http = new HttpSessions(
+      {
+        has: (name) => this.#servers.has(name),
+        connect: (server, transport, sessionId, onClose) => this.connect(server, transport, { sessionId, onClose }),
+        closed: () => this.#closing !== null,
+      },
+      this.#opts.maxBodyBytes,
+      this.#opts.sessionIdleMs,
+      this.#clock,
+    );
+  }
+
+  get stateDir(): string {
+    return this.#opts.stateDir;
+  }
+
+  servers(): string[] {
+    return [...this.#servers.keys()];
+  }
+
+  has(server: string): boolean {
+    return this.#servers.has(server);
+  }
+
+  #add(config: ResolvedServer): void {
+    const ctx: ServerContext = {
+      config,
+      env: backendEnv(process.platform, this.#opts.baseEnv, config.env),
+      breaker: serverBreaker(config.name, this.#opts.failureThreshold, this.#opts.cooldownMs, this.#clock),
+      clock: this.#clock,
+      killGraceMs: this.#opts.killGraceMs,
+      maxLineBytes: this.#opts.maxLineBytes,
+      stderrLines: this.#opts.stderrLines,
+      clientInfo: this.#opts.clientInfo,
+      registry: (signal) => this.#registry(signal),
+      emit: (type, payload) => safeEmit(this.events, type, payload),
+      sessionReady: (session) =>
+        safeEmit(this.events, 'sessionOpened', {
+          server: config.name,
+          sessionId: session.id,
+          clientName: session.hello?.clientInfo.name ?? 'unknown',
+          protocolVersion: session.hello?.protocolVersion ?? '',
+        }),
+      lastError: null,
+      totals: { starts: 0, restarts: 0 },
+    };
+    const runtime: Runtime = {
+      ctx,
+      perSession: new Set(),
+      shared: new Slot(ctx, `mcp:${config.name}`, null, () => {}),
+    };
+    this.#servers.set(config.name, runtime);
+  }
+
+  #registry(signal: AbortSignal): Promise<RegistryLike> {
+    if (this.#opts.registry) return Promise.resolve(this.#opts.registry);
+    return this.#ownRegistry(signal).then((own) => own.registry);
+  }
+
+  #ownRegistry(signal?: AbortSignal): Promise<OwnRegistry> {
+    if (!this.#own) {
+      const opening = openOwnRegistry(this.#opts.stateDir, signal);
+      this.#own = opening;
+      opening.catch(() => {
+        if (this.#own === opening) this.#own = null; // a failed open is retried by the next start
+      });
+    }
+    return this.#own;
+  }
+
+  /**
+   * With the host's own registry (no `registry` option): opens it now and ends what a previous host
+   * that died left running. Starting a backend does this too; call it at boot to do it before any
+   * session arrives. With your own registry, call its `reapLeftovers()` instead; this resolves at once.
+   */
+  async reapLeftovers(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ killed: number; dropped: number; skipped: number }> {
+    if (this.#opts.registry) return { killed: 0, dropped: 0, skipped: 0 };
+    return (await this.#ownRegistry(options.signal)).leftovers;
+  }
+
+  /**
+   * Serves one client session over any SDK server-side transport. The session belongs to
+   * `server`; its first message must be `initialize`. Returns the session id.
+   */
+  connect(server: string, transport: Transport, options: { sessionId?: string; onClose?: () => void } = {}): string {
+    if (this.#closing) throw new HostClosedError();
+    if (!this.#servers.has(server)) throw new UnknownServerError(server);
+    const id = options.sessionId ?? transport.sessionId ?? randomUUID();
+    if (this.#sessions.has(id)) throw new TypeError(`session id ${JSON.stringify(id)} is already connected`);
+    const session = new Session(id, server, transport, (s, error, message) =>
+      safeEmit(this.events, 'routingError', {
+        server,
+        sessionId: s.id,
+        direction: 'to-session',
+        reason: 'unknown-id',
+        method: (message as { method?: string }).method ?? null,
+        detail: `could not send to the session: ${error.message}`,
+      }),
+    );
+    const attached: Attached = { session, slot: null, onClose: options.onClose };
+    this.#sessions.set(id, attached);
+    transport.onmessage = (message) => this.#route(attached, message as Msg);
+    transport.onclose = () => this.#closeSession(attached, 'closed');
+    transport.onerror = (error) =>
+      safeEmit(this.events, 'routingError', {
+        server,
+        sessionId: id,
+        direction: 'to-backend',
+        reason: 'invalid',
+        method: null,
+        detail: error.message,
+      });
+    transport.start().catch((error: Error) => transport.onerror?.(error));
+    return id;
+  }
+
+  #route(attached: Attached, message: Msg): void {
+    const { session } = attached;
+    if (session.closed) return;
+    if (attached.slot === null) {
+      if (message.method !== 'initialize' || message.id === undefined) {
+        if (message.id !== undefined && message.method !== undefined) {
+          session.fail(message.id, { code: JSONRPC.notInitialized, message: 'send initialize first' });
+        }
+        return;
+      }
+      const hello = readHello(message.params);
+      if (!hello) {
+        session.fail(message.id, { code: JSONRPC.invalidParams, message: 'initialize needs params.protocolVersion' });
+        return;
+      }
+      session.hello = hello;
+      try {
+        attached.slot = this.#slotFor(session);
+      } catch (error) {
+        session.fail(message.id, toJsonRpcError(error));
+        return;
+      }
+    }
+    attached.slot.router.fromSession(session, message);
+  }
+
+  #slotFor(session: Session): Slot {
+    const runtime = this.#servers.get(session.server);
+    if (!runtime) throw new UnknownServerError(session.server);
+    const { config } = runtime.ctx;
+    if (config.share === 'shared') return runtime.shared;
+    if (runtime.perSession.size >= config.maxInstances) {
+      throw new MaxInstancesError(config.name, config.maxInstances);
+    }
+    const slot = new Slot(runtime.ctx, `mcp:${config.name}:${session.id}`, session.hello, (empty) => {
+      runtime.perSession.delete(empty);
+      void empty.close('session-closed');
+    });
+    runtime.perSession.add(slot);
+    return slot;
+  }
+
+  #closeSession(attached: Attached, reason: SessionCloseReason): void {
+    const { session } = attached;
+    if (session.closed) return;
+    session.closed = true;
+    this.#sessions.delete(session.id);
+    attached.slot?.router.leave(session);
+    attached.onClose?.();
+    if (session.ready)
+      safeEmit(this.events, 'sessionClosed', { server: session.server, sessionId: session.id, reason });
+    void session.transport.close().catch(() => {});
+  }
+
+  /** Ends one session (as a DELETE would). Resolves false when there is no such session. */
+  closeSession(sessionId: string): boolean {
+    const attached = this.#sessions.get(sessionId);
+    if (!attached) return false;
+    this.#closeSession(attached, 'closed');
+    return true;
+  }
+
+  /** The Streamable HTTP endpoint of `server`: call it from your route (after your own auth and checks). */
+  handleRequest(server: string, req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
+    return this.#http.handle(server, req, res, parsedBody);
+  }
+
+  stats(): ServerStats[] {
+    return [...this.#servers.values()].map((r) =>
+      serverStats(r.ctx, r.ctx.config.share === 'shared' ? [r.shared] : [...r.perSession]),
+    );
+  }
+
+  /** Replaces the server list: removed and changed servers lose their sessions and backends; unchanged ones are untouched. */
+  async reconfigure(servers: McpHostOptions['servers']): Promise<ReconfigureResult> {
+    if (this.#closing) throw new HostClosedError();
+    const next = resolveServers(servers, { cwd: this.#opts.stateDir, startTimeoutMs: this.#opts.startTimeoutMs });
+    const result: ReconfigureResult = { added: [], removed: [], changed: [], unchanged: [] };
+    const stops: Promise<void>[] = [];
+    for (const [name, runtime] of this.#servers) {
+      const config = next.get(name);
+      if (config && same(config, runtime.ctx.config)) {
+        result.unchanged.push(name);
+        continue;
+      }
+      (config ? result.changed : result.removed).push(name);
+      stops.push(this.#stopServer(name, runtime, 'reconfigured'));
+    }
+    for (const [name, config] of next) {
+      if (!this.#servers.has(name)) {
+        if (!result.changed.includes(name)) result.added.push(name);
+        this.#add(config);
+      }
+    }
+    await Promise.all(stops);
+    return result;
+  }
+
+  #stopServer(name: string, runtime: Runtime, reason: 'reconfigured' | 'closed'): Promise<void> {
+    this.#servers.delete(name);
+    for (const attached of [...this.#sessions.values()]) {
+      if (attached.session.server === name) this.#closeSession(attached, reason === 'closed' ? 'host-closed' : reason);
+    }
+    return Promise.all([runtime.shared, ...runtime.perSession].map((slot) => slot.close(reason))).then(() => {});
+  }
+
+  /** Closes every session and stops every backend tree; final. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#http.close();
+      await Promise.all([...this.#servers].map(([name, runtime]) => this.#stopServer(name, runtime, 'closed')));
+      const own = await this.#own?.catch(() => null);
+      await own?.shutdown(this.#opts.killGraceMs);
+    })();
+    return this.#closing;
+  }
+}
+
+const canonical = (config: ResolvedServer) =>
+  JSON.stringify({
+    ...config,
+    env: Object.fromEntries(Object.entries(config.env).sort(([a], [b]) => (a < b ? -1 : 1))),
+  });
+const same = (a: ResolvedServer, b: ResolvedServer) => canonical(a) === canonical(b);
+
+export function createMcpHost(options: McpHostOptions): McpHost {
+  return new McpHost(options);
+}

@@ -1,0 +1,307 @@
+import { isAbsolute } from 'node:path';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { Emitter } from 'mitt';
+import type { Clock, McpHostEvents, ShareMode } from './events.js';
+import type { RegistryLike } from './registry.js';
+
+/** One MCP stdio server, as users write it for Claude Desktop, Claude Code and Cursor, plus the host's settings. */
+export interface ServerConfig {
+  command: string;
+  args?: readonly string[];
+  /** Added to the minimal default environment (see README: Environment). */
+  env?: Readonly<Record<string, string>>;
+  /** Absolute; default the host's `stateDir`. */
+  cwd?: string;
+  /** 'shared' (default): one backend for every session. 'per-session': one backend per session. */
+  share?: ShareMode;
+  /** per-session only: most backends running at once; default 16. */
+  maxInstances?: number;
+  /** Stop a shared backend after this long without sessions; 0 = never; default 600000 (10 min). */
+  idleMs?: number;
+  /**
+   * Forward one session's requests at a time (shared only), so every server-to-client request
+   * (sampling, elicitation, roots) has exactly one possible owner. Default false.
+   */
+  serialize?: boolean;
+  /** What the host declares to a shared backend at `initialize`; default sampling, elicitation (form, url) and roots. */
+  clientCapabilities?: ClientCapabilities;
+  /** Time for the backend to answer `initialize`; default the host's `startTimeoutMs`. */
+  startTimeoutMs?: number;
+  /** Default true (no console window on Windows). */
+  windowsHide?: boolean;
+}
+
+export interface McpHostOptions {
+  servers: Readonly<Record<string, ServerConfig>>;
+  /** Absolute folder the host owns: default `cwd` of backends and home of its default process registry. */
+  stateDir: string;
+  /** Where backends are recorded (accepted by shape); default a registry at `<stateDir>/mcp-host-processes.json`. */
+  registry?: RegistryLike;
+  /** Consecutive failed starts that open a server's circuit (default 3), and for how long (default 60000 ms). */
+  breaker?: { failureThreshold?: number; cooldownMs?: number };
+  /** Default 30000. */
+  startTimeoutMs?: number;
+  /** SIGTERM-to-SIGKILL grace when a backend tree is stopped; default 3000. */
+  killGraceMs?: number;
+  /** Streamable HTTP sessions with no request and no open stream for this long are closed; 0 = never; default 1800000. */
+  sessionIdleMs?: number;
+  /** Largest HTTP request body (413 above it); default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Largest line a backend may print; longer lines are dropped and reported; default 64 MiB. */
+  maxLineBytes?: number;
+  /** Lines of each backend's stderr kept for errors; default 40. */
+  stderrLines?: number;
+  /** Sent to shared backends at `initialize`; default `{ name: 'spawnguard-mcp-host', version }`. */
+  clientInfo?: { name: string; version: string };
+  clock?: Clock;
+  events?: Emitter<McpHostEvents>;
+  /** The environment the default variables are copied from; default `process.env`. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export interface ResolvedServer {
+  name: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  share: ShareMode;
+  maxInstances: number;
+  idleMs: number;
+  serialize: boolean;
+  clientCapabilities: ClientCapabilities;
+  startTimeoutMs: number;
+  windowsHide: boolean;
+}
+
+export const DEFAULT_CLIENT_CAPABILITIES: ClientCapabilities = {
+  sampling: {},
+  elicitation: { form: {}, url: {} },
+  roots: { listChanged: true },
+};
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const HOST_KEYS = new Set([
+  'servers',
+  'stateDir',
+  'registry',
+  'breaker',
+  'startTimeoutMs',
+  'killGraceMs',
+  'sessionIdleMs',
+  'maxBodyBytes',
+  'maxLineBytes',
+  'stderrLines',
+  'clientInfo',
+  'clock',
+  'events',
+  'baseEnv',
+]);
+const SERVER_KEYS = new Set([
+  'command',
+  'args',
+  'env',
+  'cwd',
+  'share',
+  'maxInstances',
+  'idleMs',
+  'serialize',
+  'clientCapabilities',
+  'startTimeoutMs',
+  'windowsHide',
+]);
+
+export const show = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+};
+
+function plainObject(name: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${show(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function noUnknown(name: string, value: Record<string, unknown>, known: Set<string>): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) throw new TypeError(`${name}.${key} is not an option (known: ${[...known].join(', ')})`);
+  }
+}
+
+function string(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${name} must be a non-empty string, got ${show(value)}`);
+  }
+  if (value.includes('\0')) throw new TypeError(`${name} must not contain NUL bytes, got ${show(value)}`);
+  return value;
+}
+
+function absolute(name: string, value: unknown): string {
+  const path = string(name, value);
+  if (!isAbsolute(path)) throw new TypeError(`${name} must be an absolute path, got ${show(value)}`);
+  return path;
+}
+
+export function ms(name: string, value: unknown, fallback: number, { zero = true } = {}): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${show(value)}`);
+  if (!Number.isFinite(value) || value < 0 || (!zero && value === 0) || value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${name} must be a finite number of milliseconds ${zero ? '>= 0' : '> 0'} and at most ${MAX_TIMER_MS}, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+function int(name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer, got ${show(value)}`);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false, got ${show(value)}`);
+  return value;
+}
+
+/** Checks one server's config; `defaults` supply what the host decides. Throws naming `servers.<name>.<field>`. */
+export function resolveServer(
+  name: string,
+  config: unknown,
+  defaults: { cwd: string; startTimeoutMs: number },
+): ResolvedServer {
+  if (!SERVER_NAME.test(name)) {
+    throw new TypeError(
+      `servers: ${show(name)} is not a valid server name (letters, digits, '.', '_', '-'; at most 64; it becomes a URL path segment)`,
+    );
+  }
+  const at = `servers.${name}`;
+  const c = plainObject(at, config);
+  noUnknown(at, c, SERVER_KEYS);
+  const args = c.args ?? [];
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {
+    throw new TypeError(`${at}.args must be an array of strings, got ${show(c.args)}`);
+  }
+  const env: Record<string, string> = {};
+  if (c.env !== undefined) {
+    for (const [key, value] of Object.entries(plainObject(`${at}.env`, c.env))) {
+      if (key.length === 0 || key.includes('=') || key.includes('\0')) {
+        throw new TypeError(`${at}.env has an invalid variable name ${show(key)}`);
+      }
+      if (typeof value !== 'string') throw new TypeError(`${at}.env.${key} must be a string, got ${show(value)}`);
+      env[key] = value;
+    }
+  }
+  const share = c.share ?? 'shared';
+  if (share !== 'shared' && share !== 'per-session') {
+    throw new TypeError(`${at}.share must be "shared" or "per-session", got ${show(c.share)}`);
+  }
+  if (c.clientCapabilities !== undefined) plainObject(`${at}.clientCapabilities`, c.clientCapabilities);
+  return {
+    name,
+    command: string(`${at}.command`, c.command),
+    args: [...args],
+    env,
+    cwd: c.cwd === undefined ? defaults.cwd : absolute(`${at}.cwd`, c.cwd),
+    share,
+    maxInstances: int(`${at}.maxInstances`, c.maxInstances, 16, 1),
+    idleMs: ms(`${at}.idleMs`, c.idleMs, 600_000),
+    serialize: bool(`${at}.serialize`, c.serialize, false),
+    clientCapabilities: (c.clientCapabilities as ClientCapabilities | undefined) ?? DEFAULT_CLIENT_CAPABILITIES,
+    startTimeoutMs: ms(`${at}.startTimeoutMs`, c.startTimeoutMs, defaults.startTimeoutMs, { zero: false }),
+    windowsHide: bool(`${at}.windowsHide`, c.windowsHide, true),
+  };
+}
+
+export interface ResolvedHost {
+  servers: Map<string, ResolvedServer>;
+  stateDir: string;
+  registry: RegistryLike | undefined;
+  failureThreshold: number;
+  cooldownMs: number;
+  startTimeoutMs: number;
+  killGraceMs: number;
+  sessionIdleMs: number;
+  maxBodyBytes: number;
+  maxLineBytes: number;
+  stderrLines: number;
+  clientInfo: { name: string; version: string };
+  clock: Clock | undefined;
+  events: Emitter<McpHostEvents> | undefined;
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+export function resolveHost(options: unknown, version: string): ResolvedHost {
+  const o = plainObject('options', options);
+  noUnknown('options', o, HOST_KEYS);
+  const stateDir = absolute('options.stateDir', o.stateDir);
+  const startTimeoutMs = ms('options.startTimeoutMs', o.startTimeoutMs, 30_000, { zero: false });
+  const servers = resolveServers(o.servers, { cwd: stateDir, startTimeoutMs });
+  const registry = o.registry;
+  if (registry !== undefined && typeof (registry as RegistryLike | null)?.spawn !== 'function') {
+    throw new TypeError(`options.registry must have a spawn(command, args, options) method, got ${show(registry)}`);
+  }
+  const breaker = o.breaker === undefined ? {} : plainObject('options.breaker', o.breaker);
+  noUnknown('options.breaker', breaker, new Set(['failureThreshold', 'cooldownMs']));
+  const clientInfo = o.clientInfo === undefined ? { name: 'spawnguard-mcp-host', version } : o.clientInfo;
+  const info = plainObject('options.clientInfo', clientInfo);
+  const clock = o.clock as Clock | undefined;
+  if (
+    clock !== undefined &&
+    (typeof clock?.now !== 'function' ||
+      typeof clock.setTimeout !== 'function' ||
+      typeof clock.clearTimeout !== 'function')
+  ) {
+    throw new TypeError(
+      `options.clock must have now(), setTimeout(fn, ms) and clearTimeout(handle), got ${show(clock)}`,
+    );
+  }
+  const events = o.events as Emitter<McpHostEvents> | undefined;
+  if (events !== undefined && (typeof events?.emit !== 'function' || !(events.all instanceof Map))) {
+    throw new TypeError(`options.events must be a mitt emitter, got ${show(events)}`);
+  }
+  const baseEnv = o.baseEnv === undefined ? process.env : plainObject('options.baseEnv', o.baseEnv);
+  return {
+    servers,
+    stateDir,
+    registry: registry as RegistryLike | undefined,
+    failureThreshold: int('options.breaker.failureThreshold', breaker.failureThreshold, 3, 1),
+    cooldownMs: ms('options.breaker.cooldownMs', breaker.cooldownMs, 60_000),
+    startTimeoutMs,
+    killGraceMs: ms('options.killGraceMs', o.killGraceMs, 3000),
+    sessionIdleMs: ms('options.sessionIdleMs', o.sessionIdleMs, 1_800_000),
+    maxBodyBytes: int('options.maxBodyBytes', o.maxBodyBytes, 4 * 1024 * 1024, 1),
+    maxLineBytes: int('options.maxLineBytes', o.maxLineBytes, 64 * 1024 * 1024, 1),
+    stderrLines: int('options.stderrLines', o.stderrLines, 40, 0),
+    clientInfo: {
+      name: string('options.clientInfo.name', info.name),
+      version: string('options.clientInfo.version', info.version),
+    },
+    clock,
+    events,
+    baseEnv: baseEnv as NodeJS.ProcessEnv,
+  };
+}
+
+export function resolveServers(
+  servers: unknown,
+  defaults: { cwd: string; startTimeoutMs: number },
+): Map<string, ResolvedServer> {
+  const s = plainObject('options.servers', servers);
+  const resolved = new Map<string, ResolvedServer>();
+  for (const [name, config] of Object.entries(s)) resolved.set(name, resolveServer(name, config, defaults));
+  return resolved;
+}

@@ -1,0 +1,80 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Backend } from './backend.js';
+import type { ClientHello } from './capabilities.js';
+
+/** A server-to-client request the session has not answered yet. */
+export interface OpenServerRequest {
+  backend: Backend;
+  backendId: RequestId;
+  progressToken: string | number | undefined;
+}
+
+/**
+ * One client session: an SDK transport (Streamable HTTP, or any other) plus the routing state the
+ * router keeps for it. All maps are keyed by what arrives on the wire, so every lookup is O(1).
+ */
+export class Session {
+  hello: ClientHello | null = null;
+  /** Set once the session's `initialize` was answered with a result. */
+  ready = false;
+  closed = false;
+  /** Client request id → backend id, for every request of this session in flight to the backend. */
+  readonly toBackend = new Map<RequestId, number>();
+  /** Server-to-client requests sent to this session, by the id the session sees. */
+  readonly serverRequests = new Map<number, OpenServerRequest>();
+  /** Progress tokens of those requests (the backend's own tokens: the session reports progress on them). */
+  readonly serverTokens = new Set<string | number>();
+  /** Rank in LOG_LEVELS of the level this session set; undefined: it never did (it gets every message). */
+  level: number | undefined;
+  readonly subscriptions = new Set<string>();
+  #nextServerId = 1;
+
+  constructor(
+    readonly id: string,
+    readonly server: string,
+    readonly transport: Transport,
+    private readonly onSendError: (session: Session, error: Error, message: JSONRPCMessage) => void,
+  ) {}
+
+  get inFlight(): number {
+    return this.toBackend.size;
+  }
+
+  allocServerId(): number {
+    return this.#nextServerId++;
+  }
+
+  /** The oldest request of this session still in flight: server-to-client requests go out on its stream. */
+  anyRequestInFlight(): RequestId | undefined {
+    return this.toBackend.keys().next().value;
+  }
+
+  send(message: JSONRPCMessage, relatedRequestId?: RequestId): void {
+    if (this.closed) return;
+    let sent: Promise<void>;
+    try {
+      sent = this.transport.send(message, relatedRequestId === undefined ? undefined : { relatedRequestId });
+    } catch (error) {
+      this.onSendError(this, error as Error, message);
+      return;
+    }
+    sent.catch((error: Error) => this.onSendError(this, error, message));
+  }
+
+  respond(id: RequestId, result: Record<string, unknown>): void {
+    this.send({ jsonrpc: '2.0', id, result } as JSONRPCMessage);
+  }
+
+  fail(id: RequestId, error: { code: number; message: string; data?: unknown }): void {
+    this.send({ jsonrpc: '2.0', id, error } as JSONRPCMessage);
+  }
+
+  /** Ends the SSE stream of a request that will get no response (it was cancelled), where the transport can. */
+  endStream(requestId: RequestId): void {
+    const transport = this.transport as Transport & { closeSSEStream?: (id: RequestId) => void };
+    try {
+      transport.closeSSEStream?.(requestId);
+    } catch {}
+  }
+}

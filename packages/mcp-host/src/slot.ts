@@ -1,0 +1,255 @@
+import { CircuitBreaker } from '@spawnguard/circuit-breaker';
+import { type ConnectionMemo, memoizeConnection } from '@spawnguard/connection-memo';
+import { Backend, type ExitInfo } from './backend.js';
+import { type ClientHello, perSessionInitialize, sharedInitialize } from './capabilities.js';
+import { BackendExitedError, BackendStartError, ServerUnavailableError } from './errors.js';
+import type { Clock, McpHostEvents, StopReason } from './events.js';
+import type { ResolvedServer } from './options.js';
+import type { RegistryLike } from './registry.js';
+import { Router, type RouterLink } from './router.js';
+import type { Session } from './session.js';
+
+/** What every backend of one server shares: its config, its breaker, the host's settings. */
+export interface ServerContext {
+  readonly config: ResolvedServer;
+  readonly env: Record<string, string>;
+  readonly breaker: CircuitBreaker;
+  readonly clock: Clock;
+  readonly killGraceMs: number;
+  readonly maxLineBytes: number;
+  readonly stderrLines: number;
+  readonly clientInfo: { name: string; version: string };
+  registry(signal: AbortSignal): Promise<RegistryLike>;
+  emit<K extends keyof McpHostEvents>(type: K, payload: McpHostEvents[K]): void;
+  sessionReady(session: Session): void;
+  /** The last failed start or crash of any of this server's backends, for errors and stats. */
+  lastError: { message: string; at: number; stderr: readonly string[] } | null;
+  /** Counted over every backend this server ever had (per-session slots come and go). */
+  readonly totals: { starts: number; restarts: number };
+}
+
+export function serverBreaker(name: string, failureThreshold: number, cooldownMs: number, clock: Clock) {
+  return new CircuitBreaker({
+    name: `mcp:${name}`,
+    failureThreshold,
+    cooldownMs,
+    now: () => clock.now(),
+    // Only a backend that could not start counts; a start the host itself aborted (closing) does not.
+    isFailure: (error) => error instanceof BackendStartError,
+  });
+}
+
+export interface SlotStats {
+  instance: string;
+  state: 'stopped' | 'starting' | 'running' | 'closed';
+  pid: number | null;
+  starts: number;
+  restarts: number;
+  sessions: number;
+  inFlight: number;
+  queued: number;
+}
+
+/**
+ * One backend's lifecycle and its router: started lazily (connection-memo, through the server's
+ * breaker), restarted on the next use after it died, stopped after `idleMs` without sessions
+ * (shared) or with its session (per-session), its whole tree killed whenever it stops.
+ */
+export class Slot implements RouterLink {
+  readonly router = new Router(this);
+  readonly server: string;
+  readonly perSession: boolean;
+  readonly serialize: boolean;
+  starts = 0;
+  restarts = 0;
+  readonly #memo: ConnectionMemo<Backend>;
+  #starting: Promise<void> | null = null;
+  #crashed = false;
+  #idle: unknown = null;
+  #closed = false;
+  readonly #reasons = new WeakMap<Backend, StopReason>();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    readonly instance: string,
+    private readonly hello: ClientHello | null,
+    private readonly onEmpty: (slot: Slot) => void,
+  ) {
+    this.server = ctx.config.name;
+    this.perSession = hello !== null;
+    this.serialize = ctx.config.serialize && hello === null;
+    this.#memo = memoizeConnection<Backend>({
+      connect: ({ signal }) => this.#start(signal),
+      close: (backend) => backend.stop(ctx.killGraceMs),
+      breaker: ctx.breaker,
+      connectTimeoutMs: ctx.config.startTimeoutMs + ctx.killGraceMs + 5000,
+    });
+  }
+
+  async #start(signal: AbortSignal): Promise<Backend> {
+    const { ctx } = this;
+    const { config } = ctx;
+    const registry = await ctx.registry(signal);
+    const restart = this.#crashed;
+    this.starts++;
+    ctx.totals.starts++;
+    if (restart) {
+      this.restarts++;
+      ctx.totals.restarts++;
+    }
+    const began = ctx.clock.now();
+    let backend: Backend;
+    try {
+      backend = await Backend.start(
+        {
+          server: config.name,
+          instance: this.instance,
+          command: config.command,
+          args: config.args,
+          env: ctx.env,
+          cwd: config.cwd,
+          windowsHide: config.windowsHide,
+          startTimeoutMs: config.startTimeoutMs,
+          maxLineBytes: ctx.maxLineBytes,
+          stderrLines: ctx.stderrLines,
+          initialize: this.hello
+            ? perSessionInitialize(this.hello)
+            : sharedInitialize(config.clientCapabilities, ctx.clientInfo),
+          onOutput: (stream, line, pid) => ctx.emit('output', { server: config.name, pid, stream, line }),
+        },
+        registry,
+        began,
+        signal,
+      );
+    } catch (error) {
+      if (error instanceof BackendStartError) {
+        ctx.lastError = { message: error.message, at: ctx.clock.now(), stderr: error.stderr };
+        ctx.emit('backendStartFailed', { server: config.name, instance: this.instance, error });
+      }
+      throw error;
+    }
+    this.#crashed = false;
+    backend.onExit((info) => this.#exited(backend, info));
+    ctx.emit('backendStarted', {
+      server: config.name,
+      pid: backend.pid,
+      instance: this.instance,
+      durationMs: ctx.clock.now() - began,
+      restart,
+    });
+    this.router.attach(backend, this.starts > 1);
+    return backend;
+  }
+
+  #exited(backend: Backend, info: ExitInfo): void {
+    const reason = this.#reasons.get(backend) ?? 'exited';
+    const error = new BackendExitedError(this.server, backend.pid, info.code, info.signal, info.stderr);
+    if (reason === 'exited') {
+      this.#crashed = true;
+      this.ctx.lastError = { message: error.message, at: this.ctx.clock.now(), stderr: info.stderr };
+    }
+    void this.#memo.invalidate(backend);
+    this.router.detach(backend, error);
+    this.ctx.emit('backendStopped', {
+      server: this.server,
+      pid: backend.pid,
+      instance: this.instance,
+      reason,
+      code: info.code,
+      signal: info.signal,
+      stderr: info.stderr,
+    });
+  }
+
+  ensureBackend(): void {
+    if (this.#closed || this.#starting || this.router.backend) return;
+    const run = this.#memo.get().then(
+      () => {},
+      (error: unknown) => this.router.startFailed(this.#explain(error)),
+    );
+    this.#starting = run.finally(() => {
+      this.#starting = null;
+      if (!this.router.backend && this.router.waiting > 0) this.ensureBackend();
+    });
+  }
+
+  #explain(error: unknown): Error {
+    const last = this.ctx.lastError;
+    if ((error as { code?: unknown })?.code === 'EBROKENCIRCUIT') {
+      const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs ?? 0;
+      return new ServerUnavailableError(this.server, retryAfterMs, last?.stderr ?? [], last?.message ?? null, {
+        cause: error,
+      });
+    }
+    if (error instanceof BackendStartError || error instanceof ServerUnavailableError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new BackendStartError(this.server, message, last?.stderr ?? [], null, null, null, { cause: error });
+  }
+
+  routingError(event: Omit<McpHostEvents['routingError'], 'server'>): void {
+    this.ctx.emit('routingError', { server: this.server, ...event });
+  }
+
+  sessionReady(session: Session): void {
+    this.ctx.sessionReady(session);
+  }
+
+  sessionsChanged(count: number): void {
+    if (this.#idle !== null) {
+      this.ctx.clock.clearTimeout(this.#idle);
+      this.#idle = null;
+    }
+    if (count > 0 || this.#closed) return;
+    if (this.perSession) {
+      this.onEmpty(this);
+      return;
+    }
+    const { idleMs } = this.ctx.config;
+    if (idleMs === 0) return;
+    this.#idle = this.ctx.clock.setTimeout(() => {
+      this.#idle = null;
+      if (this.router.sessions.size === 0) void this.stop('idle');
+    }, idleMs);
+  }
+
+  /** Stops the backend (whole tree); the next use starts a new one. */
+  async stop(reason: StopReason): Promise<void> {
+    const current = this.#memo.current;
+    if (current) this.#reasons.set(current, reason);
+    await this.#memo.reset();
+  }
+
+  /** Final: stops the backend and refuses to start another. */
+  async close(reason: StopReason): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#idle !== null) this.ctx.clock.clearTimeout(this.#idle);
+    const current = this.#memo.current;
+    if (current) this.#reasons.set(current, reason);
+    await this.#memo.close();
+  }
+
+  get pid(): number | null {
+    return this.router.backend?.pid ?? null;
+  }
+
+  stats(): SlotStats {
+    const state = this.#closed
+      ? 'closed'
+      : this.router.backend
+        ? 'running'
+        : this.#memo.state === 'connecting' || this.#starting
+          ? 'starting'
+          : 'stopped';
+    return {
+      instance: this.instance,
+      state,
+      pid: this.pid,
+      starts: this.starts,
+      restarts: this.restarts,
+      sessions: this.router.sessions.size,
+      inFlight: this.router.pending.size,
+      queued: this.router.waiting,
+    };
+  }
+}
