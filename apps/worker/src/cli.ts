@@ -16,6 +16,9 @@ Commands:
   hook <event>      Deliver one event to the worker, starting it if needed. Always exits 0 within
                     its budget (fails open); prints one short line on stderr when it could not.
   daemon            Run the worker in the foreground.
+  import <file>     Read a Claude Desktop, Claude Code or Cursor MCP config; print the host's
+                    servers.json and the config whose entries launch the bridge instead
+                    (--write applies both, backing the original up first).
 
 Options:
   --port <n>        TCP port on 127.0.0.1 (env SPAWNGUARD_PORT; default 37700 + uid % 100).
@@ -23,7 +26,9 @@ Options:
                     or ~/.spawnguard).
   --payload <json>  hook: JSON payload sent with the event ("-" reads it from stdin).
   --budget-ms <n>   hook: total time budget (env SPAWNGUARD_HOOK_BUDGET_MS; default 5000).
-  --json            status: print JSON.
+  --json            status, import: print JSON.
+  --write           import: write servers.json and the client config (with a backup).
+  --from <format>   import: claude-desktop, claude-code or cursor (default: from the file name).
   --naive           UNSAFE DEMO MODE: every defence off (no spawn lock, no bind-or-die, no
                     connection memo, no breaker, no reaper), to reproduce the spawn storm side
                     by side. Naive daemons exit by themselves after SPAWNGUARD_NAIVE_TTL_MS (60 s).
@@ -38,7 +43,11 @@ const COMMANDS: Record<string, string[]> = {
   status: ['port', 'home', 'json'],
   hook: ['port', 'home', 'naive', 'payload', 'budget-ms'],
   daemon: ['port', 'home', 'naive'],
+  import: ['port', 'home', 'write', 'from', 'json'],
 };
+
+/** How many positionals each command takes after its name. */
+const ARITY: Record<string, number> = { hook: 1, import: 1 };
 
 function usageError(message: string): number {
   process.stderr.write(`spawnguard-worker: ${message}\n\n${USAGE}`);
@@ -69,10 +78,11 @@ async function main(argv: string[]): Promise<number> {
   for (const name of Object.keys(values)) {
     if (!allowed.includes(name)) return usageError(`option --${name} is not valid for ${command}`);
   }
-  if (command === 'hook' ? rest.length !== 1 : rest.length !== 0) {
-    return usageError(
-      command === 'hook' ? 'hook takes exactly one <event> name' : `unexpected argument ${JSON.stringify(rest[0])}`,
-    );
+  const arity = ARITY[command] ?? 0;
+  if (rest.length !== arity) {
+    if (command === 'hook') return usageError('hook takes exactly one <event> name');
+    if (command === 'import') return usageError('import takes exactly one <config file>');
+    return usageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   }
 
   const { resolveConfig, UsageError } = await import('./config.js');
@@ -88,6 +98,15 @@ async function main(argv: string[]): Promise<number> {
     case 'hook': {
       const { runHook } = await import('./hook.js');
       return runHook(config, rest[0]!, values.payload);
+    }
+    case 'import': {
+      const { runImport } = await import('./import-command.js');
+      return runImport(config, {
+        file: rest[0]!,
+        write: values.write === true,
+        json: values.json === true,
+        from: values.from,
+      });
     }
     case 'daemon': {
       const { runDaemon } = await import('./daemon.js');
@@ -123,6 +142,8 @@ function parse(argv: string[]) {
       payload: { type: 'string' },
       'budget-ms': { type: 'string' },
       json: { type: 'boolean' },
+      write: { type: 'boolean' },
+      from: { type: 'string' },
       naive: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },

@@ -24,6 +24,8 @@ export interface HomePaths {
   log: string;
   /** stdout/stderr of a detached daemon (crash traces land here, not in the void). */
   daemonOut: string;
+  /** The MCP servers the host runs: `{ "mcpServers": { "<name>": { command, args, env, cwd, ... } } }`. */
+  servers: string;
 }
 
 export class HomeError extends Error {
@@ -47,6 +49,7 @@ export function homePaths(dir: string): HomePaths {
     registry: join(dir, 'registry.json'),
     log: join(dir, 'worker.log'),
     daemonOut: join(dir, 'daemon.out'),
+    servers: join(dir, 'servers.json'),
   };
 }
 

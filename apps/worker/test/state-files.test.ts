@@ -74,8 +74,8 @@ describe('the daemon and its helper run in the home folder', () => {
     expect((await http(port, '/search?q=cwd', { home })).status).toBe(200);
     const daemon = await waitFor('daemon', () => processesWith(home).find(isDaemon));
     const helper = await waitFor('helper', () => processesWith(home).find(isHelper));
-    expect(readlinkSync(`/proc/${daemon.pid}/cwd`)).toBe(home);
-    expect(readlinkSync(`/proc/${helper.pid}/cwd`)).toBe(home);
+    expect(readlinkSync(`/proc/${daemon!.pid}/cwd`)).toBe(home);
+    expect(readlinkSync(`/proc/${helper!.pid}/cwd`)).toBe(home);
     expect(readFileSync(join(home, 'daemon.out.1'), 'utf8')).toBe('x'.repeat(4096));
     expect(statSync(join(home, 'daemon.out')).size).toBeLessThan(4096);
   });
