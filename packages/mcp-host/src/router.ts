@@ -105,6 +105,10 @@ export class Router {
       session.fail(id, { code: -32600, message: `request id ${JSON.stringify(id)} is already in flight` });
       return;
     }
+    this.#dispatch(session, message);
+  }
+
+  #dispatch(session: Session, message: Msg): void {
     if (!this.backend) {
       this.#waiting.push({ session, message });
       this.link.ensureBackend();
@@ -305,7 +309,11 @@ export class Router {
     }
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const { session, message } of waiting) if (!session.closed) this.#request(session, message);
+    for (const { session, message } of waiting) {
+      if (session.closed) continue;
+      if (message.id === undefined) this.#sessionNotification(session, message);
+      else this.#dispatch(session, message);
+    }
   }
 
   /** The backend is gone: requests in flight fail at once; what was queued waits for the next start. */
