@@ -1,5 +1,5 @@
 // The before/after table (text) and the side-by-side HTML report.
-import { escapeHtml, renderTimelineSvg } from '@spawnguard/storm';
+import { escapeHtml, renderTimelineSvg, timelinePeak } from '@spawnguard/storm';
 
 const ROWS = [
   ['workers peak (concurrent)', (s) => s.workersPeak],
@@ -33,10 +33,12 @@ export function renderComparisonHtml(naive, guarded) {
   const rows = comparisonRows(naive, guarded)
     .map(([label, a, b]) => `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(a)}</td><td>${escapeHtml(b)}</td></tr>`)
     .join('\n');
+  // One y scale for both runs: the guarded run's flat line at 1 must look small next to the storm.
+  const yMax = timelinePeak(naive.storm, guarded.storm);
   const side = (s, title) => `<section>
   <h2>${escapeHtml(title)}</h2>
   <p>${s.concurrency} concurrent launchers x ${s.rounds} round(s): each runs <code>spawnguard-worker hook</code>, then one search; then <code>spawnguard-worker stop</code>.</p>
-  ${renderTimelineSvg(s.storm)}
+  ${renderTimelineSvg(s.storm, { yMax })}
 </section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>spawnguard demo: the storm and its cure</title>

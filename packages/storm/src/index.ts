@@ -5,7 +5,8 @@ export {
   type WatchOption,
   type WatchPattern,
 } from './options.js';
-export { escapeHtml, renderHtml, renderTimelineSvg } from './report-html.js';
+export type { TimelineOptions } from './report-html.js';
+export { escapeHtml, renderHtml, renderTimelineSvg, timelinePeak } from './report-html.js';
 export { formatExitCodes, formatTable } from './report-text.js';
 export { runStorm } from './run-storm.js';
 export { durationStats, percentile } from './stats.js';

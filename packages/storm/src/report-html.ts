@@ -39,15 +39,36 @@ const SVG_STYLE = `<style>
 .sg-timeline .boundary-label { fill: #57606a; font-size: 11px; }
 </style>`;
 
+export interface TimelineOptions {
+  /**
+   * The top of the y axis, at least. Give two timelines the same value (`timelinePeak` of both) to
+   * draw them on one scale: otherwise a run that peaks at 1 fills its chart like one that peaks at 60.
+   */
+  yMax?: number;
+}
+
+/** The most matching processes any one sample of these runs saw (for a shared `yMax`). */
+export function timelinePeak(...results: StormResult[]): number {
+  let peak = 0;
+  for (const result of results) {
+    const names = Object.keys(result.config.watch);
+    for (const sample of result.timeline) for (const n of names) peak = Math.max(peak, sample.counts[n] ?? 0);
+  }
+  return peak;
+}
+
 /**
  * The SVG timeline: one step-line per watch pattern, round boundaries, axes with labels and a
  * legend. Self-contained (its styles travel inside it), so it can be embedded in any page.
  */
-export function renderTimelineSvg(result: StormResult): string {
+export function renderTimelineSvg(result: StormResult, options: TimelineOptions = {}): string {
   const names = Object.keys(result.config.watch);
   const { timeline } = result;
+  if (options.yMax !== undefined && (!Number.isFinite(options.yMax) || options.yMax < 0)) {
+    throw new RangeError(`options.yMax must be a finite number >= 0, got ${String(options.yMax)}`);
+  }
   const tMax = Math.max(1, result.durationMs, ...timeline.map((s) => s.t));
-  const yTop = Math.max(1, ...timeline.flatMap((s) => names.map((n) => s.counts[n] ?? 0)));
+  const yTop = Math.max(1, options.yMax ?? 0, timelinePeak(result));
   const yStep = Math.max(1, Math.ceil(niceStep(yTop, 5)));
   const yMax = Math.ceil(yTop / yStep) * yStep;
   const xStep = niceStep(tMax, 8);

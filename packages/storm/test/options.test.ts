@@ -7,9 +7,11 @@ import {
   MAX_CONCURRENCY,
   percentile,
   renderHtml,
+  renderTimelineSvg,
   runStorm,
   type StormOptions,
   type StormResult,
+  timelinePeak,
 } from '../src/index.js';
 import { compileWatch } from '../src/options.js';
 import { niceStep } from '../src/report-html.js';
@@ -258,5 +260,22 @@ describe('report helpers', () => {
     expect(html).toContain('data-watch="&lt;b&gt;"');
     expect(html).not.toMatch(/<script|<link|src=|href=/);
     expect(html).toContain('round 2');
+  });
+
+  it('renderTimelineSvg draws two runs on one y scale when given a shared yMax', () => {
+    const ticks = (svg: string) =>
+      [...svg.matchAll(/<text class="tick" x="\d+" y="[\d.]+" text-anchor="end"[^>]*>(\d+)<\/text>/g)].map((m) =>
+        Number(m[1]),
+      );
+    const big = { ...result, timeline: [{ t: 5, round: 0, counts: { workers: 60, '<b>': 3 } }] };
+    expect(timelinePeak(result, big)).toBe(60);
+    expect(Math.max(...ticks(renderTimelineSvg(result)))).toBe(2); // alone: 0 to 2 fills the chart
+    const shared = timelinePeak(result, big);
+    expect(Math.max(...ticks(renderTimelineSvg(result, { yMax: shared })))).toBe(60);
+    expect(Math.max(...ticks(renderTimelineSvg(big, { yMax: shared })))).toBe(60);
+    // A yMax below the run's own peak never clips the run.
+    expect(Math.max(...ticks(renderTimelineSvg(big, { yMax: 1 })))).toBe(60);
+    expect(() => renderTimelineSvg(result, { yMax: -1 })).toThrow(/yMax must be a finite number >= 0, got -1/);
+    expect(() => renderTimelineSvg(result, { yMax: Number.NaN })).toThrow(RangeError);
   });
 });
