@@ -26,10 +26,7 @@ export const NODE_VERSIONS = {
  * `nobody` user (orphan-reaper's "another user's process" test), and nobody cannot enter /root (0700).
  */
 export const cacheRoot = () =>
-  process.env.SPAWNGUARD_NODE_CACHE ??
-  (process.getuid?.() === 0
-    ? '/var/cache/spawnguard-node'
-    : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spawnguard-node'));
+  process.getuid?.() === 0 ? '/var/cache/spawnguard-node' : join(homedir(), '.cache', 'spawnguard-node');
 
 /** The bin folder holding `node` for a major version of the matrix; fetches it on first use. */
 export function nodeBin(major) {

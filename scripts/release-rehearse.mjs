@@ -104,9 +104,7 @@ function http(url, { method = 'GET', body, headers = {} } = {}) {
 }
 
 const cacheRoot = () =>
-  process.getuid?.() === 0
-    ? '/var/cache/spawnguard-verdaccio'
-    : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spawnguard-verdaccio');
+  process.getuid?.() === 0 ? '/var/cache/spawnguard-verdaccio' : join(homedir(), '.cache', 'spawnguard-verdaccio');
 
 /** verdaccio, installed once per lockfile into a cache folder (npm ci: exactly the locked tree). */
 function verdaccioBin() {
@@ -597,7 +595,8 @@ async function main() {
       if (!installed) continue;
       writeFileSync(join(project, 'rehearsal-runtime.cjs'), RUNTIME);
       const readmePath = join(project, 'node_modules', ...name.split('/'), 'README.md');
-      if (!check(`${name}@${version}: README.md in the tarball`, existsSync(readmePath), 'no README.md was published')) continue;
+      if (!check(`${name}@${version}: README.md in the tarball`, existsSync(readmePath), 'no README.md was published'))
+        continue;
       const readme = readFileSync(readmePath, 'utf8');
       for (const format of ['esm', 'cjs']) {
         const result = await runExample(project, name, format, readme);
