@@ -157,28 +157,32 @@ export class OwnershipKeeper {
     const deadline = started + settings.waitMs;
     const signal = this.#close.signal;
     let verdict = first;
+    /** The live owner this claim waited for: whom the file is taken from when it released it. */
+    let waitedFor: OwnerRecord | null = null;
     for (;;) {
       if (signal.aborted) return;
       verdict ??= await this.host.look(signal);
       if (signal.aborted) return;
       switch (verdict.kind) {
         case 'take':
-          return this.#take(verdict.adopt, verdict.previousOwner, started, emptyLeftovers());
+          return this.#take(verdict.adopt, verdict.previousOwner ?? waitedFor, started, emptyLeftovers());
         case 'leftovers': {
           if (!settings.reap) {
             return this.#notClaimed('leftovers-pending', verdict.previousOwner, verdict.entries, started, false);
           }
           this.#pending = verdict.entries;
-          this.#set({ state: 'claiming', owner: verdict.previousOwner, since: this.host.now() });
+          const previous = verdict.previousOwner ?? waitedFor;
+          this.#set({ state: 'claiming', owner: previous, since: this.host.now() });
           const { result, adopted } = await this.host.reap(verdict.entries, settings, signal);
           if (signal.aborted) return;
-          return this.#take(adopted, verdict.previousOwner, started, result);
+          return this.#take(adopted, previous, started, result);
         }
         case 'other-host':
           return this.#notClaimed('owner-on-other-host', verdict.owner, verdict.entries, started, true);
         case 'alive': {
           const left = deadline - performance.now();
           if (left <= 0) return this.#notClaimed('owner-alive', verdict.owner, verdict.entries, started, true);
+          waitedFor = verdict.owner;
           this.#waitFor(verdict.owner, verdict.entries, left);
           await this.#sleep(Math.min(settings.pollMs, left));
         }

@@ -1,9 +1,13 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  closeSync,
+  constants,
   existsSync,
+  lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -12,10 +16,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FORMAT, openRegistry, type RegistryEvents, RegistryFileError } from '../src/index.js';
-import { cleanup, ensureBuilt, exited, marker, tempDir } from './helpers.js';
+import { cleanup, ensureBuilt, exited, marker, portableScript, tempDir } from './helpers.js';
 
 const marks: string[] = [];
 const newMark = (): string => {
@@ -24,6 +28,17 @@ const newMark = (): string => {
   return mark;
 };
 afterEach(() => cleanup(...marks.splice(0)));
+
+/** Wakes any reader stuck in a blocking open of the FIFO (old code), so a failed test does not hang the run. */
+function unblockFifoReaders(fifo: string): void {
+  for (let i = 0; i < 50; i++) {
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      return; // ENXIO: no reader left
+    }
+  }
+}
 
 const ownerRecord = { pid: 999_999, startToken: 'dead-owner', hostname: hostname() };
 const validFile = (extra: Record<string, unknown> = {}) =>
@@ -99,6 +114,77 @@ describe('an untrusted registry file is moved aside and reported, never trusted,
     expect(statSync(path).isFile()).toBe(true);
   });
 
+  it('a FIFO planted at the path is moved aside without ever blocking on it', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'registry.json');
+    execFileSync('mkfifo', ['-m', '600', path]);
+    const seen: RegistryEvents['corruptFile'][] = [];
+    const { default: mitt } = await import('mitt');
+    const events = mitt<RegistryEvents>();
+    events.on('corruptFile', (e) => seen.push(e));
+    const outcome = await Promise.race([
+      openRegistry(path, { events, now: () => 11 }),
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000)),
+    ]);
+    expect(outcome).not.toBe('hung');
+    expect(seen).toEqual([
+      { path, movedTo: `${path}.corrupt-11`, reason: 'not-a-regular-file', detail: expect.stringContaining('FIFO') },
+    ]);
+    expect(lstatSync(`${path}.corrupt-11`).isFIFO()).toBe(true); // the evidence, as it was
+    expect(statSync(path).isFile()).toBe(true);
+  });
+
+  it('a FIFO swapped in between any check and the open never hangs openRegistry (200 rounds against a swapper)', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'registry.json');
+    const fifo = join(dir, 'pristine.fifo');
+    const regular = join(dir, 'pristine.json');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    writeFileSync(regular, validFile(), { mode: 0o600 });
+    writeFileSync(path, validFile(), { mode: 0o600 });
+    // Another process flips the path between the regular file and the FIFO (atomic renames of hard
+    // links) as fast as it can, for at most 60 s: any check-then-open sequence meets the FIFO.
+    const mark = newMark();
+    const swapCode = `
+      const { linkSync, renameSync } = require('node:fs');
+      const [dir, path, fifo, regular] = process.argv.slice(1);
+      const until = Date.now() + 60000;
+      for (let i = 0; Date.now() < until; i++) {
+        const temp = dir + '/.swap-' + i;
+        linkSync(i % 2 ? fifo : regular, temp);
+        renameSync(temp, path);
+        if (i === 100) process.stdout.write('swapping\\n');
+      }`;
+    const swapper = spawn(process.execPath, ['-e', swapCode, dir, path, fifo, regular, mark], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const outcomes = new Map<string, number>();
+    try {
+      await new Promise((resolve, reject) => {
+        swapper.stdout!.once('data', resolve);
+        swapper.once('exit', () => reject(new Error('the swapper exited')));
+      });
+      for (let round = 0; round < 200; round++) {
+        const outcome = await Promise.race([
+          openRegistry(path, { now: () => round }).then(
+            (r) => r.state,
+            (e: Error) => e.message,
+          ),
+          new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000)),
+        ]);
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        expect(outcome).not.toBe('hung');
+      }
+      // Each open either read the regular file or refused the FIFO (moved aside): both end owned.
+      expect([...outcomes.keys()]).toEqual(['owned']);
+      expect(readdirSync(dir).some((name) => name.includes('.corrupt-'))).toBe(true); // it did meet the FIFO
+    } finally {
+      swapper.kill('SIGKILL');
+      await exited(swapper);
+      unblockFifoReaders(fifo);
+    }
+  });
+
   it('a directory at the path is a RegistryFileError naming the path', async () => {
     const path = join(tempDir(), 'registry.json');
     mkdirSync(path);
@@ -136,18 +222,21 @@ describe('an untrusted registry file is moved aside and reported, never trusted,
     chmodSync(dir, 0o1777); // like /tmp: only a file's owner may rename it
     const path = join(dir, 'registry.json');
     writeFileSync(path, validFile());
-    const script = `
-      import('${join(import.meta.dirname, '..', 'dist', 'index.js')}').then(async ({ openRegistry }) => {
-        let corrupt = null;
-        const { default: mitt } = await import('${join(import.meta.dirname, '..', 'node_modules', 'mitt', 'dist', 'mitt.mjs')}');
-        const events = mitt();
-        events.on('corruptFile', (e) => { corrupt = e; });
-        try { await openRegistry(process.argv[1], { events }); console.log('opened'); }
-        catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, fileUid: e.fileUid, message: e.message, corrupt })); }
-      });`;
-    const run = spawnSync(process.execPath, ['-e', script, path, marker()], {
+    // The child runs as nobody, who may not be able to enter the checkout (a clone under /root, or
+    // in a 0700 folder): it runs a copy of the built package placed where every user can read it.
+    const script = portableScript(`
+      import { openRegistry } from '@spawnguard/process-registry';
+      import mitt from 'mitt';
+      let corrupt = null;
+      const events = mitt();
+      events.on('corruptFile', (e) => { corrupt = e; });
+      try { await openRegistry(process.argv[2], { events }); console.log('opened'); }
+      catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, fileUid: e.fileUid, message: e.message, corrupt })); }
+    `);
+    const run = spawnSync(process.execPath, [script, path, marker()], {
       uid: 65534,
       gid: 65534,
+      cwd: dirname(script),
       encoding: 'utf8',
     });
     expect(run.stderr).toBe('');

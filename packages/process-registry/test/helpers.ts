@@ -1,8 +1,20 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { listProcesses, type ProcessInfo, processIdentity } from '@spawnguard/process-table';
 
 export const marker = (): string => `spawnguard-test-${randomBytes(6).toString('hex')}`;
@@ -112,6 +124,50 @@ export function ensureBuilt(): void {
   if (builtAt === 0 || sources.length > 0) execFileSync('pnpm', ['build'], { cwd: pkgDir, stdio: 'ignore' });
 }
 
+/** Makes a tree readable (and its folders enterable) by every user. */
+function openToAll(path: string): void {
+  if (statSync(path).isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const name of readdirSync(path)) openToAll(join(path, name));
+  } else chmodSync(path, 0o644);
+}
+
+/** The folder of an installed package `name` as seen from `from` (node's lookup: each parent's node_modules). */
+function packageDir(from: string, name: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    if (dirname(dir) === dir) throw new Error(`cannot find ${name} from ${from}`);
+  }
+}
+
+/**
+ * A copy of the built package and its runtime dependencies (their package.json and published
+ * files) in a fresh folder every user can read, plus a script there: for a child that runs as
+ * another user, who may not be able to enter the checkout (a clone under /root or in a 0700
+ * folder). Returns the script's path.
+ */
+export function portableScript(source: string): string {
+  const root = mkdtempSync(join(tmpdir(), 'spawnguard-registry-portable-'));
+  dirs.push(root);
+  const copyPackage = (from: string, name: string) => {
+    const to = join(root, 'node_modules', name);
+    if (existsSync(to)) return;
+    const manifest = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8'));
+    mkdirSync(to, { recursive: true });
+    cpSync(join(from, 'package.json'), join(to, 'package.json'));
+    for (const entry of manifest.files ?? ['dist']) {
+      if (existsSync(join(from, entry))) cpSync(join(from, entry), join(to, entry), { recursive: true });
+    }
+    for (const dep of Object.keys(manifest.dependencies ?? {})) copyPackage(packageDir(from, dep), dep);
+  };
+  copyPackage(pkgDir, '@spawnguard/process-registry');
+  const script = join(root, 'probe.mjs');
+  writeFileSync(script, source);
+  openToAll(root);
+  return script;
+}
+
 export const fixture = (name: string): string => join(import.meta.dirname, 'fixtures', name);
 
 /** Node code for a child that starts one grandchild (same argv marker) and prints "gc <pid>". */
@@ -150,3 +206,30 @@ export function readyLine(child: ChildProcess): Promise<void> {
     child.once('exit', () => reject(new Error('child exited before it was ready')));
   });
 }
+
+export interface DaemonReady {
+  pid: number;
+  children: Array<{ pid: number; startToken: string; grandchild: number }>;
+}
+
+/** Starts the fixture daemon (fixtures/daemon.mjs) and waits for its "ready" line. */
+export async function startDaemon(
+  path: string,
+  mark: string,
+  count = 3,
+  env: Record<string, string> = {},
+): Promise<{ daemon: ChildProcess; ready: DaemonReady; lines: AsyncIterator<string> }> {
+  const { createInterface } = await import('node:readline');
+  const daemon = spawn(process.execPath, [fixture('daemon.mjs'), path, mark, String(count)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  started.add(daemon);
+  const lines = createInterface({ input: daemon.stdout! })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done || !first.value.startsWith('ready ')) throw new Error(`daemon did not get ready: ${first.value}`);
+  return { daemon, ready: JSON.parse(first.value.slice('ready '.length)), lines };
+}
+
+/** The pids of a fixture daemon's children and grandchildren. */
+export const familyOf = (ready: DaemonReady): number[] => ready.children.flatMap((c) => [c.pid, c.grandchild]);
