@@ -3,7 +3,14 @@ import { type BrokenCircuitError, brokenCircuit, CircuitStoreError, isStoreProbl
 import { type CircuitBreakerEvents, type CircuitState, safeEmit } from './events.js';
 import { memoryStore } from './memory-store.js';
 import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type CircuitSnapshot, type CircuitStore, closedSnapshot, isSnapshot } from './snapshot.js';
+import {
+  type CircuitSnapshot,
+  type CircuitStore,
+  closedSnapshot,
+  isSnapshot,
+  type ProbeClaim,
+  type ProbeLease,
+} from './snapshot.js';
 import { describe } from './validate.js';
 
 export interface ExecuteOptions {
@@ -275,10 +282,7 @@ export class CircuitBreaker {
     // says nothing about the new state.
     const counted = snapshot.generation === generation && snapshot.state === (probe ? 'open' : 'closed');
     if (outcome === Outcome.Nothing) {
-      // A probe without a verdict: hand the lease back so the next call (anywhere) may probe.
-      if (counted && probe && this.#probesInFlight(generation) === 0 && snapshot.probe?.owner === this.#owner) {
-        this.#commit({ ...snapshot, probe: null });
-      }
+      if (counted && probe && this.#probesInFlight(generation) === 0) this.#releaseLease(snapshot);
     } else if (outcome === Outcome.Succeeded) {
       if (counted) {
         if (probe) this.#commit(closedSnapshot(generation + 1, this.#o.cooldownMs));
@@ -329,41 +333,66 @@ export class CircuitBreaker {
 
   /** Takes a probe slot (and the store's probe lease), or says why not. */
   #admitProbe(snapshot: CircuitSnapshot): BrokenCircuitError | undefined {
-    const now = this.#now();
-    const leaseLeft = this.#leaseLeft(snapshot, now);
-    const leasedElsewhere = leaseLeft > 0 && snapshot.probe?.owner !== this.#owner;
-    if (leasedElsewhere || this.#probesInFlight(snapshot.generation) >= this.#o.halfOpenMaxConcurrent) {
-      return brokenCircuit({ state: 'halfOpen', retryAfterMs: leaseLeft, circuit: this.name });
+    const full = this.#probesInFlight(snapshot.generation) >= this.#o.halfOpenMaxConcurrent;
+    const lease = full ? snapshot.probe : this.#claimLease(snapshot);
+    if (full || lease?.owner !== this.#owner) {
+      const retryAfterMs = leaseLeft(lease, snapshot.cooldownMs, this.#now());
+      return brokenCircuit({ state: 'halfOpen', retryAfterMs, circuit: this.name });
     }
     if (this.#probeGeneration !== snapshot.generation) {
       this.#probeGeneration = snapshot.generation;
       this.#probeCount = 0;
     }
     this.#probeCount++;
-    this.#commit({ ...snapshot, probe: { owner: this.#owner, until: now + snapshot.cooldownMs } });
+    this.#commit({ ...snapshot, probe: lease });
     return undefined;
+  }
+
+  /**
+   * The probe lease in force after asking for it: the store's own exclusive claim when it has one
+   * (and is usable), else the snapshot's lease field, taken unless another breaker's is running.
+   */
+  #claimLease(snapshot: CircuitSnapshot): ProbeLease | null {
+    if (this.#store.claimProbe !== undefined && !this.#memoryMode) {
+      try {
+        return this.#store.claimProbe(this.#probeClaim(snapshot));
+      } catch (error) {
+        this.#memoryMode = true; // decide from memory until a save succeeds again
+        this.#report(`error:save:${errorCode(error)}`, 'storeError', { circuit: this.name, operation: 'save', error });
+      }
+    }
+    const now = this.#now();
+    const held = snapshot.probe;
+    const heldElsewhere = held !== null && held.owner !== this.#owner && leaseLeft(held, snapshot.cooldownMs, now) > 0;
+    return heldElsewhere ? held : { owner: this.#owner, until: now + snapshot.cooldownMs };
+  }
+
+  /** A probe ended without a verdict: hand the lease back so the next call (anywhere) may probe. */
+  #releaseLease(snapshot: CircuitSnapshot): void {
+    if (this.#store.releaseProbe !== undefined && !this.#memoryMode) {
+      try {
+        this.#store.releaseProbe(this.#probeClaim(snapshot));
+      } catch (error) {
+        this.#report(`error:save:${errorCode(error)}`, 'storeError', { circuit: this.name, operation: 'save', error });
+      }
+    }
+    if (snapshot.probe?.owner === this.#owner) this.#commit({ ...snapshot, probe: null });
+  }
+
+  #probeClaim(snapshot: CircuitSnapshot): ProbeClaim {
+    const { generation, openedAt, cooldownMs } = snapshot;
+    return { owner: this.#owner, generation, openedAt, cooldownMs, now: () => this.#now() };
   }
 
   #probesInFlight(generation: number): number {
     return this.#probeGeneration === generation ? this.#probeCount : 0;
   }
 
-  /**
-   * Time left on the probe lease. A lease is never longer than the cooldown it was taken with, so
-   * one further in the future (clock stepped back, hand-edited file) is treated as expired.
-   */
-  #leaseLeft(snapshot: CircuitSnapshot, now: number): number {
-    const lease = snapshot.probe;
-    if (lease === null) return 0;
-    const left = lease.until - now;
-    return left > 0 && left <= snapshot.cooldownMs ? left : 0;
-  }
-
   /** How long a half-open caller should wait: until our probe slots free up or another's lease ends. */
   #probeWait(snapshot: CircuitSnapshot, now: number): number {
-    const leaseLeft = this.#leaseLeft(snapshot, now);
-    if (leaseLeft > 0 && snapshot.probe?.owner !== this.#owner) return leaseLeft;
-    return this.#probesInFlight(snapshot.generation) >= this.#o.halfOpenMaxConcurrent ? leaseLeft : 0;
+    const left = leaseLeft(snapshot.probe, snapshot.cooldownMs, now);
+    if (left > 0 && snapshot.probe?.owner !== this.#owner) return left;
+    return this.#probesInFlight(snapshot.generation) >= this.#o.halfOpenMaxConcurrent ? left : 0;
   }
 
   #remainingCooldown(snapshot: CircuitSnapshot, now: number): number {
@@ -503,6 +532,16 @@ export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker 
  */
 function rejectSoon(error: unknown): Promise<never> {
   return new Promise((_, reject) => queueMicrotask(() => reject(error)));
+}
+
+/**
+ * Time left on a probe lease. A lease is never longer than the cooldown it was taken with, so one
+ * further in the future (clock stepped back, hand-edited file) is treated as expired.
+ */
+function leaseLeft(lease: ProbeLease | null, cooldownMs: number, now: number): number {
+  if (lease === null) return 0;
+  const left = lease.until - now;
+  return left > 0 && left <= cooldownMs ? left : 0;
 }
 
 function errorCode(error: unknown): string {

@@ -74,8 +74,8 @@ export class CircuitStoreError extends Error {
   readonly reason: StoreProblem;
   readonly location: string | undefined;
 
-  constructor(reason: StoreProblem, message: string, location?: string) {
-    super(message);
+  constructor(reason: StoreProblem, message: string, location?: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = 'ECIRCUITSTORE';
     this.reason = reason;
     this.location = location;

@@ -1,6 +1,19 @@
-import * as nodeFs from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { readStateFileSync, StateFileError } from '@spawnguard/internal';
 import { CircuitStoreError } from './errors.js';
+import { fileProbeLease } from './probe-lease.js';
 import { type CircuitSnapshot, type CircuitStore, isSnapshot, pickSnapshot } from './snapshot.js';
 import { describe } from './validate.js';
 
@@ -13,14 +26,20 @@ const OUR_PREFIX = `{"format":"${FILE_FORMAT}"`;
 // Ours is ~200 bytes. Anything much larger is someone else's file: do not read it on every call.
 const MAX_BYTES = 64 * 1024;
 
-/** The synchronous fs functions the file store uses; inject them to simulate failures. */
+/**
+ * The synchronous fs functions the file store writes with (the state file, its temp files and the
+ * probe lease files); replace any of them to simulate failures. Reads cannot be replaced: every
+ * file is read without blocking or following a link (O_NONBLOCK | O_NOFOLLOW, then fstat: a
+ * regular file owned by this user), so a FIFO, a device or a link at the path can never hang or
+ * redirect a launcher. Simulate read failures with a store that wraps `load()`.
+ */
 export type FileStoreFs = Pick<
-  typeof nodeFs,
-  'openSync' | 'fstatSync' | 'readSync' | 'closeSync' | 'writeFileSync' | 'renameSync' | 'unlinkSync' | 'mkdirSync'
+  typeof import('node:fs'),
+  'writeFileSync' | 'renameSync' | 'unlinkSync' | 'mkdirSync' | 'linkSync' | 'readdirSync'
 >;
 
 export interface FileStoreOptions {
-  fs?: FileStoreFs;
+  fs?: Partial<FileStoreFs>;
 }
 
 export interface FileStore extends CircuitStore {
@@ -28,22 +47,17 @@ export interface FileStore extends CircuitStore {
   readonly path: string;
 }
 
-const FS_FUNCTIONS = [
-  'openSync',
-  'fstatSync',
-  'readSync',
-  'closeSync',
-  'writeFileSync',
-  'renameSync',
-  'unlinkSync',
-  'mkdirSync',
-] as const;
+const NODE_FS: FileStoreFs = { writeFileSync, renameSync, unlinkSync, mkdirSync, linkSync, readdirSync };
+/** What `fs` used to let tests replace; reads no longer go through it. */
+const NODE_READS: Record<string, unknown> = { openSync, fstatSync, readSync, closeSync };
 
 /**
  * Keeps the circuit in a small JSON file, read fresh before every decision and replaced
  * atomically (temp file in the same folder, mode 0600, then rename), so short-lived processes
- * share one circuit. `load()` throws CircuitStoreError for a missing, corrupt or foreign file;
- * `save()` refuses to replace a file that is not ours.
+ * share one circuit. `load()` throws CircuitStoreError for a missing, corrupt or foreign file
+ * (foreign includes anything but a regular file owned by us: it is opened without blocking or
+ * following links, then refused); `save()` refuses to replace a file that is not ours. The
+ * half-open probe lease is exclusive across processes (see probe-lease.ts).
  */
 export function fileStore(path: string, options: FileStoreOptions = {}): FileStore {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
@@ -52,35 +66,17 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`fileStore options must be an object, got ${describe(options)}`);
   }
-  const fs = options.fs ?? nodeFs;
-  if (typeof fs !== 'object' || fs === null) throw new TypeError(`fileStore fs must be an object, got ${describe(fs)}`);
-  for (const name of FS_FUNCTIONS) {
-    if (typeof fs[name] !== 'function') {
-      throw new TypeError(`fileStore fs.${name} must be a function, got ${describe(fs[name])}`);
-    }
-  }
+  const fs = checkFs(options.fs);
   const file = resolve(path);
   const folder = dirname(file);
   let writes = 0;
 
+  /** The file's text, read without blocking or following a link; throws CircuitStoreError for "not ours". */
   const read = (): string => {
-    const fd = fs.openSync(file, 'r');
     try {
-      const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw new CircuitStoreError('foreign', `${file} is not a regular file`, file);
-      if (stat.size > MAX_BYTES) {
-        throw new CircuitStoreError('foreign', `${file} is ${stat.size} bytes, too large to be a circuit state`, file);
-      }
-      const buffer = Buffer.alloc(stat.size);
-      let length = 0;
-      while (length < buffer.length) {
-        const n = fs.readSync(fd, buffer, length, buffer.length - length, length);
-        if (n === 0) break;
-        length += n;
-      }
-      return buffer.toString('utf8', 0, length);
-    } finally {
-      fs.closeSync(fd);
+      return readStateFileSync(file, { maxBytes: MAX_BYTES });
+    } catch (error) {
+      throw error instanceof StateFileError ? asStoreProblem(error) : error;
     }
   };
 
@@ -107,18 +103,7 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
     return pickSnapshot(value);
   };
 
-  const load = (): CircuitSnapshot => {
-    let text: string;
-    try {
-      text = read();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new CircuitStoreError('missing', `${file} does not exist yet`, file);
-      }
-      throw error;
-    }
-    return parse(text);
-  };
+  const load = (): CircuitSnapshot => parse(read());
 
   /** Throws unless the current file is missing, empty, or written by us (possibly truncated). */
   const assertReplaceable = (): void => {
@@ -126,11 +111,10 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
     try {
       text = read();
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      // Not a regular file or too large: someone else's. Unreadable: let the write report it.
-      if (error instanceof CircuitStoreError) throw refuse(error.message);
-      return;
+      if (!(error instanceof CircuitStoreError)) return; // unreadable: let the write report it
+      if (error.reason === 'missing') return;
+      // A link, a FIFO, a device, a folder, another user's file, or too large: someone else's.
+      throw refuse(error.message.split(';')[0] as string);
     }
     if (text.trim() === '') return;
     if (!text.startsWith(OUR_PREFIX)) throw refuse(`${file} was not written by ${FILE_FORMAT}`);
@@ -173,7 +157,50 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
     }
   };
 
-  return { path: file, load, save };
+  const lease = fileProbeLease(file, fs, load);
+  return { path: file, load, save, claimProbe: lease.claim, releaseProbe: lease.release };
 }
 
 const randomSuffix = () => Math.random().toString(36).slice(2, 10);
+
+function checkFs(injected: Partial<FileStoreFs> | undefined): FileStoreFs {
+  if (injected === undefined) return NODE_FS;
+  if (typeof injected !== 'object' || injected === null) {
+    throw new TypeError(`fileStore fs must be an object, got ${describe(injected)}`);
+  }
+  for (const name of Object.keys(NODE_READS)) {
+    const given = (injected as Record<string, unknown>)[name];
+    if (given !== undefined && given !== NODE_READS[name]) {
+      throw new TypeError(
+        `fileStore fs.${name} cannot be replaced: state files are always read without blocking or following links; ` +
+          'simulate read failures with a store that wraps load()',
+      );
+    }
+  }
+  const fs: Record<string, unknown> = { ...NODE_FS };
+  for (const name of Object.keys(NODE_FS) as Array<keyof FileStoreFs>) {
+    const given = injected[name];
+    if (given === undefined) continue;
+    if (typeof given !== 'function') {
+      throw new TypeError(`fileStore fs.${name} must be a function, got ${describe(given)}`);
+    }
+    fs[name] = given;
+  }
+  return fs as unknown as FileStoreFs;
+}
+
+/**
+ * What a StateFileError means for a circuit: no file yet is `missing`; a file that is not ours to
+ * read (link, FIFO, device, folder, another user's, too large) is `foreign` and never overwritten;
+ * a file we cannot open (EACCES, ENOTDIR, ...) makes the store unavailable (an error with that code).
+ */
+function asStoreProblem(error: StateFileError): Error {
+  const cause = { cause: error };
+  if (error.reason === 'missing') {
+    return new CircuitStoreError('missing', `${error.path} does not exist yet`, error.path, cause);
+  }
+  if (error.reason === 'unreadable') {
+    return Object.assign(new Error(error.message, cause), { code: error.errno ?? error.code, path: error.path });
+  }
+  return new CircuitStoreError('foreign', error.message, error.path, cause);
+}

@@ -24,4 +24,4 @@ export {
 } from './file-store.js';
 export { memoryStore } from './memory-store.js';
 export type { CircuitBreakerOptions } from './options.js';
-export type { CircuitSnapshot, CircuitStore, ProbeLease } from './snapshot.js';
+export type { CircuitSnapshot, CircuitStore, ProbeClaim, ProbeLease } from './snapshot.js';

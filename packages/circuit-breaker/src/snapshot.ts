@@ -21,6 +21,19 @@ export interface ProbeLease {
   readonly until: number;
 }
 
+/** A breaker asking for the probe lease of one open period (see CircuitStore.claimProbe). */
+export interface ProbeClaim {
+  /** The breaker instance asking (unique across processes). */
+  readonly owner: string;
+  /** The open period: its generation and when it opened. */
+  readonly generation: number;
+  readonly openedAt: number | null;
+  /** How long a granted lease lasts: the period's cooldown. */
+  readonly cooldownMs: number;
+  /** The breaker's clock. Read it when comparing, after reading the holder's lease, not before. */
+  now(): number;
+}
+
 /**
  * Shares a circuit's state. `load()` returns the last saved snapshot, or undefined when nothing
  * was saved yet. Either method may throw: a `CircuitStoreError` (code `ECIRCUITSTORE`) from
@@ -30,6 +43,17 @@ export interface ProbeLease {
 export interface CircuitStore {
   load(): CircuitSnapshot | undefined;
   save(snapshot: CircuitSnapshot): void;
+  /**
+   * Optional: grants the half-open probe lease of one open period to one claimant at a time,
+   * atomically for everyone sharing the store, and returns the lease in force afterwards (the
+   * claimant holds it when `owner` is its own). A lease lasts `cooldownMs` from when it was granted,
+   * or until released; one that ends more than `cooldownMs` ahead (a clock stepped back) counts as
+   * expired. Without this method the lease is the snapshot's `probe` field: a read-modify-write,
+   * exclusive only among breakers of one process.
+   */
+  claimProbe?(claim: ProbeClaim): ProbeLease;
+  /** Optional, with claimProbe: hands the claimant's lease back early (its probe gave no verdict). */
+  releaseProbe?(claim: ProbeClaim): void;
 }
 
 export function closedSnapshot(generation: number, cooldownMs: number): CircuitSnapshot {

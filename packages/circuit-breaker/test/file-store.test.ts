@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import {
   FILE_VERSION,
   fileStore,
 } from '../src/index.js';
-import { boom, failTimes, fakeClock, record, T0 } from './helpers.js';
+import { boom, deferred, failTimes, fakeClock, record, T0 } from './helpers.js';
 
 let dir: string;
 let path: string;
@@ -228,9 +229,75 @@ describe('fileStore: missing, corrupt, truncated and foreign files count as clos
     fs.writeFileSync(big, text);
     const onBig = breakerOn(big);
     expect(onBig.breaker.state).toBe('closed');
-    expect((ofType(onBig.events, 'storeReset')[0] as { error: Error }).error.message).toMatch(/too large/);
+    expect((ofType(onBig.events, 'storeReset')[0] as { error: Error }).error.message).toMatch(
+      /big.json is \d+ bytes, over the 65536-byte limit/,
+    );
     await failUntilOpen(onBig.breaker);
     expect(fs.readFileSync(big, 'utf8')).toBe(text);
+  });
+});
+
+describe('fileStore: anything but a regular file of ours is refused without blocking, and never overwritten', () => {
+  const isRoot = process.getuid?.() === 0;
+  /** What a store and a breaker on `file` do: load refuses it as foreign, naming it; saves are refused. */
+  async function expectRefused(file: string, what: RegExp) {
+    const store = fileStore(file);
+    let thrown: unknown;
+    try {
+      store.load();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(CircuitStoreError);
+    expect(thrown).toMatchObject({ code: 'ECIRCUITSTORE', reason: 'foreign', location: file });
+    expect((thrown as Error).message).toMatch(what);
+    expect(() => store.save(JSON.parse(ourFile()))).toThrow(/refusing to overwrite/);
+
+    const { breaker, events } = breakerOn(file);
+    expect(breaker.state).toBe('closed');
+    expect(ofType(events, 'storeReset')).toMatchObject([{ reason: 'foreign', error: { location: file } }]);
+    await failUntilOpen(breaker); // decided from memory
+    const errors = ofType(events, 'storeError') as Array<{ operation: string; error: Error }>;
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ operation: 'save', error: { reason: 'foreign' } });
+    expect(errors[0]!.error.message).toContain(`refusing to overwrite ${file}`);
+  }
+
+  it('a symlink, even to a valid state file of ours, is not followed', async () => {
+    const target = join(dir, 'real.json');
+    const text = ourFile({ state: 'open', failures: 3, openedAt: T0, generation: 4 });
+    fs.writeFileSync(target, text, { mode: 0o600 });
+    fs.symlinkSync(target, path);
+    await expectRefused(path, /breaker.json is a symbolic link; refusing to follow it/);
+    expect(fs.lstatSync(path).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(target, 'utf8')).toBe(text);
+  });
+
+  it('a directory', async () => {
+    fs.mkdirSync(path);
+    await expectRefused(path, /breaker.json is a directory, not a regular file/);
+    expect(fs.statSync(path).isDirectory()).toBe(true);
+  });
+
+  it('a character device: /dev/null itself, and one made with mknod where this machine allows it', async () => {
+    await expectRefused('/dev/null', /^\/dev\/null is a character device, not a regular file/);
+    expect(fs.statSync('/dev/null').isCharacterDevice()).toBe(true);
+    try {
+      execFileSync('mknod', ['-m', '600', path, 'c', '1', '5'], { stdio: 'ignore' }); // /dev/zero's numbers
+    } catch {
+      return; // not permitted here (unprivileged, or a container without CAP_MKNOD)
+    }
+    await expectRefused(path, /breaker.json is a character device/);
+    expect(fs.statSync(path).isCharacterDevice()).toBe(true);
+  });
+
+  it.runIf(isRoot)('a state file owned by another user (uid 65534)', async () => {
+    const text = ourFile({ state: 'open', failures: 3, openedAt: T0, generation: 4 });
+    fs.writeFileSync(path, text, { mode: 0o600 });
+    fs.chownSync(path, 65534, 65534);
+    await expectRefused(path, /breaker.json is owned by uid 65534, not by you \(uid 0\)/);
+    expect(fs.readFileSync(path, 'utf8')).toBe(text);
+    expect(fs.statSync(path).uid).toBe(65534);
   });
 });
 
@@ -328,5 +395,109 @@ describe('custom stores', () => {
       ['open', 4, false],
       ['closed', 5, true],
     ]);
+  });
+});
+
+describe('fileStore: the probe lease is exclusive across breakers and processes', () => {
+  const leaseFiles = () =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith('.breaker.json.probe.'))
+      .sort();
+  /** Two breakers (as two processes would have) sharing the file, half-open now. */
+  async function halfOpenPair(options: CircuitBreakerOptions = {}) {
+    const a = breakerOn(path, options);
+    const b = breakerOn(path, options);
+    await failTimes(a.breaker, 3);
+    a.clock.advance(60_000);
+    b.clock.advance(60_000);
+    return { a, b, generation: readJson().generation as number };
+  }
+
+  it('one holder; the other is refused for the rest of the lease, then probes once it has expired', async () => {
+    const { a, b, generation } = await halfOpenPair();
+    const first = deferred();
+    const probeA = a.breaker.execute(() => first.promise);
+    expect(leaseFiles()).toEqual([`.breaker.json.probe.${generation}.0`]);
+    b.clock.advance(20_000);
+    await expect(b.breaker.execute(() => 'b')).rejects.toMatchObject({ state: 'halfOpen', retryAfterMs: 40_000 });
+    // a's probe hangs past its lease (a killed prober looks the same): the lease expires with the clock.
+    b.clock.advance(40_000);
+    const second = deferred();
+    const probeB = b.breaker.execute(() => second.promise);
+    expect(leaseFiles()).toEqual([`.breaker.json.probe.${generation}.0`, `.breaker.json.probe.${generation}.1`]);
+    // b holds it now: a third breaker is refused by b's lease, not a's.
+    const c = breakerOn(path);
+    c.clock.set(b.clock.now());
+    await expect(c.breaker.execute(() => 'c')).rejects.toMatchObject({ state: 'halfOpen', retryAfterMs: 60_000 });
+    second.resolve('ok');
+    await expect(probeB).resolves.toBe('ok');
+    expect(readJson()).toMatchObject({ state: 'closed', generation: generation + 1 });
+    first.resolve('late');
+    await expect(probeA).resolves.toBe('late'); // a stale generation: counts for nothing
+    expect(readJson()).toMatchObject({ state: 'closed', generation: generation + 1 });
+  });
+
+  it('a probe that ends without a verdict hands the lease back at once', async () => {
+    class NotAFailure extends Error {}
+    const { a, b } = await halfOpenPair({ isFailure: (e) => !(e instanceof NotAFailure) });
+    await expect(a.breaker.execute(() => Promise.reject(new NotAFailure('404')))).rejects.toThrow('404');
+    expect(a.breaker.state).toBe('halfOpen');
+    await expect(b.breaker.execute(() => 'b probes')).resolves.toBe('b probes');
+    expect(readJson()).toMatchObject({ state: 'closed' });
+  });
+
+  it('the first winner of a later open period deletes the lease files of earlier ones', async () => {
+    const { a, generation } = await halfOpenPair();
+    await expect(a.breaker.execute(() => boom('probe fails'))).rejects.toThrow('probe fails');
+    expect(leaseFiles()).toEqual([`.breaker.json.probe.${generation}.0`]);
+    a.clock.advance(60_000);
+    await a.breaker.execute(() => 'closes');
+    expect(leaseFiles()).toEqual([`.breaker.json.probe.${generation + 1}.0`]);
+    expect(leftoverTemps()).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('probe-tmp'))).toEqual([]);
+  });
+
+  it('junk at a lease path (a FIFO, a link, another program’s file) neither hangs nor blocks the probe', async () => {
+    const { a, generation } = await halfOpenPair();
+    const slot = (n: number) => join(dir, `.breaker.json.probe.${generation}.${n}`);
+    execFileSync('mkfifo', [slot(0)]);
+    fs.symlinkSync(path, slot(1));
+    fs.writeFileSync(slot(2), '{"some":"thing"}');
+    await expect(a.breaker.execute(() => 'probed')).resolves.toBe('probed');
+    expect(fs.lstatSync(slot(0)).isFIFO()).toBe(true);
+    expect(fs.lstatSync(slot(1)).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(slot(2), 'utf8')).toBe('{"some":"thing"}');
+    expect(fs.existsSync(slot(3))).toBe(true);
+  });
+
+  it('claimProbe refuses a period the file no longer shows, and a lease ending more than a cooldown ahead has expired', async () => {
+    const { generation } = await halfOpenPair();
+    const store = fileStore(path);
+    const { openedAt } = readJson();
+    const claim = (owner: string, now: number, g = generation) =>
+      store.claimProbe!({ owner, generation: g, openedAt, cooldownMs: 60_000, now: () => now });
+    expect(claim('stale', T0 + 60_000, generation - 1)).toEqual({ owner: '', until: T0 + 60_000 });
+    expect(leaseFiles()).toEqual([]);
+    expect(claim('x', T0 + 60_000)).toEqual({ owner: 'x', until: T0 + 120_000 });
+    expect(claim('y', T0 + 61_000)).toEqual({ owner: 'x', until: T0 + 120_000 });
+    // y's clock is 2 s behind x's lease start: x's lease ends more than one cooldown ahead of it.
+    expect(claim('y', T0 + 58_000)).toEqual({ owner: 'y', until: T0 + 118_000 });
+  });
+
+  it('a lease file that cannot be created: storeError, and the probe is decided from memory', async () => {
+    const noLinks: Partial<typeof fs> = {
+      linkSync: () => {
+        throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+      },
+    };
+    const clock = fakeClock();
+    const breaker = new CircuitBreaker({ now: clock.now, store: fileStore(path, { fs: noLinks }) });
+    const events = record(breaker);
+    await failTimes(breaker, 3);
+    clock.advance(60_000);
+    await expect(breaker.execute(() => 'probed from memory')).resolves.toBe('probed from memory');
+    expect(ofType(events, 'storeError')).toMatchObject([{ operation: 'save', error: { code: 'EPERM' } }]);
+    expect(readJson()).toMatchObject({ state: 'closed' }); // the verdict's save rejoined the file
   });
 });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,9 +130,15 @@ describe('fileStore() input', () => {
       new TypeError('fileStore options must be an object, got null'),
     );
     expect(() => fileStore(path, { fs: 'fs' as never })).toThrow(/fileStore fs must be an object, got string "fs"/);
-    expect(() => fileStore(path, { fs: { openSync() {} } as never })).toThrow(
-      new TypeError('fileStore fs.fstatSync must be a function, got undefined'),
+    expect(() => fileStore(path, { fs: { renameSync: 5 } as never })).toThrow(
+      new TypeError('fileStore fs.renameSync must be a function, got 5'),
     );
+    // Reads are never injectable: a replaced open could block or follow a link.
+    expect(() => fileStore(path, { fs: { openSync() {} } as never })).toThrow(
+      /fileStore fs.openSync cannot be replaced: state files are always read without blocking or following links/,
+    );
+    // The whole fs module (or a spread of it with one function replaced) is fine.
+    expect(() => fileStore(path, { fs: { ...fs, renameSync() {} } })).not.toThrow();
   });
 
   it('resolves a relative path to an absolute one', () => {

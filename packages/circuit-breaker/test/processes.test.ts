@@ -3,9 +3,9 @@
  * by the next one, and the half-open probe is leased to one process at a time. The children
  * import the built package (dist/), so run `pnpm build` before these tests.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -33,7 +33,8 @@ interface ChildOutput {
   startedAt: number;
   fnCalls: number;
   state: string;
-  storeProblems: unknown[];
+  storeProblems: Array<{ operation: string; code?: string; reason?: string; message?: string }>;
+  storeResets: Array<{ reason: string; location?: string; message: string }>;
   results?: CallResult[];
   result?: CallResult;
   first?: CallResult;
@@ -78,7 +79,7 @@ afterAll(() => {
   expect(survivors).toEqual([]);
 });
 
-function startChild(mode: string, cooldownMs: number, extra: string[] = []) {
+function startChild(mode: string, cooldownMs: number, extra: string[] = [], timeoutMs = CHILD_TIMEOUT_MS) {
   const child = spawn(process.execPath, [CHILD, MARKER, mode, store, String(cooldownMs), ...extra], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -101,8 +102,8 @@ function startChild(mode: string, cooldownMs: number, extra: string[] = []) {
   const exited = new Promise<ChildOutput>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`child ${mode} did not finish within ${CHILD_TIMEOUT_MS} ms; stderr: ${stderr}`));
-    }, CHILD_TIMEOUT_MS);
+      reject(new Error(`child ${mode} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (code !== 0) {
@@ -219,5 +220,23 @@ describe('two real processes sharing a fileStore', () => {
     expect(next.result).toEqual({ ok: true, value: 'called' });
     expect(next.state).toBe('closed');
     expect(readState()).toMatchObject({ state: 'closed', probe: null });
+  });
+});
+
+describe('a launcher facing a FIFO where the state file belongs', () => {
+  it('neither hangs nor crashes: the circuit is decided from memory, the FIFO is left alone and named', async () => {
+    execFileSync('mkfifo', ['-m', '600', store]);
+    // A hook's budget is a few seconds; a node child boots in well under that even when loaded.
+    const child = await startChild('fail', 60_000, ['3'], 8_000).exited;
+    expect(child.fnCalls).toBe(3);
+    expect(child.state).toBe('open'); // from memory: the third failure opened it in this process
+    expect(child.storeResets).toEqual([
+      { reason: 'foreign', location: store, message: expect.stringContaining(`${store} is a FIFO`) },
+    ]);
+    expect(child.storeProblems).toMatchObject([
+      { operation: 'save', code: 'ECIRCUITSTORE', reason: 'foreign', message: expect.stringContaining(store) },
+    ]);
+    expect(lstatSync(store).isFIFO()).toBe(true);
+    expect(readdirSync(dir)).toEqual(['daemon-circuit.json']); // no temp file, no lease left behind
   });
 });

@@ -12,7 +12,13 @@ const [, , marker, mode, storePath, cooldown, count] = process.argv;
 if (!marker?.startsWith('spawnguard-test-')) throw new Error('child.mjs: first argument must be the test marker');
 const breaker = new CircuitBreaker({ name: 'daemon', cooldownMs: Number(cooldown), store: fileStore(storePath) });
 const storeProblems = [];
-breaker.events.on('storeError', ({ operation, error }) => storeProblems.push({ operation, code: error.code }));
+breaker.events.on('storeError', ({ operation, error }) =>
+  storeProblems.push({ operation, code: error.code, reason: error.reason, message: error.message }),
+);
+const storeResets = [];
+breaker.events.on('storeReset', ({ reason, error }) =>
+  storeResets.push({ reason, location: error.location, message: error.message }),
+);
 
 let fnCalls = 0;
 const describe = (promise) =>
@@ -72,4 +78,5 @@ if (mode === 'fail') {
 out.fnCalls = fnCalls;
 out.state = breaker.state;
 out.storeProblems = storeProblems;
+out.storeResets = storeResets;
 console.log(JSON.stringify(out));
