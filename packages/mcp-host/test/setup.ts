@@ -19,13 +19,17 @@ export interface World {
 
 export function useWorld(): { get(): World; start(options: Omit<McpHostOptions, 'stateDir'>): Promise<World> } {
   let state: Partial<World> & { dir: string; marker: string; clients: TestClient[] };
+  let started: Array<{ host: McpHost; front: HttpFront }> = [];
   beforeEach(() => {
     state = { dir: mkdtempSync(join(tmpdir(), 'mcp-host-test-')), marker: newMarker(), clients: [] };
+    started = [];
   });
   afterEach(async () => {
     await Promise.all(state.clients.splice(0).map((c) => c.close()));
-    await state.front?.close();
-    await state.host?.close();
+    for (const { host, front } of started.splice(0)) {
+      await front.close();
+      await host.close();
+    }
     for (const pid of pidsCarrying(state.marker)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -38,6 +42,7 @@ export function useWorld(): { get(): World; start(options: Omit<McpHostOptions, 
     async start(options) {
       state.host = createMcpHost({ stateDir: state.dir, ...options });
       state.front = await serveHost(state.host);
+      started.push({ host: state.host, front: state.front });
       state.connect = async (server, opts) => {
         const client = await connectClient(state.front!.url(server), opts);
         state.clients.push(client);
