@@ -1,4 +1,4 @@
-import type { NotOwnedReason, OwnerRecord } from './types.js';
+import type { NotOwnedReason, OwnerRecord, Ownership } from './types.js';
 
 const HINTS: Record<NotOwnedReason, string> = {
   'leftovers-pending': 'call reapLeftovers() before spawn()',
@@ -52,4 +52,16 @@ export class RegistryFileError extends Error {
     super(message, options);
     this.name = 'RegistryFileError';
   }
+}
+
+/** The error spawn() throws for an ownership that is not 'owned' (nor 'closed'). */
+export function notOwnedError(
+  path: string,
+  o: Exclude<Ownership, { state: 'owned' | 'closed' }>,
+  lastTakeError: Error | null,
+): RegistryNotOwnedError {
+  const reason = o.state === 'not-owned' ? o.reason : o.state === 'claiming' ? 'leftovers-pending' : 'owner-alive';
+  const retryAt = o.state === 'not-owned' ? o.retryAt : null;
+  const cause = reason === 'claim-failed' ? lastTakeError : null;
+  return new RegistryNotOwnedError(path, reason, o.owner, retryAt, cause ? { cause } : undefined);
 }

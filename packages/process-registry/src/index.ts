@@ -1,15 +1,15 @@
+export type {
+  ClaimOptions,
+  OpenRegistryOptions,
+  Registry,
+  ShutdownOptions,
+  SpawnResult,
+  StopOptions,
+  TakeoverOptions,
+} from './api.js';
 export { RegistryClosedError, RegistryFileError, RegistryNotOwnedError } from './errors.js';
 export { FORMAT, VERSION } from './file.js';
-export {
-  type ClaimOptions,
-  type OpenRegistryOptions,
-  openRegistry,
-  type Registry,
-  type ShutdownOptions,
-  type SpawnResult,
-  type StopOptions,
-  type TakeoverOptions,
-} from './registry.js';
+export { openRegistry } from './registry.js';
 export { planSpawnOptions, type RegistrySpawnOptions } from './spawn-options.js';
 export type {
   ClaimedEvent,

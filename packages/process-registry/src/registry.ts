@@ -3,16 +3,16 @@ import { hostname } from 'node:os';
 import { killTree } from '@spawnguard/orphan-reaper';
 import { processIdentity } from '@spawnguard/process-table';
 import mitt, { type Emitter } from 'mitt';
+import type { ClaimOptions, OpenRegistryOptions, Registry, ShutdownOptions, SpawnResult, StopOptions } from './api.js';
 import { safeEmit } from './emit.js';
-import { RegistryClosedError, RegistryNotOwnedError } from './errors.js';
+import { notOwnedError, RegistryClosedError } from './errors.js';
 import { OwnershipKeeper, type TakeoverSettings } from './ownership.js';
 import { planSpawnOptions, processGroupOf, type RegistrySpawnOptions } from './spawn-options.js';
 import { IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
-import { RegistryStore } from './store.js';
+import { copy, newestFirst, RegistryStore } from './store.js';
 import type {
   Entry,
   LeftoversResult,
-  NotOwnedReason,
   OwnerRecord,
   Ownership,
   RegistryEvents,
@@ -35,90 +35,6 @@ import {
   show,
 } from './validate.js';
 import { bootIdOf } from './verdict.js';
-
-export interface TakeoverOptions {
-  /** How long a claim waits for a live previous owner on this host to exit. Default 15000. */
-  waitMs?: number;
-  /** How often the previous owner's identity (and the file) is checked while waiting. Default 100. */
-  pollMs?: number;
-  /** After a claim that did not get the file: look again this often (unref'd timer; 0 = only on spawn()/claim()). Default 5000. */
-  retryMs?: number;
-  /** Grace for each of the previous owner's leftover trees (SIGTERM, then SIGKILL). Default 3000. */
-  graceMs?: number;
-  /** Bound for reaping all leftovers. Default 10000. */
-  totalTimeoutMs?: number;
-}
-
-export interface OpenRegistryOptions {
-  /** The owning daemon's identity; defaults to this process (pid + start token + hostname). */
-  owner?: { pid: number; startToken: string; hostname?: string };
-  /** Clock for timestamps (spawnedAt, updatedAt, ownership times, .corrupt-<timestamp>); default Date.now. */
-  now?: () => number;
-  /** Bring your own mitt emitter; default a new one, exposed as `registry.events`. */
-  events?: Emitter<RegistryEvents>;
-  /**
-   * Take the file over from a previous owner by itself: wait (bounded) for a live one on this host
-   * to exit, reap a dead one's leftovers, retry later when the wait ends first. `true` for the defaults.
-   */
-  takeover?: boolean | TakeoverOptions;
-  signal?: AbortSignal;
-}
-
-export interface StopOptions {
-  /** Time each tree gets between SIGTERM and SIGKILL; default 3000. */
-  graceMs?: number;
-  /** Bound for the whole call; trees reached after it is spent get no grace; default 10000. */
-  totalTimeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface ShutdownOptions extends StopOptions {
-  /** SIGKILL every tree at once, no grace (a second Ctrl-C); also escalates a shutdown() in progress. */
-  force?: boolean;
-}
-
-export interface ClaimOptions {
-  /** How long to wait for a live owner to exit; default the takeover's waitMs (15000). */
-  waitMs?: number;
-  pollMs?: number;
-  graceMs?: number;
-  totalTimeoutMs?: number;
-  /** Ends this call's wait (rejects with its reason); a claim already running goes on. */
-  signal?: AbortSignal;
-}
-
-export interface SpawnResult {
-  child: ChildProcess;
-  /** What was recorded. Not recorded (and not in entries()) when the child exited before its identity could be read. */
-  entry: Entry;
-}
-
-export interface Registry {
-  readonly path: string;
-  readonly owner: OwnerRecord;
-  readonly events: Emitter<RegistryEvents>;
-  /** Who holds the file, as one state (a copy): owned, waiting, claiming, not-owned or closed. */
-  readonly ownership: Ownership;
-  /** Summary of `ownership`: 'owned', 'not-owned' (also while waiting or claiming) or 'closed'. */
-  readonly state: RegistryState;
-  /** Why the file is not ours yet, and whose it is; null when owned or closed. */
-  readonly notOwned: { reason: NotOwnedReason; owner: OwnerRecord | null } | null;
-  spawn(command: string, args: readonly string[], options: RegistrySpawnOptions): Promise<SpawnResult>;
-  /** All recorded children, oldest first (copies). */
-  entries(): Entry[];
-  /** Recorded children matching the filter, oldest first (copies). */
-  list(filter?: { session?: string; type?: string }): Entry[];
-  /** Removes entries whose process is gone or whose pid now belongs to another process. Never signals. */
-  pruneDead(options?: { signal?: AbortSignal }): Promise<Entry[]>;
-  /** Stops every tree of one session, newest first. */
-  reapSession(session: string, options?: StopOptions): Promise<StopResult>;
-  /** Stops every tree, newest first, then refuses further spawns. Calling it again returns the same result. */
-  shutdown(options?: ShutdownOptions): Promise<StopResult>;
-  /** Waits (bounded) for a live owner to exit, reaps a dead one's leftovers, takes the file. Resolves with the ownership. */
-  claim(options?: ClaimOptions): Promise<Ownership>;
-  /** At boot: kills the still-living children of a previous, dead owner; then takes the file over. */
-  reapLeftovers(options?: StopOptions): Promise<LeftoversResult>;
-}
 
 /**
  * Opens (or creates) the registry at `path`. Async because the default owner identity (this
@@ -148,11 +64,6 @@ export async function openRegistry(path: string, options: OpenRegistryOptions = 
   await registry.open(signal);
   return registry;
 }
-
-const copy = (entry: Entry): Entry => ({ ...entry });
-
-/** Newest first; ties (same spawnedAt) broken by recording order, later first. */
-const newestFirst = (entries: Entry[]): Entry[] => [...entries].reverse().sort((a, b) => b.spawnedAt - a.spawnedAt);
 
 class ProcessRegistry implements Registry {
   readonly #store: RegistryStore;
@@ -297,14 +208,9 @@ class ProcessRegistry implements Registry {
   }
 
   #assertCanSpawn(): void {
-    if (this.#closing || this.#keeper.state.state === 'closed') throw new RegistryClosedError(this.path);
     const o = this.#keeper.state;
-    if (o.state === 'owned') return;
-    const reason = o.state === 'not-owned' ? o.reason : o.state === 'claiming' ? 'leftovers-pending' : 'owner-alive';
-    const owner = o.state === 'not-owned' || o.state === 'waiting' || o.state === 'claiming' ? o.owner : null;
-    const retryAt = o.state === 'not-owned' ? o.retryAt : null;
-    const cause = reason === 'claim-failed' ? this.#store.lastTakeError : undefined;
-    throw new RegistryNotOwnedError(this.path, reason, owner, retryAt, cause ? { cause } : undefined);
+    if (this.#closing || o.state === 'closed') throw new RegistryClosedError(this.path);
+    if (o.state !== 'owned') throw notOwnedError(this.path, o, this.#store.lastTakeError);
   }
 
   /** A child started but must not be kept (aborted, or shutdown began meanwhile): end its tree. */

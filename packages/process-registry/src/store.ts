@@ -10,8 +10,9 @@ import { classify, type Verdict, withIdentity } from './verdict.js';
 import { FileWriter } from './writer.js';
 
 /** Newest first; ties (same spawnedAt) broken by recording order, later first. */
-const newestFirst = (entries: Entry[]): Entry[] => [...entries].reverse().sort((a, b) => b.spawnedAt - a.spawnedAt);
-const copy = (entry: Entry): Entry => ({ ...entry });
+export const newestFirst = (entries: Entry[]): Entry[] =>
+  [...entries].reverse().sort((a, b) => b.spawnedAt - a.spawnedAt);
+export const copy = (entry: Entry): Entry => ({ ...entry });
 
 /**
  * The registry's file and the entries it records: reading and judging the file, writing it, and

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mitt from 'mitt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -37,6 +38,31 @@ describe('openRegistry validates its arguments', () => {
     await expect(openRegistry(path, { owner: { pid: 10, startToken: 'x', hostname: 3 as never } })).rejects.toThrow(
       /options.owner.hostname must be a non-empty string, got 3/,
     );
+  });
+
+  it.each([
+    [{ takeover: 5 }, TypeError, /options.takeover must be an object, got 5/],
+    [{ takeover: { waitMs: -1 } }, RangeError, /options.takeover.waitMs must be a finite number >= 0, got -1/],
+    [{ takeover: { waitMs: '10s' } }, TypeError, /options.takeover.waitMs must be a number of milliseconds, got "10s"/],
+    [{ takeover: { pollMs: 0 } }, RangeError, /options.takeover.pollMs must be a finite number > 0, got 0/],
+    [
+      { takeover: { retryMs: Number.NaN } },
+      RangeError,
+      /options.takeover.retryMs must be a finite number >= 0, got NaN/,
+    ],
+    [{ takeover: { graceMs: -2 } }, RangeError, /options.takeover.graceMs must be a finite number >= 0, got -2/],
+    [{ takeover: { totalTimeoutMs: null } }, TypeError, /options.takeover.totalTimeoutMs must be a number/],
+  ])('rejects a bad takeover %j before touching the file', async (options, type, message) => {
+    const dir = tempDir();
+    const error = await openRegistry(join(dir, 'r.json'), options as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toMatch(message);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('takeover: true and false are accepted', async () => {
+    expect((await openRegistry(join(tempDir(), 'r.json'), { takeover: true })).ownership.state).toBe('owned');
+    expect((await openRegistry(join(tempDir(), 'r.json'), { takeover: false })).ownership.state).toBe('owned');
   });
 
   it('rejects an aborted signal with its reason', async () => {
@@ -113,6 +139,33 @@ describe('registry methods validate their arguments', () => {
     await expect(registry.pruneDead({ signal: 'no' as never })).rejects.toThrow(
       /options.signal must be an AbortSignal/,
     );
+  });
+
+  it.each([
+    [{ waitMs: -1 }, RangeError, /options.waitMs must be a finite number >= 0, got -1/],
+    [{ pollMs: 0 }, RangeError, /options.pollMs must be a finite number > 0, got 0/],
+    [{ graceMs: 'x' }, TypeError, /options.graceMs must be a number of milliseconds, got "x"/],
+    [{ signal: 1 }, TypeError, /options.signal must be an AbortSignal, got 1/],
+    ['now', TypeError, /options must be an object, got "now"/],
+  ])('claim(%j)', async (options, type, message) => {
+    const registry = await openRegistry(join(tempDir(), 'r.json'));
+    const error = await registry.claim(options as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('claim() of an owned registry resolves at once; after shutdown it is a RegistryClosedError', async () => {
+    const registry = await openRegistry(join(tempDir(), 'r.json'));
+    expect(await registry.claim()).toMatchObject({ state: 'owned' });
+    await registry.shutdown();
+    await expect(registry.claim()).rejects.toBeInstanceOf(RegistryClosedError);
+  });
+
+  it('ownership is a copy: changing it changes nothing', async () => {
+    const registry = await openRegistry(join(tempDir(), 'r.json'));
+    const o = registry.ownership as { state: string };
+    o.state = 'closed';
+    expect(registry.ownership.state).toBe('owned');
   });
 
   it('spawn after shutdown is refused with a RegistryClosedError', async () => {
