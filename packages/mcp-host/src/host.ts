@@ -98,6 +98,11 @@ export class McpHost {
           clientName: session.hello?.clientInfo.name ?? 'unknown',
           protocolVersion: session.hello?.protocolVersion ?? '',
         }),
+      initFailed: (session) => {
+        // Its backend did not start: nothing more can happen in it (and a per-session one holds a slot).
+        const attached = this.#sessions.get(session.id);
+        if (attached) setImmediate(() => this.#closeSession(attached, 'closed'));
+      },
       lastError: null,
       totals: { starts: 0, restarts: 0 },
     };

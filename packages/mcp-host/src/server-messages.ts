@@ -2,7 +2,8 @@ import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.
 import type { Backend } from './backend.js';
 import { canAnswer, levelRank } from './capabilities.js';
 import { JSONRPC } from './errors.js';
-import type { Msg, Router } from './router.js';
+import { type Msg, object, RELATED_TASK } from './message.js';
+import type { Router } from './router.js';
 import type { Session } from './session.js';
 
 const CAPABILITY: Record<string, string> = {
@@ -16,11 +17,18 @@ const first = <T>(set: Iterable<T>): T | undefined => set[Symbol.iterator]().nex
 /**
  * Who must answer a server-to-client request. Over stdio the SDK keeps the request that caused it
  * (`relatedRequestId`) inside the server process: nothing on the wire names it. So:
+ * - a request tagged with a task (`_meta["io.modelcontextprotocol/related-task"]`): the session that created the task;
  * - per-session backend: its one session;
  * - shared backend: the one session that has requests in flight to it; with zero or several such
  *   sessions the request cannot be attributed and is refused (never broadcast, never guessed).
  */
-export function ownerOf(router: Router): { owner: Session } | { refused: string } {
+export function ownerOf(router: Router, message: Msg): { owner: Session } | { refused: string } {
+  // A request the SDK made for a task names the task on the wire: its creator is the owner.
+  const taskId = object(object(message.params?._meta)?.[RELATED_TASK])?.taskId;
+  if (typeof taskId === 'string') {
+    const owner = router.tasks.get(taskId);
+    return owner ? { owner } : { refused: `task ${taskId} belongs to no open session` };
+  }
   if (router.link.perSession) {
     const owner = first(router.sessions);
     return owner?.ready ? { owner } : { refused: 'its session has closed' };
@@ -41,7 +49,7 @@ export function routeServerRequest(router: Router, backend: Backend, message: Ms
     backend.write({ jsonrpc: '2.0', id: backendId, result: {} });
     return;
   }
-  const found = ownerOf(router);
+  const found = ownerOf(router, message);
   if ('refused' in found) {
     backend.write({
       jsonrpc: '2.0',
@@ -130,6 +138,11 @@ export function routeServerNotification(router: Router, message: Msg): void {
     case 'notifications/resources/updated': {
       const subscribers = typeof params?.uri === 'string' ? router.subscriptions.subscribers(params.uri) : undefined;
       if (subscribers) for (const session of subscribers) session.send(out);
+      return;
+    }
+    case 'notifications/tasks/status': {
+      const session = typeof params?.taskId === 'string' ? router.tasks.get(params.taskId) : undefined;
+      if (session) session.send(out);
       return;
     }
     case 'notifications/elicitation/complete': {

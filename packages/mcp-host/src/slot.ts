@@ -22,6 +22,7 @@ export interface ServerContext {
   registry(signal: AbortSignal): Promise<RegistryLike>;
   emit<K extends keyof McpHostEvents>(type: K, payload: McpHostEvents[K]): void;
   sessionReady(session: Session): void;
+  initFailed(session: Session): void;
   /** The last failed start or crash of any of this server's backends, for errors and stats. */
   lastError: { message: string; at: number; stderr: readonly string[] } | null;
   /** Counted over every backend this server ever had (per-session slots come and go). */
@@ -192,6 +193,10 @@ export class Slot implements RouterLink {
 
   sessionReady(session: Session): void {
     this.ctx.sessionReady(session);
+  }
+
+  initFailed(session: Session): void {
+    this.ctx.initFailed(session);
   }
 
   sessionsChanged(count: number): void {

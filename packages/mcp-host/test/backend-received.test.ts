@@ -90,7 +90,11 @@ describe('what the backend receives', () => {
     await c.client.subscribeResource({ uri: 'rec://b' });
     await c.close();
     await waitFor(() => subs().length === 4, { what: 'unsubscribe after close' });
-    expect(subs().slice(2).map((m) => [m.method, m.params.uri])).toEqual([
+    expect(
+      subs()
+        .slice(2)
+        .map((m) => [m.method, m.params.uri]),
+    ).toEqual([
       ['resources/subscribe', 'rec://b'],
       ['resources/unsubscribe', 'rec://b'],
     ]);
@@ -107,7 +111,10 @@ describe('what the backend receives', () => {
     };
     a.client.setNotificationHandler(LoggingMessageNotificationSchema, listen('a'));
     b.client.setNotificationHandler(LoggingMessageNotificationSchema, listen('b'));
-    const levels = () => received().filter((m) => m.method === 'logging/setLevel').map((m) => m.params.level);
+    const levels = () =>
+      received()
+        .filter((m) => m.method === 'logging/setLevel')
+        .map((m) => m.params.level);
     // b has not set a level yet, so it still wants everything: the backend goes to debug, not error.
     await a.client.setLoggingLevel('error');
     expect(levels()).toEqual(['debug']);

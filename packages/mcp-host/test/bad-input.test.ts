@@ -50,7 +50,9 @@ describe('bad input from sessions: errors, never a crash', () => {
       'mcp-session-id': 'no-such-session',
     });
     expect(unknownSession.status).toBe(404);
-    expect((await fetch(w.front.url('nope'), { method: 'POST', headers: HEADERS, body: JSON.stringify(init()) })).status).toBe(404);
+    expect(
+      (await fetch(w.front.url('nope'), { method: 'POST', headers: HEADERS, body: JSON.stringify(init()) })).status,
+    ).toBe(404);
     expect((await post(JSON.stringify({ ...init(), pad: 'x'.repeat(128 * 1024) }))).status).toBe(413);
     // A session of another server is not found under this one.
     const session = await rawSession(url);
@@ -81,7 +83,10 @@ describe('bad input from sessions: errors, never a crash', () => {
     w.host.connect('rec', theirs);
     const send = (m: unknown) => mine.send(m as JSONRPCMessage);
     const reply = (id: unknown) =>
-      waitFor(() => replies.find((r) => 'id' in r && r.id === id) as Record<string, any> | undefined, { what: `reply ${id}` });
+      // biome-ignore lint/suspicious/noExplicitAny: a raw JSON-RPC reply
+      waitFor(() => replies.find((r) => 'id' in r && r.id === id) as any, {
+        what: `reply ${id}`,
+      });
     await send({ jsonrpc: '2.0', id: 'early', method: 'tools/list' });
     expect((await reply('early')).error.code).toBe(-32002);
     await send({ jsonrpc: '2.0', id: 'bad-init', method: 'initialize', params: { nope: true } });

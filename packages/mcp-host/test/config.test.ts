@@ -14,31 +14,136 @@ const ok = { command: 'node' };
 describe('options are validated at construction, naming the option and the value', () => {
   const cases: Array<[string, unknown, RegExp, 'TypeError' | 'RangeError']> = [
     ['no options', undefined, /options must be an object, got undefined/, 'TypeError'],
-    ['relative stateDir', { stateDir: 'state', servers: {} }, /options\.stateDir must be an absolute path, got "state"/, 'TypeError'],
+    [
+      'relative stateDir',
+      { stateDir: 'state', servers: {} },
+      /options\.stateDir must be an absolute path, got "state"/,
+      'TypeError',
+    ],
     ['missing servers', { stateDir: dir }, /options\.servers must be an object/, 'TypeError'],
     ['unknown option', { stateDir: dir, servers: {}, idle: 1 }, /options\.idle is not an option/, 'TypeError'],
     ['bad server name', { stateDir: dir, servers: { 'a/b': ok } }, /"a\/b" is not a valid server name/, 'TypeError'],
-    ['missing command', { stateDir: dir, servers: { mem: {} } }, /servers\.mem\.command must be a non-empty string, got undefined/, 'TypeError'],
-    ['args not strings', { stateDir: dir, servers: { mem: { ...ok, args: [1] } } }, /servers\.mem\.args must be an array of strings, got \[1\]/, 'TypeError'],
-    ['env value', { stateDir: dir, servers: { mem: { ...ok, env: { A: 1 } } } }, /servers\.mem\.env\.A must be a string, got 1/, 'TypeError'],
-    ['env name', { stateDir: dir, servers: { mem: { ...ok, env: { 'A=B': 'x' } } } }, /servers\.mem\.env has an invalid variable name "A=B"/, 'TypeError'],
-    ['relative cwd', { stateDir: dir, servers: { mem: { ...ok, cwd: 'x' } } }, /servers\.mem\.cwd must be an absolute path, got "x"/, 'TypeError'],
-    ['share', { stateDir: dir, servers: { mem: { ...ok, share: 'all' } } }, /servers\.mem\.share must be "shared" or "per-session", got "all"/, 'TypeError'],
-    ['maxInstances 0', { stateDir: dir, servers: { mem: { ...ok, maxInstances: 0 } } }, /servers\.mem\.maxInstances must be an integer >= 1, got 0/, 'RangeError'],
-    ['maxInstances 1.5', { stateDir: dir, servers: { mem: { ...ok, maxInstances: 1.5 } } }, /servers\.mem\.maxInstances must be an integer >= 1, got 1\.5/, 'RangeError'],
-    ['idleMs negative', { stateDir: dir, servers: { mem: { ...ok, idleMs: -1 } } }, /servers\.mem\.idleMs must be a finite number of milliseconds >= 0.*got -1/, 'RangeError'],
-    ['idleMs string', { stateDir: dir, servers: { mem: { ...ok, idleMs: '10' } } }, /servers\.mem\.idleMs must be a number of milliseconds, got "10"/, 'TypeError'],
-    ['idleMs Infinity', { stateDir: dir, servers: { mem: { ...ok, idleMs: Number.POSITIVE_INFINITY } } }, /servers\.mem\.idleMs .* got Infinity/, 'RangeError'],
-    ['serialize', { stateDir: dir, servers: { mem: { ...ok, serialize: 'yes' } } }, /servers\.mem\.serialize must be true or false, got "yes"/, 'TypeError'],
-    ['unknown server field', { stateDir: dir, servers: { mem: { ...ok, disabled: true } } }, /servers\.mem\.disabled is not an option/, 'TypeError'],
-    ['startTimeoutMs 0', { stateDir: dir, servers: {}, startTimeoutMs: 0 }, /options\.startTimeoutMs must be a finite number of milliseconds > 0/, 'RangeError'],
-    ['breaker threshold', { stateDir: dir, servers: {}, breaker: { failureThreshold: 0 } }, /options\.breaker\.failureThreshold must be an integer >= 1, got 0/, 'RangeError'],
-    ['breaker unknown', { stateDir: dir, servers: {}, breaker: { threshold: 3 } }, /options\.breaker\.threshold is not an option/, 'TypeError'],
-    ['registry shape', { stateDir: dir, servers: {}, registry: {} }, /options\.registry must have a spawn/, 'TypeError'],
-    ['clock shape', { stateDir: dir, servers: {}, clock: { now: () => 1 } }, /options\.clock must have now\(\), setTimeout/, 'TypeError'],
+    [
+      'missing command',
+      { stateDir: dir, servers: { mem: {} } },
+      /servers\.mem\.command must be a non-empty string, got undefined/,
+      'TypeError',
+    ],
+    [
+      'args not strings',
+      { stateDir: dir, servers: { mem: { ...ok, args: [1] } } },
+      /servers\.mem\.args must be an array of strings, got \[1\]/,
+      'TypeError',
+    ],
+    [
+      'env value',
+      { stateDir: dir, servers: { mem: { ...ok, env: { A: 1 } } } },
+      /servers\.mem\.env\.A must be a string, got 1/,
+      'TypeError',
+    ],
+    [
+      'env name',
+      { stateDir: dir, servers: { mem: { ...ok, env: { 'A=B': 'x' } } } },
+      /servers\.mem\.env has an invalid variable name "A=B"/,
+      'TypeError',
+    ],
+    [
+      'relative cwd',
+      { stateDir: dir, servers: { mem: { ...ok, cwd: 'x' } } },
+      /servers\.mem\.cwd must be an absolute path, got "x"/,
+      'TypeError',
+    ],
+    [
+      'share',
+      { stateDir: dir, servers: { mem: { ...ok, share: 'all' } } },
+      /servers\.mem\.share must be "shared" or "per-session", got "all"/,
+      'TypeError',
+    ],
+    [
+      'maxInstances 0',
+      { stateDir: dir, servers: { mem: { ...ok, maxInstances: 0 } } },
+      /servers\.mem\.maxInstances must be an integer >= 1, got 0/,
+      'RangeError',
+    ],
+    [
+      'maxInstances 1.5',
+      { stateDir: dir, servers: { mem: { ...ok, maxInstances: 1.5 } } },
+      /servers\.mem\.maxInstances must be an integer >= 1, got 1\.5/,
+      'RangeError',
+    ],
+    [
+      'idleMs negative',
+      { stateDir: dir, servers: { mem: { ...ok, idleMs: -1 } } },
+      /servers\.mem\.idleMs must be a finite number of milliseconds >= 0.*got -1/,
+      'RangeError',
+    ],
+    [
+      'idleMs string',
+      { stateDir: dir, servers: { mem: { ...ok, idleMs: '10' } } },
+      /servers\.mem\.idleMs must be a number of milliseconds, got "10"/,
+      'TypeError',
+    ],
+    [
+      'idleMs Infinity',
+      { stateDir: dir, servers: { mem: { ...ok, idleMs: Number.POSITIVE_INFINITY } } },
+      /servers\.mem\.idleMs .* got Infinity/,
+      'RangeError',
+    ],
+    [
+      'serialize',
+      { stateDir: dir, servers: { mem: { ...ok, serialize: 'yes' } } },
+      /servers\.mem\.serialize must be true or false, got "yes"/,
+      'TypeError',
+    ],
+    [
+      'unknown server field',
+      { stateDir: dir, servers: { mem: { ...ok, disabled: true } } },
+      /servers\.mem\.disabled is not an option/,
+      'TypeError',
+    ],
+    [
+      'startTimeoutMs 0',
+      { stateDir: dir, servers: {}, startTimeoutMs: 0 },
+      /options\.startTimeoutMs must be a finite number of milliseconds > 0/,
+      'RangeError',
+    ],
+    [
+      'breaker threshold',
+      { stateDir: dir, servers: {}, breaker: { failureThreshold: 0 } },
+      /options\.breaker\.failureThreshold must be an integer >= 1, got 0/,
+      'RangeError',
+    ],
+    [
+      'breaker unknown',
+      { stateDir: dir, servers: {}, breaker: { threshold: 3 } },
+      /options\.breaker\.threshold is not an option/,
+      'TypeError',
+    ],
+    [
+      'registry shape',
+      { stateDir: dir, servers: {}, registry: {} },
+      /options\.registry must have a spawn/,
+      'TypeError',
+    ],
+    [
+      'clock shape',
+      { stateDir: dir, servers: {}, clock: { now: () => 1 } },
+      /options\.clock must have now\(\), setTimeout/,
+      'TypeError',
+    ],
     ['events shape', { stateDir: dir, servers: {}, events: {} }, /options\.events must be a mitt emitter/, 'TypeError'],
-    ['maxBodyBytes', { stateDir: dir, servers: {}, maxBodyBytes: 0 }, /options\.maxBodyBytes must be an integer >= 1, got 0/, 'RangeError'],
-    ['clientInfo', { stateDir: dir, servers: {}, clientInfo: { name: 'x' } }, /options\.clientInfo\.version must be a non-empty string/, 'TypeError'],
+    [
+      'maxBodyBytes',
+      { stateDir: dir, servers: {}, maxBodyBytes: 0 },
+      /options\.maxBodyBytes must be an integer >= 1, got 0/,
+      'RangeError',
+    ],
+    [
+      'clientInfo',
+      { stateDir: dir, servers: {}, clientInfo: { name: 'x' } },
+      /options\.clientInfo\.version must be a non-empty string/,
+      'TypeError',
+    ],
   ];
   for (const [what, options, message, kind] of cases) {
     it(what, () => {
@@ -63,7 +168,11 @@ describe('options are validated at construction, naming the option and the value
 
 describe('environment and working folder', () => {
   it('backendEnv keeps only the default keys (POSIX), then adds the configured env', () => {
-    const env = backendEnv('linux', { PATH: '/bin', HOME: '/home/u', AWS_SECRET_ACCESS_KEY: 's', GITHUB_TOKEN: 't' }, { X: '1' });
+    const env = backendEnv(
+      'linux',
+      { PATH: '/bin', HOME: '/home/u', AWS_SECRET_ACCESS_KEY: 's', GITHUB_TOKEN: 't' },
+      { X: '1' },
+    );
     expect(env).toEqual({ PATH: '/bin', HOME: '/home/u', X: '1' });
   });
 
@@ -110,7 +219,10 @@ describe('environment and working folder', () => {
       expect(env.PATH).toBe(process.env.PATH);
       expect(env.SPAWNGUARD_TEST_SECRET).toBeUndefined();
       const rec = await world.start({
-        servers: { rec: recorder(w.marker, join(w.dir, 'r.jsonl')), there: recorder(w.marker, join(w.dir, 'r2.jsonl'), [], { cwd: tmpdir() }) },
+        servers: {
+          rec: recorder(w.marker, join(w.dir, 'r.jsonl')),
+          there: recorder(w.marker, join(w.dir, 'r2.jsonl'), [], { cwd: tmpdir() }),
+        },
       });
       const a = await rec.connect('rec');
       const b = await rec.connect('there');
@@ -138,7 +250,9 @@ describe('restarts restore what sessions set up; reconfigure; limits', () => {
     process.kill(pid, 'SIGKILL');
     await waitFor(() => w.host.stats()[0]!.pid === null, { what: 'backend gone' });
     await a.client.callTool({ name: 'echo', arguments: { text: 'x' } });
-    const after = recorded(file).slice(recorded(file).findLastIndex((m) => m.method === 'notifications/initialized'));
+    const all = recorded(file);
+    const lastInit = all.map((m) => m.method).lastIndexOf('notifications/initialized');
+    const after = all.slice(lastInit);
     expect(after.filter((m) => m.method === 'resources/subscribe').map((m) => m.params.uri)).toEqual(['rec://a']);
     expect(after.filter((m) => m.method === 'logging/setLevel').map((m) => m.params.level)).toEqual(['warning']);
     await waitFor(() => changed === 1, { what: 'list_changed after restart' });
@@ -147,7 +261,9 @@ describe('restarts restore what sessions set up; reconfigure; limits', () => {
   it('reconfigure: unchanged servers keep their backend, changed and removed ones stop, added ones work', async () => {
     const { marker, dir: d } = world.get();
     const keep = recorder(marker, join(d, 'k.jsonl'));
-    const w = await world.start({ servers: { keep, change: recorder(marker, join(d, 'c.jsonl')), gone: recorder(marker, join(d, 'g.jsonl')) } });
+    const w = await world.start({
+      servers: { keep, change: recorder(marker, join(d, 'c.jsonl')), gone: recorder(marker, join(d, 'g.jsonl')) },
+    });
     const k = await w.connect('keep');
     await w.connect('change');
     await w.connect('gone');
@@ -168,7 +284,12 @@ describe('restarts restore what sessions set up; reconfigure; limits', () => {
 
   it('per-session maxInstances: one session too many gets an error naming the server and the limit', async () => {
     const w = await world.start({
-      servers: { rec: recorder(world.get().marker, join(world.get().dir, 'r.jsonl'), [], { share: 'per-session', maxInstances: 2 }) },
+      servers: {
+        rec: recorder(world.get().marker, join(world.get().dir, 'r.jsonl'), [], {
+          share: 'per-session',
+          maxInstances: 2,
+        }),
+      },
     });
     await w.connect('rec');
     await w.connect('rec');
@@ -189,13 +310,22 @@ describe('restarts restore what sessions set up; reconfigure; limits', () => {
       },
     };
     const scratch = mkdtempSync(join(tmpdir(), 'mcp-host-expiry-'));
-    const w = await world.start({ clock, sessionIdleMs: 60_000, servers: { rec: recorder(world.get().marker, join(scratch, 'r.jsonl')) } });
+    const w = await world.start({
+      clock,
+      sessionIdleMs: 60_000,
+      servers: { rec: recorder(world.get().marker, join(scratch, 'r.jsonl')) },
+    });
     const closed: string[] = [];
     w.host.events.on('sessionClosed', (e) => closed.push(e.reason));
     const res = await fetch(w.front.url('rec'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'r', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'r', version: '1' } },
+      }),
     });
     await res.text();
     await waitFor(() => fire !== null, { what: 'expiry timer armed' });

@@ -2,8 +2,8 @@
 // over Streamable HTTP against a node:http server on 127.0.0.1:0 that calls the host's handler.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -37,7 +37,11 @@ export function binOf(pkg: string): string {
  * It ignores argv after the transport name, so the marker rides there.
  */
 export function everything(marker: string, extra: Partial<ServerConfig> = {}): ServerConfig {
-  return { command: process.execPath, args: [binOf('@modelcontextprotocol/server-everything'), 'stdio', marker], ...extra };
+  return {
+    command: process.execPath,
+    args: [binOf('@modelcontextprotocol/server-everything'), 'stdio', marker],
+    ...extra,
+  };
 }
 
 /** @modelcontextprotocol/server-memory: tools create_entities, read_graph, search_nodes {query}, ...; file in MEMORY_FILE_PATH. */
@@ -51,7 +55,12 @@ export function memory(marker: string, file: string, extra: Partial<ServerConfig
 }
 
 /** Our recording fixture (see fixtures/recorder.mjs). */
-export function recorder(marker: string, recordFile: string, flags: string[] = [], extra: Partial<ServerConfig> = {}): ServerConfig {
+export function recorder(
+  marker: string,
+  recordFile: string,
+  flags: string[] = [],
+  extra: Partial<ServerConfig> = {},
+): ServerConfig {
   return {
     command: process.execPath,
     args: [join(FIXTURES, 'recorder.mjs'), marker, ...flags],
@@ -61,7 +70,9 @@ export function recorder(marker: string, recordFile: string, flags: string[] = [
 }
 
 /** Every message the recorder received, parsed. */
-export function recorded(file: string): Array<{ id?: unknown; method?: string; params?: any; result?: unknown; error?: any }> {
+// biome-ignore lint/suspicious/noExplicitAny: recorded JSON, read by the tests
+type Recorded = { id?: unknown; method?: string; params?: any; result?: unknown; error?: unknown };
+export function recorded(file: string): Recorded[] {
   let text = '';
   try {
     text = readFileSync(file, 'utf8');
@@ -113,7 +124,10 @@ export async function connectClient(
   url: URL,
   options: { name?: string; capabilities?: ClientCapabilities; setup?: (client: Client) => void } = {},
 ): Promise<TestClient> {
-  const client = new Client({ name: options.name ?? 'test-client', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+  const client = new Client(
+    { name: options.name ?? 'test-client', version: '1.0.0' },
+    { capabilities: options.capabilities ?? {} },
+  );
   options.setup?.(client);
   const transport = new StreamableHTTPClientTransport(url);
   await client.connect(transport);
@@ -128,6 +142,4 @@ export async function connectClient(
 }
 
 export const textOf = (result: unknown): string =>
-  ((result as { content?: Array<{ type: string; text?: string }> }).content ?? [])
-    .map((c) => c.text ?? '')
-    .join('');
+  ((result as { content?: Array<{ type: string; text?: string }> }).content ?? []).map((c) => c.text ?? '').join('');

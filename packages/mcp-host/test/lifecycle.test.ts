@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
 import { alive, pidsCarrying, waitFor } from '../../../test-kit/processes.ts';
 import { type Clock, createMcpHost, type McpHostEvents, ServerUnavailableError } from '../src/index.js';
@@ -31,7 +32,7 @@ function manualClock(): Clock & { advance(ms: number): void } {
   };
 }
 
-const pidOf = async (client: { callTool: Function }) =>
+const pidOf = async (client: Client) =>
   JSON.parse(textOf(await client.callTool({ name: 'pid', arguments: {} }))).pid as number;
 
 describe('backend lifecycle', () => {
@@ -52,7 +53,9 @@ describe('backend lifecycle', () => {
     expect(Date.now() - killedAt).toBeLessThan(10_000); // at once, not the call's 60 s
     expect(error?.code).toBe(-32000);
     expect(error?.message).toMatch(/MCP server "rec".*exited/);
-    expect(stopped).toEqual([expect.objectContaining({ server: 'rec', pid: first, reason: 'exited', signal: 'SIGKILL' })]);
+    expect(stopped).toEqual([
+      expect.objectContaining({ server: 'rec', pid: first, reason: 'exited', signal: 'SIGKILL' }),
+    ]);
     const second = await pidOf(a.client); // the same session goes on
     expect(second).not.toBe(first);
     expect(pidsCarrying(w.marker)).toEqual([second]);
@@ -118,7 +121,9 @@ describe('backend lifecycle', () => {
 
   it('closing the host leaves 0 descendants (backend with a grandchild)', async () => {
     const marker = world.get().marker;
-    const w = await world.start({ servers: { rec: recorder(marker, join(world.get().dir, 'r.jsonl'), ['--grandchild']) } });
+    const w = await world.start({
+      servers: { rec: recorder(marker, join(world.get().dir, 'r.jsonl'), ['--grandchild']) },
+    });
     const a = await w.connect('rec');
     const { grandchild } = JSON.parse(textOf(await a.client.callTool({ name: 'pid', arguments: {} })));
     expect(grandchild).toBeGreaterThan(0);
@@ -156,7 +161,11 @@ describe('backend lifecycle', () => {
     expect(two.leftovers.killed).toBe(1);
     expect(alive(one.pid)).toBe(false);
     expect(alive(one.grandchild)).toBe(false);
-    expect(pidsCarrying(marker).filter((p) => p !== second.child.pid).sort()).toEqual([two.pid, two.grandchild].sort());
+    expect(
+      pidsCarrying(marker)
+        .filter((p) => p !== second.child.pid)
+        .sort(),
+    ).toEqual([two.pid, two.grandchild].sort());
     second.child.kill('SIGKILL');
     await new Promise((r) => second.child.once('exit', r));
     // a third host cleans up after the second, too

@@ -33,8 +33,16 @@ describe('server-to-client requests go to the session whose request caused them'
     const b = await w.connect('everything', { name: 'B', capabilities: { sampling: {} }, setup: sampler('B', seenB) });
     for (let round = 0; round < 5; round++) {
       const [ra, rb] = await Promise.all([
-        a.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: `from A ${round}` } }, undefined, CALL),
-        b.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: `from B ${round}` } }, undefined, CALL),
+        a.client.callTool(
+          { name: 'trigger-sampling-request', arguments: { prompt: `from A ${round}` } },
+          undefined,
+          CALL,
+        ),
+        b.client.callTool(
+          { name: 'trigger-sampling-request', arguments: { prompt: `from B ${round}` } },
+          undefined,
+          CALL,
+        ),
       ]);
       expect(ra.isError).toBeFalsy();
       expect(rb.isError).toBeFalsy();
@@ -79,7 +87,9 @@ describe('server-to-client requests go to the session whose request caused them'
     );
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/sampling/);
-    expect(errors).toContainEqual(expect.objectContaining({ reason: 'capability-missing', method: 'sampling/createMessage' }));
+    expect(errors).toContainEqual(
+      expect.objectContaining({ reason: 'capability-missing', method: 'sampling/createMessage' }),
+    );
     const elicit = await plain.client.callTool({ name: 'trigger-elicitation-request', arguments: {} }, undefined, {
       timeout: 10_000,
     });
@@ -99,12 +109,20 @@ describe('server-to-client requests go to the session whose request caused them'
     const a = await w.connect('everything', {
       capabilities: { sampling: {} },
       setup: sampler('A', seenA, async () => {
-        resultB = await b.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'from B' } }, undefined, {
-          timeout: 10_000,
-        });
+        resultB = await b.client.callTool(
+          { name: 'trigger-sampling-request', arguments: { prompt: 'from B' } },
+          undefined,
+          {
+            timeout: 10_000,
+          },
+        );
       }),
     });
-    const resultA = await a.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'from A' } }, undefined, CALL);
+    const resultA = await a.client.callTool(
+      { name: 'trigger-sampling-request', arguments: { prompt: 'from A' } },
+      undefined,
+      CALL,
+    );
     expect(textOf(resultA)).toContain('answer from A');
     expect(seenA).toEqual(['Resource trigger-sampling-request context: from A']);
     expect(resultB?.isError).toBe(true);
@@ -158,7 +176,17 @@ describe('progress', () => {
     ]);
     expect(textOf(ra)).toContain('Steps: 3');
     expect(textOf(rb)).toContain('Steps: 5');
-    expect(progressA.map((p) => [p.progress, p.total])).toEqual([[1, 3], [2, 3], [3, 3]]);
-    expect(progressB.map((p) => [p.progress, p.total])).toEqual([[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+    expect(progressA.map((p) => [p.progress, p.total])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    expect(progressB.map((p) => [p.progress, p.total])).toEqual([
+      [1, 5],
+      [2, 5],
+      [3, 5],
+      [4, 5],
+      [5, 5],
+    ]);
   });
 });
