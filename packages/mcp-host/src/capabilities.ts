@@ -47,7 +47,7 @@ export function sessionInitResult(backend: InitializeResult, hello: ClientHello)
 }
 
 /** The initialize a shared backend gets: the host's client info and the capabilities it always declares. */
-export function sharedInitialize(capabilities: ClientCapabilities, clientInfo: { name: string; version: string }) {
+export function sharedInitialize(capabilities: object, clientInfo: { name: string; version: string }) {
   return { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo };
 }
 

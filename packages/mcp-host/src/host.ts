@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import mitt, { type Emitter } from 'mitt';
 import { readHello } from './capabilities.js';
 import { backendEnv } from './env.js';
@@ -10,7 +9,7 @@ import { HttpSessions } from './http.js';
 import { type McpHostOptions, type ResolvedHost, type ResolvedServer, resolveHost, resolveServers } from './options.js';
 import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './registry.js';
 import type { Msg } from './router.js';
-import { Session } from './session.js';
+import { Session, type SessionTransport } from './session.js';
 import { type ServerContext, Slot, serverBreaker } from './slot.js';
 import { type ServerStats, serverStats } from './stats.js';
 import { VERSION } from './version.js';
@@ -114,9 +113,12 @@ export class McpHost {
     this.#servers.set(config.name, runtime);
   }
 
-  #registry(signal: AbortSignal): Promise<RegistryLike> {
-    if (this.#opts.registry) return Promise.resolve(this.#opts.registry);
-    return this.#ownRegistry(signal).then((own) => own.registry);
+  async #registry(signal: AbortSignal): Promise<RegistryLike> {
+    const given = this.#opts.registry;
+    if (!given) return (await this.#ownRegistry(signal)).registry;
+    const registry = typeof given === 'function' ? await given() : given;
+    if (typeof registry?.spawn !== 'function') throw new TypeError('options.registry() returned no registry');
+    return registry;
   }
 
   #ownRegistry(signal?: AbortSignal): Promise<OwnRegistry> {
@@ -146,7 +148,11 @@ export class McpHost {
    * Serves one client session over any SDK server-side transport. The session belongs to
    * `server`; its first message must be `initialize`. Returns the session id.
    */
-  connect(server: string, transport: Transport, options: { sessionId?: string; onClose?: () => void } = {}): string {
+  connect(
+    server: string,
+    transport: SessionTransport,
+    options: { sessionId?: string; onClose?: () => void } = {},
+  ): string {
     if (this.#closing) throw new HostClosedError();
     if (!this.#servers.has(server)) throw new UnknownServerError(server);
     const id = options.sessionId ?? transport.sessionId ?? randomUUID();
@@ -163,9 +169,9 @@ export class McpHost {
     );
     const attached: Attached = { session, slot: null, onClose: options.onClose };
     this.#sessions.set(id, attached);
-    transport.onmessage = (message) => this.#route(attached, message as Msg);
+    transport.onmessage = (message: object) => this.#route(attached, message as Msg);
     transport.onclose = () => this.#closeSession(attached, 'closed');
-    transport.onerror = (error) =>
+    transport.onerror = (error: Error) =>
       safeEmit(this.events, 'routingError', {
         server,
         sessionId: id,

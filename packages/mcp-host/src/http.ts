@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Clock } from './events.js';
+import type { SessionTransport } from './session.js';
 
 interface HostLink {
   has(server: string): boolean;
-  connect(server: string, transport: Transport, sessionId: string, onClose: () => void): string;
+  connect(server: string, transport: SessionTransport, sessionId: string, onClose: () => void): string;
   closed(): boolean;
 }
 

@@ -11,7 +11,13 @@ export {
 } from './errors.js';
 export type { Clock, McpHostEvents, RoutingReason, ShareMode, StopReason } from './events.js';
 export { createMcpHost, McpHost, type ReconfigureResult, type SessionCloseReason } from './host.js';
-export { DEFAULT_CLIENT_CAPABILITIES, type McpHostOptions, type ServerConfig } from './options.js';
+export {
+  type ClientCapabilities,
+  DEFAULT_CLIENT_CAPABILITIES,
+  type McpHostOptions,
+  type ServerConfig,
+} from './options.js';
 export { DEFAULT_REGISTRY_FILE, type RegistryLike } from './registry.js';
+export type { SessionTransport } from './session.js';
 export type { SlotStats as InstanceStats } from './slot.js';
 export type { ServerStats } from './stats.js';

@@ -1,5 +1,4 @@
 import { isAbsolute } from 'node:path';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Emitter } from 'mitt';
 import type { Clock, McpHostEvents, ShareMode } from './events.js';
 import type { RegistryLike } from './registry.js';
@@ -35,8 +34,12 @@ export interface McpHostOptions {
   servers: Readonly<Record<string, ServerConfig>>;
   /** Absolute folder the host owns: default `cwd` of backends and home of its default process registry. */
   stateDir: string;
-  /** Where backends are recorded (accepted by shape); default a registry at `<stateDir>/mcp-host-processes.json`. */
-  registry?: RegistryLike;
+  /**
+   * Where backends are recorded (accepted by shape), or a function returning it (called before each
+   * start, so a daemon may swap its registry, or hold starts by returning a promise); default a
+   * registry the host opens at `<stateDir>/mcp-host-processes.json`.
+   */
+  registry?: RegistryLike | (() => RegistryLike | Promise<RegistryLike>);
   /** Consecutive failed starts that open a server's circuit (default 3), and for how long (default 60000 ms). */
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   /** Default 30000. */
@@ -72,6 +75,14 @@ export interface ResolvedServer {
   clientCapabilities: ClientCapabilities;
   startTimeoutMs: number;
   windowsHide: boolean;
+}
+
+/** Client capabilities as the MCP spec defines them (sampling, elicitation, roots, experimental, ...). */
+export interface ClientCapabilities {
+  sampling?: object;
+  elicitation?: object;
+  roots?: { listChanged?: boolean };
+  [capability: string]: unknown;
 }
 
 export const DEFAULT_CLIENT_CAPABILITIES: ClientCapabilities = {
@@ -229,7 +240,7 @@ export function resolveServer(
 export interface ResolvedHost {
   servers: Map<string, ResolvedServer>;
   stateDir: string;
-  registry: RegistryLike | undefined;
+  registry: RegistryLike | (() => RegistryLike | Promise<RegistryLike>) | undefined;
   failureThreshold: number;
   cooldownMs: number;
   startTimeoutMs: number;
@@ -251,8 +262,14 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
   const startTimeoutMs = ms('options.startTimeoutMs', o.startTimeoutMs, 30_000, { zero: false });
   const servers = resolveServers(o.servers, { cwd: stateDir, startTimeoutMs });
   const registry = o.registry;
-  if (registry !== undefined && typeof (registry as RegistryLike | null)?.spawn !== 'function') {
-    throw new TypeError(`options.registry must have a spawn(command, args, options) method, got ${show(registry)}`);
+  if (
+    registry !== undefined &&
+    typeof registry !== 'function' &&
+    typeof (registry as RegistryLike | null)?.spawn !== 'function'
+  ) {
+    throw new TypeError(
+      `options.registry must have a spawn(command, args, options) method (or be a function returning one), got ${show(registry)}`,
+    );
   }
   const breaker = o.breaker === undefined ? {} : plainObject('options.breaker', o.breaker);
   noUnknown('options.breaker', breaker, new Set(['failureThreshold', 'cooldownMs']));
@@ -277,7 +294,7 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
   return {
     servers,
     stateDir,
-    registry: registry as RegistryLike | undefined,
+    registry: registry as ResolvedHost['registry'],
     failureThreshold: int('options.breaker.failureThreshold', breaker.failureThreshold, 3, 1),
     cooldownMs: ms('options.breaker.cooldownMs', breaker.cooldownMs, 60_000),
     startTimeoutMs,

@@ -1,7 +1,20 @@
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Backend } from './backend.js';
 import type { ClientHello } from './capabilities.js';
+
+/**
+ * The server side of one client connection, by shape: the SDK's transports (Streamable HTTP,
+ * stdio, in-memory) fit it. Declared here so the package's types do not pull in the SDK's.
+ */
+export interface SessionTransport {
+  sessionId?: string | undefined;
+  start(): Promise<void>;
+  send(message: object, options?: { relatedRequestId?: string | number }): Promise<void>;
+  close(): Promise<void>;
+  onmessage?(message: object, extra?: unknown): void;
+  onclose?(): void;
+  onerror?(error: Error): void;
+}
 
 /** A server-to-client request the session has not answered yet. */
 export interface OpenServerRequest {
@@ -33,7 +46,7 @@ export class Session {
   constructor(
     readonly id: string,
     readonly server: string,
-    readonly transport: Transport,
+    readonly transport: SessionTransport,
     private readonly onSendError: (session: Session, error: Error, message: JSONRPCMessage) => void,
   ) {}
 
@@ -72,7 +85,7 @@ export class Session {
 
   /** Ends the SSE stream of a request that will get no response (it was cancelled), where the transport can. */
   endStream(requestId: RequestId): void {
-    const transport = this.transport as Transport & { closeSSEStream?: (id: RequestId) => void };
+    const transport = this.transport as SessionTransport & { closeSSEStream?: (id: RequestId) => void };
     try {
       transport.closeSSEStream?.(requestId);
     } catch {}

@@ -15,10 +15,10 @@ const world = useWorld();
 describe('task-augmented calls', () => {
   it('two sessions run ambiguous research tasks at once; each elicitation goes to the task creator', async () => {
     const w = await world.start({ servers: { everything: everything(world.get().marker) } });
-    const asked: Record<string, string[]> = { A: [], B: [] };
-    const decliner = (name: string) => (client: Client) =>
+    const asked = { A: [] as string[], B: [] as string[] };
+    const decliner = (name: 'A' | 'B') => (client: Client) =>
       client.setRequestHandler(ElicitRequestSchema, async (request) => {
-        asked[name]!.push(request.params.message);
+        asked[name].push(request.params.message);
         return { action: 'decline' };
       });
     const a = await w.connect('everything', { capabilities: { elicitation: { form: {} } }, setup: decliner('A') });

@@ -8,7 +8,11 @@ describe('LineSplitter', () => {
   const split = (chunks: Array<string | Buffer>, max = 1000) => {
     const lines: string[] = [];
     const overflows: number[] = [];
-    const s = new LineSplitter(max, (l) => lines.push(l), (n) => overflows.push(n));
+    const s = new LineSplitter(
+      max,
+      (l) => lines.push(l),
+      (n) => overflows.push(n),
+    );
     for (const c of chunks) s.push(typeof c === 'string' ? Buffer.from(c) : c);
     return { lines, overflows };
   };
