@@ -24,23 +24,38 @@ export class LineSplitter {
       this.#skipping = false;
       text = text.slice(end + 1);
     }
-    let start = 0;
-    let data = this.#buffer.length === 0 ? text : this.#buffer + text;
+    // The buffer never holds a newline, so only the new text is searched: a message that arrives in
+    // many chunks costs O(its size), not O(size x chunks).
+    let end = text.indexOf('\n');
+    if (end === -1) {
+      this.#keep(this.#buffer + text);
+      return;
+    }
+    this.#emit(this.#buffer + text.slice(0, end));
     this.#buffer = '';
+    let start = end + 1;
     for (;;) {
-      const end = data.indexOf('\n', start);
+      end = text.indexOf('\n', start);
       if (end === -1) break;
-      const line = data.charCodeAt(end - 1) === 13 ? data.slice(start, end - 1) : data.slice(start, end);
+      this.#emit(text.slice(start, end));
       start = end + 1;
-      if (line.length > 0) this.onLine(line);
     }
-    if (start < data.length) {
-      data = start === 0 ? data : data.slice(start);
-      if (data.length > this.maxLineBytes) {
-        this.onOverflow(data.length);
-        this.#skipping = true;
-      } else this.#buffer = data;
-    }
+    if (start < text.length) this.#keep(text.slice(start));
+  }
+
+  #keep(partial: string): void {
+    if (partial.length > this.maxLineBytes) {
+      this.onOverflow(partial.length);
+      this.#buffer = '';
+      this.#skipping = true;
+    } else this.#buffer = partial;
+  }
+
+  #emit(raw: string): void {
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+    if (line.length === 0) return;
+    if (line.length > this.maxLineBytes) this.onOverflow(line.length);
+    else this.onLine(line);
   }
 
   clear(): void {

@@ -7,7 +7,7 @@ import { type Json, type Msg, object } from './message.js';
 import { attachBackend, detachBackend, failWaiting, leaveRouter } from './router-lifecycle.js';
 import { routeServerNotification, routeServerRequest } from './server-messages.js';
 import type { Session } from './session.js';
-import { handleSetLevel, handleSubscription } from './session-requests.js';
+import { handleSetLevel, handleSubscription, handleTaskRequest } from './session-requests.js';
 import { Subscriptions } from './shared-state.js';
 
 export type { Msg } from './message.js';
@@ -134,6 +134,12 @@ export class Router {
       case 'resources/subscribe':
       case 'resources/unsubscribe':
         handleSubscription(this, session, message);
+        return;
+      case 'tasks/get':
+      case 'tasks/result':
+      case 'tasks/cancel':
+      case 'tasks/list':
+        handleTaskRequest(this, session, message);
         return;
       default:
         this.forward(session, message, undefined);

@@ -56,3 +56,29 @@ export function handleSubscription(router: Router, session: Session, message: Ms
   }
   router.forward(session, message, undefined);
 }
+
+/**
+ * Tasks belong to the session that created them (the backend sees one client): another session's
+ * task id is refused, and `tasks/list` shows a session only its own tasks.
+ */
+export function handleTaskRequest(router: Router, session: Session, message: Msg): void {
+  if (message.method === 'tasks/list') {
+    router.forward(session, message, (response) => {
+      const tasks = response.result?.tasks;
+      if (Array.isArray(tasks)) {
+        response.result = { ...response.result, tasks: tasks.filter((t) => router.tasks.get(t?.taskId) === session) };
+      }
+    });
+    return;
+  }
+  const taskId = object(message.params)?.taskId;
+  const owner = typeof taskId === 'string' ? router.tasks.get(taskId) : undefined;
+  if (owner && owner !== session) {
+    session.fail(message.id as RequestId, {
+      code: JSONRPC.invalidParams,
+      message: `no task ${taskId} in this session`,
+    });
+    return;
+  }
+  router.forward(session, message, undefined);
+}

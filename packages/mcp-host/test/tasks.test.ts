@@ -23,6 +23,7 @@ describe('task-augmented calls', () => {
       });
     const a = await w.connect('everything', { capabilities: { elicitation: { form: {} } }, setup: decliner('A') });
     const b = await w.connect('everything', { capabilities: { elicitation: { form: {} } }, setup: decliner('B') });
+    const taskIds: string[] = [];
     const run = async (client: Client, topic: string) => {
       let text = '';
       const stream = client.experimental.tasks.callToolStream(
@@ -31,6 +32,7 @@ describe('task-augmented calls', () => {
         { timeout: 30_000, task: { ttl: 60_000 } },
       );
       for await (const message of stream) {
+        if (message.type === 'taskCreated') taskIds.push(message.task.taskId);
         if (message.type === 'result') text = JSON.stringify(message.result);
         if (message.type === 'error') throw message.error;
       }
@@ -45,5 +47,14 @@ describe('task-augmented calls', () => {
     expect(ra).toContain('User declined');
     expect(rb).toContain('beta topic');
     expect(rb).toContain('User declined');
+    // Each session sees and reaches only its own tasks.
+    const listA = await a.client.experimental.tasks.listTasks();
+    const listB = await b.client.experimental.tasks.listTasks();
+    expect(listA.tasks).toHaveLength(1);
+    expect(listB.tasks).toHaveLength(1);
+    expect(listA.tasks[0]!.taskId).not.toBe(listB.tasks[0]!.taskId);
+    expect(taskIds.sort()).toEqual([listA.tasks[0]!.taskId, listB.tasks[0]!.taskId].sort());
+    await expect(a.client.experimental.tasks.getTask(listB.tasks[0]!.taskId)).rejects.toThrow(/no task/);
+    expect((await b.client.experimental.tasks.getTask(listB.tasks[0]!.taskId)).status).toBe('completed');
   }, 60_000);
 });

@@ -94,3 +94,30 @@ describe('shared state', () => {
     expect(aggregateLevel([], 2)).toBe(2);
   });
 });
+
+describe('LineSplitter limits', () => {
+  it('a complete line over the limit in one chunk is dropped too', () => {
+    const lines: string[] = [];
+    const overflows: number[] = [];
+    const s = new LineSplitter(
+      10,
+      (l) => lines.push(l),
+      (n) => overflows.push(n),
+    );
+    s.push(Buffer.from(`${'z'.repeat(50)}\nshort\n`));
+    expect(lines).toEqual(['short']);
+    expect(overflows).toEqual([50]);
+  });
+  it('a large message in many small chunks arrives whole', () => {
+    const lines: string[] = [];
+    const s = new LineSplitter(
+      1e8,
+      (l) => lines.push(l),
+      () => {},
+    );
+    const message = JSON.stringify({ data: 'q'.repeat(2_000_000) });
+    const bytes = Buffer.from(`${message}\n`);
+    for (let i = 0; i < bytes.length; i += 4096) s.push(bytes.subarray(i, i + 4096));
+    expect(lines).toEqual([message]);
+  });
+});
