@@ -206,6 +206,7 @@ export async function status(config: Config, json: boolean): Promise<number> {
     children: Array<{ pid: number; type: string }>;
     breakers: Record<string, { state?: string } | null>;
     leftoversReapedAtBoot: { killed: number[] } | null;
+    registry: { ownership: { state: string; reason?: string; owner?: { pid: number } | null } } | null;
     events: { total: number };
   };
   const breakers = Object.entries(s.breakers)
@@ -221,6 +222,17 @@ export async function status(config: Config, json: boolean): Promise<number> {
     `  children     ${s.children.length}${s.children.length ? `: ${s.children.map((c) => `${c.pid} ${c.type}`).join(', ')}` : ''}`,
   );
   out(`  breakers     ${breakers}`);
+  const ownership = s.registry?.ownership;
+  if (ownership) {
+    const who = ownership.owner ? ` (pid ${ownership.owner.pid})` : '';
+    const detail =
+      ownership.state === 'waiting'
+        ? `waiting for the previous daemon${who} to exit`
+        : ownership.state === 'not-owned'
+          ? `NOT OWNED: ${ownership.reason}${who}; helpers cannot start until it is`
+          : ownership.state;
+    out(`  registry     ${detail}`);
+  }
   const reaped = s.leftoversReapedAtBoot?.killed ?? [];
   out(
     `  reaped       ${reaped.length} leftover${reaped.length === 1 ? '' : 's'} at boot${reaped.length ? ` (pids ${reaped.join(', ')})` : ''}`,

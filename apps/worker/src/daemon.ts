@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { bindOrDie, createBindOrDieEvents, type ProbeResult } from '@spawnguard/bind-or-die';
 import type { CircuitBreaker, CircuitState } from '@spawnguard/circuit-breaker';
-import { type LeftoversResult, openRegistry, type Registry } from '@spawnguard/process-registry';
+import { type LeftoversResult, openRegistry, type Registry, type RegistryEvents } from '@spawnguard/process-registry';
 import { processIdentity } from '@spawnguard/process-table';
+import mitt from 'mitt';
 import { helperBreaker, spawnBreaker } from './breakers.js';
 import { type Config, HOST, WORKER_NAME } from './config.js';
 import { EventStore } from './events-store.js';
@@ -29,9 +30,12 @@ import { VERSION } from './version.js';
  * The daemon, in boot order:
  *   1. bind-or-die on the literal 127.0.0.1: the loser exits 0 here, before any background work;
  *   2. only then write the pid/identity file and the token (0600, in the 0700 home);
- *   3. process-registry.reapLeftovers(): kill what a previous, SIGKILLed daemon left running;
+ *   3. process-registry with takeover: wait (bounded, by identity) for a previous daemon that is still
+ *      draining, then take the file over and kill what it left running (a SIGKILLed one's leftovers);
+ *      every helper spawn waits for that claim;
  *   4. serve, and warm the helper (connection-memo + circuit-breaker + registry spawn).
  * SIGTERM/SIGINT: stop accepting, drain (bounded), kill the helper tree, registry.shutdown(), remove files.
+ *   A second SIGTERM/SIGINT: SIGKILL every recorded tree at once (registry.shutdown({ force })) and exit.
  * SIGHUP: restart in place (same pid, same port): helper tree killed, registry shut down and reopened,
  *   token rotated, breakers reset; the helper is re-spawned lazily by the next /search.
  * --naive: every step above that is a defence is skipped (see README).
@@ -78,6 +82,7 @@ export async function runDaemon(config: Config): Promise<number> {
 }
 
 const STATE_VALUES: CircuitState[] = ['closed', 'halfOpen', 'open'];
+const OWNERSHIP_STATES = ['owned', 'waiting', 'claiming', 'not-owned', 'closed'] as const;
 
 class Daemon {
   readonly instanceId = randomUUID();
@@ -166,14 +171,10 @@ class Daemon {
 
     // 3. Reap what a previous daemon left behind (proven by identity, never by name).
     if (!config.naive) {
-      this.registry = await openRegistry(this.paths.registry);
-      this.#watchRegistry(this.registry);
-      this.leftovers = await this.registry.reapLeftovers({ graceMs: config.killGraceMs });
-      log.log('boot.leftovers', {
-        killed: this.leftovers.killed.map((e) => e.pid),
-        dropped: this.leftovers.dropped.map((e) => e.pid),
-        skipped: this.leftovers.skipped.map((s) => ({ pid: s.entry.pid, reason: s.reason })),
-      });
+      // Never waits here: a previous daemon still draining is waited for in the background, and
+      // every helper spawn waits for that claim (so nothing is spawned next to its leftovers).
+      this.registry = await this.#openRegistry();
+      log.log('boot.registry', { ownership: this.registry.ownership });
       this.helperBreaker = helperBreaker(config);
       this.#watchBreaker(this.helperBreaker);
       this.spawnBreaker = spawnBreaker(config, this.paths.spawnBreaker);
@@ -189,7 +190,7 @@ class Daemon {
       config,
       registry: () => this.registry,
       breaker: this.helperBreaker ?? null,
-      whenReady: () => this.registryReady,
+      whenReady: () => this.#helperMaySpawn(),
       log,
       onSpawn: () => this.spawns.inc(),
       onConnect: (ok) => this.connects.inc({ result: ok ? 'ok' : 'error' }),
@@ -339,6 +340,7 @@ class Daemon {
       restarts: this.restarts,
       helper: { state: this.helper?.state, pid: this.helper?.pid ?? null, spawns: this.spawns.get() },
       children: this.registry?.entries() ?? [],
+      registry: this.registry ? { path: this.registry.path, ownership: this.registry.ownership } : null,
       breakers: { helper: breaker(this.helperBreaker), spawn: breaker(this.spawnBreaker) },
       leftoversReapedAtBoot: this.leftovers
         ? {
@@ -351,14 +353,50 @@ class Daemon {
     };
   }
 
-  #watchRegistry(registry: Registry): void {
-    registry.events.on('reaped', ({ entry, result, leftover }) => {
+  /** After a SIGHUP's registry swap, and once the registry is ours (or the wait for it ended). */
+  async #helperMaySpawn(): Promise<void> {
+    await this.registryReady;
+    const registry = this.registry;
+    const state = registry?.ownership.state;
+    if (registry && (state === 'waiting' || state === 'claiming')) await registry.claim().catch(() => undefined);
+  }
+
+  /**
+   * The registry, taken over from a previous daemon if there is one: a daemon that boots while the
+   * last one drains waits for it to exit (as long as that one's own forced-exit bound), then reaps
+   * what it left. Listeners first: the claim may fire its events inside openRegistry.
+   */
+  async #openRegistry(): Promise<Registry> {
+    const { config } = this;
+    const events = mitt<RegistryEvents>();
+    this.#watchRegistry(events);
+    return openRegistry(this.paths.registry, {
+      events,
+      takeover: { waitMs: config.drainMs + config.killGraceMs * 2 + 10_000, graceMs: config.killGraceMs },
+    });
+  }
+
+  #watchRegistry(events: Registry['events']): void {
+    events.on('claimed', ({ previousOwner, waitedMs, leftovers }) => {
+      this.leftovers = leftovers;
+      this.log.log('registry.claimed', {
+        previousOwner,
+        waitedMs,
+        killed: leftovers.killed.map((e) => e.pid),
+        dropped: leftovers.dropped.map((e) => e.pid),
+        skipped: leftovers.skipped.map((s) => ({ pid: s.entry.pid, reason: s.reason })),
+      });
+    });
+    events.on('ownerWait', ({ owner, waitMs }) => this.log.log('registry.owner_wait', { owner, waitMs }));
+    events.on('notClaimed', (e) => this.log.warn('registry.not_claimed', e));
+    events.on('claimError', (e) => this.log.error('registry.claim_error', e));
+    events.on('reaped', ({ entry, result, leftover }) => {
       const n = result.terminated.length + result.killed.length;
       if (n > 0) this.reaped.inc({ phase: leftover ? 'boot' : 'shutdown' }, n);
       this.log.log('registry.reaped', { helperPid: entry.pid, leftover, ...result });
     });
-    registry.events.on('corruptFile', (e) => this.log.warn('registry.corrupt_file', e));
-    registry.events.on('writeError', (e) => this.log.error('registry.write_error', e));
+    events.on('corruptFile', (e) => this.log.warn('registry.corrupt_file', e));
+    events.on('writeError', (e) => this.log.error('registry.write_error', e));
   }
 
   #watchBreaker(breaker: CircuitBreaker): void {
@@ -394,13 +432,30 @@ class Daemon {
       'Children recorded in the process registry.',
       () => this.registry?.entries().length ?? 0,
     );
+    m.gauge(
+      'spawnguard_registry_ownership',
+      'Who holds the process registry file, one series per state (1 = current): owned, waiting for a draining predecessor, claiming its leftovers, not-owned, closed.',
+      () => {
+        const current = this.registry?.ownership.state;
+        return OWNERSHIP_STATES.map((state): [Record<string, string>, number] => [
+          { state },
+          state === current ? 1 : 0,
+        ]);
+      },
+    );
     m.gauge('spawnguard_http_connections', 'Open HTTP requests being served.', () => this.active);
     m.gauge('spawnguard_events_received', 'Events received by POST /events since boot.', () => this.events.total);
   }
 
   #installSignals(): void {
-    process.on('SIGTERM', () => void this.shutdown('SIGTERM'));
-    process.on('SIGINT', () => void this.shutdown('SIGINT'));
+    // The first SIGTERM/SIGINT is an orderly shutdown; one that arrives while stopping (a second
+    // Ctrl-C, an impatient service manager) must not wait for the drain: force it.
+    const onStop = (signal: 'SIGTERM' | 'SIGINT') => {
+      if (this.stopping) void this.forceExit(signal);
+      else void this.shutdown(signal);
+    };
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
     process.on('uncaughtException', (error) => {
       this.log.error('uncaught_exception', { error });
@@ -425,8 +480,7 @@ class Daemon {
         if (this.registry) {
           const result = await this.registry.shutdown({ graceMs: this.config.killGraceMs });
           this.log.log('reload.registry_shutdown', { reaped: result.reaped.length, failed: result.failed.length });
-          this.registry = await openRegistry(this.paths.registry);
-          this.#watchRegistry(this.registry);
+          this.registry = await this.#openRegistry();
         }
         registryReplaced();
         this.helperBreaker?.reset();
@@ -442,6 +496,35 @@ class Daemon {
       }
     })();
     return this.reloading;
+  }
+
+  /**
+   * A second signal: every recorded tree gets SIGKILL at once (start tokens still checked; a
+   * graceful registry shutdown in progress is escalated), the files are removed, and the process
+   * exits within about a second, whatever the drain or a helper close is still waiting for.
+   */
+  async forceExit(signal: 'SIGTERM' | 'SIGINT'): Promise<never> {
+    const code = 128 + (signal === 'SIGINT' ? 2 : 15);
+    this.log.warn('shutdown.forced_by_signal', { signal });
+    setTimeout(() => process.exit(code), 1500).unref();
+    this.server.closeAllConnections();
+    const forced = this.registry?.shutdown({ force: true }).catch((error: unknown) => {
+      this.log.error('shutdown.force_failed', { error });
+      return null;
+    });
+    const result = await Promise.race([forced, new Promise<null>((r) => setTimeout(() => r(null), 1200).unref())]);
+    if (result) this.log.log('shutdown.forced', { killed: result.reaped.length, failed: result.failed.length });
+    this.#removeFiles();
+    process.exit(code);
+  }
+
+  #removeFiles(): void {
+    if (!this.bound) return;
+    const record = readPidRecord(this.paths.pidFile);
+    if (record?.instanceId === this.instanceId) {
+      removeFile(this.paths.pidFile);
+      removeFile(this.paths.token);
+    }
   }
 
   shutdown(reason: string): Promise<void> {
@@ -474,13 +557,7 @@ class Daemon {
         });
         if (result) log.log('shutdown.registry', { reaped: result.reaped.length, failed: result.failed.length });
       }
-      if (this.bound) {
-        const record = readPidRecord(this.paths.pidFile);
-        if (record?.instanceId === this.instanceId) {
-          removeFile(this.paths.pidFile);
-          removeFile(this.paths.token);
-        }
-      }
+      this.#removeFiles();
       log.log('shutdown.done', { reason });
       process.exit(0);
     })();

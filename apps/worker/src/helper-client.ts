@@ -37,7 +37,12 @@ export interface HelperClientOptions {
   /** A getter: SIGHUP replaces the registry. Null in naive mode. */
   registry: () => Registry | null;
   breaker: ConnectionBreaker | null;
-  /** Resolves when a helper may be spawned (SIGHUP holds it while the registry is replaced). */
+  /**
+   * Resolves when a helper may be spawned: SIGHUP holds it while the registry is replaced, and a
+   * daemon that booted during its predecessor's drain holds it until the registry is taken over.
+   * Awaited before the connect starts, so that wait never counts against the connect timeout (nor,
+   * through it, against the helper breaker).
+   */
   whenReady?: () => Promise<void>;
   log: Logger;
   onSpawn?: (pid: number) => void;
@@ -189,6 +194,7 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
           void stopTree(conn);
         }
       }
+      await abortable(options.whenReady?.(), signal);
       const conn = await memo.get(signal ? { signal } : {});
       return call(conn, query, signal);
     },
@@ -196,8 +202,8 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
       if (memo) {
         warming = new AbortController();
         const { signal } = warming;
-        memo
-          .get({ signal })
+        abortable(options.whenReady?.(), signal)
+          .then(() => memo.get({ signal }))
           .catch((error: unknown) => {
             if (!signal.aborted) log.warn('helper.warm_failed', { error });
           })
@@ -225,4 +231,25 @@ export function createHelperClient(options: HelperClientOptions): HelperClient {
       return memo?.current?.pid;
     },
   };
+}
+
+/** Waits for `promise` (if any) unless `signal` aborts first. */
+function abortable(promise: Promise<void> | undefined, signal: AbortSignal | undefined): Promise<void> {
+  if (!promise) return Promise.resolve();
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

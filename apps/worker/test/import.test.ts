@@ -90,7 +90,7 @@ describe('import: Claude Code', () => {
     expect(plan.client.numStartups).toBe(42);
   });
 
-  it('project .mcp.json: relative paths keep working (cwd = the project); ${VAR} entries are left alone', async () => {
+  it('project .mcp.json: relative paths keep working (cwd = the project); $VAR-expanding entries are left alone', async () => {
     const { files, home } = workspace();
     const { plan } = await importJson(join(files, 'project', '.mcp.json'), home);
     expect(plan.servers.mcpServers).toEqual({
@@ -98,7 +98,7 @@ describe('import: Claude Code', () => {
     });
     expect(plan.leftAlone.map((l: any) => [l.where, l.reason])).toEqual([
       ['api', 'it is a remote server (url): there is no process to share'],
-      ['keyed', 'it uses ${...} expansion, which only the client performs'],
+      ['keyed', `it uses $${'{'}...} expansion, which only the client performs`],
     ]);
   });
 });
