@@ -58,6 +58,36 @@ describe('state files planted as FIFOs or links never hang or redirect the worke
   });
 });
 
+describe('the spawn breaker, registry and lock paths', () => {
+  it('FIFOs at spawn-breaker.json and registry.json: the hook still delivers within its budget', async () => {
+    home = makeHome();
+    const port = await freePort();
+    for (const name of ['spawn-breaker.json', 'registry.json']) execFileSync('mkfifo', [join(home, name)]);
+    const hook = await runCli(['hook', 'fifo', ...workerArgs(home, port), '--budget-ms', '6000'], {
+      timeoutMs: 30_000,
+    });
+    expect(hook.code).toBe(0);
+    expect(hook.stderr).toBe('');
+    expect(hook.ms).toBeLessThan(6000 + 5000); // it hung past every budget before
+    expect((await http(port, '/search?q=fifo', { home })).status).toBe(200);
+    const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
+    expect(status.registry.ownership.state).toBe('owned');
+  });
+
+  it('a FIFO where the spawn lock folder belongs: one clear line, exit 0, no hang', async () => {
+    home = makeHome();
+    const port = await freePort();
+    execFileSync('mkfifo', [join(home, 'spawn.lock')]);
+    const hook = await runCli(['hook', 'fifo', ...workerArgs(home, port), '--budget-ms', '4000'], {
+      timeoutMs: 30_000,
+    });
+    expect(hook.code).toBe(0);
+    expect(hook.ms).toBeLessThan(4000 + 5000);
+    expect(hook.stderr.trim().split('\n')).toHaveLength(1);
+    expect(hook.stderr).toMatch(/spawn\.lock/);
+  });
+});
+
 describe('the daemon and its helper run in the home folder', () => {
   it("not in the hook's working directory; daemon.out is rotated once it is over the log size", async () => {
     home = makeHome();
