@@ -112,7 +112,11 @@ describe('backend lifecycle', () => {
     clock.advance(4999);
     expect(alive(pid)).toBe(true);
     clock.advance(2);
-    await waitFor(() => pidsCarrying(marker).length === 0, { what: 'idle stop of the tree', timeoutMs: 10_000 });
+    // The tree is gone from /proc (zombies carry no argv) a moment before node reports the exit.
+    await waitFor(() => pidsCarrying(marker).length === 0 && w.host.stats()[0]!.pid === null, {
+      what: 'idle stop of the tree',
+      timeoutMs: 10_000,
+    });
     expect(w.host.stats()[0]).toMatchObject({ state: 'stopped', pid: null });
     const b = await w.connect('rec');
     expect(await pidOf(b.client)).not.toBe(pid);
