@@ -1,9 +1,10 @@
 import mitt, { type Emitter } from 'mitt';
 import { darwinEnv, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin';
-import { ProcessListError } from './errors';
+import { ProcessListError, ProcessListTimeoutError } from './errors';
 import { LinuxProc } from './linux';
 import { type RunCommand, runBounded } from './run-bounded';
 import { SingleFlight } from './single-flight';
+import { parsePidStartToken } from './token';
 import { ancestorsIn, childrenIn, descendantsIn } from './tree';
 import type { ListOptions, ProcessInfo, ProcessTableEvents } from './types';
 import { checkListOptions, checkPid, describe } from './validate';
@@ -33,6 +34,29 @@ export interface ProcessTable {
 }
 
 const SUPPORTED = ['aix', 'android', 'darwin', 'freebsd', 'linux', 'openbsd', 'sunos', 'win32', 'netbsd', 'cygwin'];
+
+/**
+ * Runs `work` with a signal that aborts on the caller's signal or after timeoutMs (with
+ * ProcessListTimeoutError), and settles as soon as that signal aborts. The timer is unref'd.
+ */
+async function bounded<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new ProcessListTimeoutError(timeoutMs, what)), timeoutMs);
+  timer.unref();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await work(controller.signal);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
 
 /** A process table bound to one platform implementation. The package's functions use a default one. */
 export function createProcessTable(options: ProcessTableOptions = {}): ProcessTable {
@@ -114,7 +138,7 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
     checkPid(pid);
     const { signal, timeoutMs } = checkListOptions(opts);
     if (signal?.aborted) throw signal.reason;
-    if (linux) return linux.identity(pid);
+    if (linux) return bounded((bound) => linux.identity(pid, bound), signal, timeoutMs, 'process identity');
     const result = await runTool(windows ? windowsPowerShellArgs(pid) : darwinIdentityArgs(pid), signal, timeoutMs);
     // ps -p exits 1 when the pid does not exist; PowerShell prints nothing.
     const found = result.exitCode === 0 || result.stdout.length > 0 ? parse(result.stdout) : [];
@@ -143,6 +167,8 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
       const stat = linux.readStat(record.pid);
       return stat !== null && stat.startTicks === ticks && stat.state !== 'Z' && stat.state !== 'X';
     }
+    // `<pid>:<startTime>`, for this very pid, or it cannot be that process: no ps/PowerShell run.
+    if (parsePidStartToken(record.startToken)?.pid !== record.pid) return false;
     const info = await processIdentity(record.pid, opts);
     return info !== null && info.startToken === record.startToken && info.state !== 'Z';
   };
@@ -161,19 +187,26 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
     checkPid(pid);
     if (!linux) return ancestorsIn(await listProcesses(opts), pid);
     // Linux: walk up /proc/<pid>/stat; a few reads instead of a full listing.
-    const { signal } = checkListOptions(opts);
+    const { signal, timeoutMs } = checkListOptions(opts);
     if (signal?.aborted) throw signal.reason;
-    const out: ProcessInfo[] = [];
-    const seen = new Set([pid]);
-    let current = linux.identity(pid);
-    while (current && current.pid !== 1 && current.ppid > 0 && !seen.has(current.ppid)) {
-      seen.add(current.ppid);
-      const parent = linux.identity(current.ppid);
-      if (!parent) break;
-      out.push(parent);
-      current = parent;
-    }
-    return out;
+    return bounded(
+      async (bound) => {
+        const out: ProcessInfo[] = [];
+        const seen = new Set([pid]);
+        let current = await linux.identity(pid, bound);
+        while (current && current.pid !== 1 && current.ppid > 0 && !seen.has(current.ppid)) {
+          seen.add(current.ppid);
+          const parent = await linux.identity(current.ppid, bound);
+          if (!parent) break;
+          out.push(parent);
+          current = parent;
+        }
+        return out;
+      },
+      signal,
+      timeoutMs,
+      'ancestors listing',
+    );
   };
 
   const processAgeMs = (info: ProcessInfo): number => {

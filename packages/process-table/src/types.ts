@@ -10,7 +10,10 @@ export interface ProcessInfo {
   cmdline: string[];
   /** Epoch ms when the process started (best effort; see the README for each platform's precision). */
   startTime: number;
-  /** Unique per process incarnation. Linux: `${bootId}:${startTicks}`; macOS/Windows: `${pid}:${startTime}`. */
+  /**
+   * Unique per process incarnation. Linux: `${bootId}:${startTicks}`; macOS/Windows: `${pid}:${startTime}`.
+   * Numbers in plain decimal (see token.ts); compare tokens as strings, never as numbers.
+   */
   startToken: string;
   /** Process group id (Linux, macOS). */
   pgid?: number;

@@ -142,6 +142,38 @@ esac
     expect(age).toBeCloseTo(Date.now() - list[1]!.startTime, -3);
   });
 
+  it('start tokens are <pid>:<startTime> in decimal: anything else is not that process, without running ps', async () => {
+    procs = new TestProcesses();
+    const ps = fakePs();
+    const table = createProcessTable({ platform: 'darwin', command: ps.path });
+    const good = (await table.processIdentity(1190))!.startToken;
+    const [, time] = good.split(':');
+    const before = ps.calls().length;
+    const bad = [
+      '',
+      ` 1190:${time}`,
+      `1190: ${time}`,
+      `1190:${time} `,
+      `1190:+${time}`,
+      `1190:0${time}`,
+      `1190:${Number(time) / 1000}e3`,
+      `1190:0x${Number(time).toString(16)}`,
+      `0x4a6:${time}`,
+      `1190:`,
+      `:${time}`,
+      `1190:${time}:1`,
+      `1191:${time}`, // another pid's token can never be pid 1190's
+      'garbage',
+    ];
+    for (const startToken of bad.slice(1)) {
+      expect(await table.isSameProcess({ pid: 1190, startToken }), startToken).toBe(false);
+    }
+    await expect(table.isSameProcess({ pid: 1190, startToken: '' })).rejects.toThrow(TypeError);
+    expect(ps.calls().length - before).toBe(0);
+    expect(await table.isSameProcess({ pid: 1190, startToken: good })).toBe(true);
+    expect(ps.calls().length - before).toBe(1);
+  });
+
   it('single-flight: 5 concurrent callers, one ps run', async () => {
     procs = new TestProcesses();
     const ps = fakePs('sleep 0.3');

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -18,33 +17,7 @@ import {
 } from '../src/index';
 import { parseProcStat } from '../src/linux';
 import { SingleFlight } from '../src/single-flight';
-
-const BOOT = '6f1c2a34-0000-4000-8000-000000000001';
-const PF_KTHREAD = 0x00200000;
-
-/** A fake procfs in a temp folder: the Linux reader is pointed at it with procRoot. */
-class FakeProc {
-  readonly root = mkdtempSync(join(tmpdir(), 'spawnguard-fakeproc-'));
-  constructor(uptimeSeconds = 1000.5) {
-    mkdirSync(join(this.root, 'sys/kernel/random'), { recursive: true });
-    writeFileSync(join(this.root, 'sys/kernel/random/boot_id'), `${BOOT}\n`);
-    writeFileSync(join(this.root, 'uptime'), `${uptimeSeconds.toFixed(2)} 1800.00\n`);
-    mkdirSync(join(this.root, 'self'));
-    writeFileSync(join(this.root, 'meminfo'), 'MemTotal: 1 kB\n');
-  }
-  add(pid: number, { name = 'proc', ppid = 1, ticks = 100, state = 'S', flags = 0x400100, cmdline = ['proc'] } = {}) {
-    const dir = join(this.root, String(pid));
-    mkdirSync(dir);
-    // 52 fields as in proc(5); field 22 (starttime) is the 20th after the name.
-    const after = [state, ppid, pid, pid, 0, -1, flags, 0, 0, 0, 0, 1, 2, 0, 0, 20, 0, 1, 0, ticks, 1000, 10];
-    writeFileSync(join(dir, 'stat'), `${pid} (${name}) ${after.join(' ')} 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n`);
-    writeFileSync(join(dir, 'cmdline'), cmdline.length ? `${cmdline.join('\0')}\0` : '');
-    return dir;
-  }
-  cleanup() {
-    rmSync(this.root, { recursive: true, force: true });
-  }
-}
+import { BOOT, FakeProc, PF_KTHREAD } from './helpers';
 
 let fake: FakeProc;
 beforeEach(() => {
@@ -126,6 +99,60 @@ describe('Linux reader on a fake /proc', () => {
     fake.add(10);
     const table = createProcessTable({ platform: 'linux', procRoot: fake.root });
     await expect(table.listProcesses()).rejects.toThrow(/uptime: is \/proc mounted/);
+  });
+});
+
+describe('start tokens are parsed strictly: <bootId>:<decimal digits> on Linux', () => {
+  // Number() reads each of these as a number: '' as 0, '1e3' and '0x3e8' as 1000, ' 1000' as 1000.
+  const bad = ['', '1e3', '0x3e8', '0X3E8', '0b1111101000', '0o1750', ' 1000', '1000 ', '\t1000', '1000\n', '+1000'];
+  const worse = ['01000', '1000.0', '1000.', '1_000', '-0', 'Infinity', '9007199254740993'];
+
+  it.each([...bad, ...worse])(
+    '"<boot>:%s" is no token: not the same process, and its age comes from startTime',
+    async (ticks) => {
+      fake.add(5, { ticks: 0 }); // '' reads as 0
+      fake.add(700, { ticks: 1000 });
+      const table = createProcessTable({ platform: 'linux', procRoot: fake.root });
+      const token = `${BOOT}:${ticks}`;
+      expect(await table.isSameProcess({ pid: 700, startToken: token })).toBe(false);
+      expect(await table.isSameProcess({ pid: 5, startToken: token })).toBe(false);
+      const startTime = Date.now() - 5_000;
+      const age = table.processAgeMs({ ...(await table.processIdentity(700))!, startToken: token, startTime });
+      expect(age).toBeGreaterThanOrEqual(5_000);
+      expect(age).toBeLessThan(60_000); // not the uptime clock: process 700 started 990 s ago by its ticks
+    },
+  );
+
+  it('the one true spelling still matches, and a token of another boot, or without a boot, does not', async () => {
+    fake.add(5, { ticks: 0 });
+    fake.add(700, { ticks: 1000 });
+    const table = createProcessTable({ platform: 'linux', procRoot: fake.root });
+    expect(await table.isSameProcess({ pid: 700, startToken: `${BOOT}:1000` })).toBe(true);
+    expect(await table.isSameProcess({ pid: 5, startToken: `${BOOT}:0` })).toBe(true);
+    expect(await table.isSameProcess({ pid: 700, startToken: '1000' })).toBe(false);
+    expect(await table.isSameProcess({ pid: 700, startToken: ':1000' })).toBe(false);
+    expect(await table.isSameProcess({ pid: 700, startToken: `${BOOT}1000` })).toBe(false);
+    expect(await table.isSameProcess({ pid: 700, startToken: `x${BOOT}:1000` })).toBe(false);
+    expect(await table.isSameProcess({ pid: 700, startToken: `${BOOT}:1000:1000` })).toBe(false);
+    await expect(table.isSameProcess({ pid: 700, startToken: '' })).rejects.toThrow(TypeError);
+  });
+
+  it('stat fields are parsed as strictly (a torn or forged stat line is skipped, not misread)', () => {
+    const line = (ppid: string, ticks: string, pid = '4242') =>
+      `${pid} (a) R ${ppid} 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 ${ticks} 0 0`;
+    expect(parseProcStat(line('17', '123456'))).toMatchObject({ pid: 4242, ppid: 17, startTicks: 123456 });
+    for (const [ppid, ticks, pid] of [
+      ['0x11', '123456'],
+      ['17', '1e5'],
+      ['17', '0x1e240'],
+      ['', '123456'],
+      ['17', ''],
+      ['17', '123456', ' 4242'],
+      ['17', '123456', '4242 '],
+      ['+17', '123456'],
+    ] as Array<[string, string, string?]>) {
+      expect(parseProcStat(line(ppid, ticks, pid)), `ppid ${ppid} ticks ${ticks} pid ${pid}`).toBeNull();
+    }
   });
 });
 

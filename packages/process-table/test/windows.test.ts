@@ -182,6 +182,15 @@ fi
     expect(await table.processIdentity(4242)).toBeNull();
     expect(await table.isSameProcess({ pid: 7312, startToken: '7312:1763540100250' })).toBe(true);
     expect(await table.isSameProcess({ pid: 7312, startToken: '7312:1' })).toBe(false);
+    // Strict `<pid>:<startTime>`: the same instant spelled any other way is not that process.
+    for (const startToken of [
+      '7312:1.76354010025e12',
+      '7312:0x19a9b47e49a',
+      '7312: 1763540100250',
+      '7312:+1763540100250',
+    ]) {
+      expect(await table.isSameProcess({ pid: 7312, startToken }), startToken).toBe(false);
+    }
     expect((await table.childrenOf(7312)).map((p) => p.pid)).toEqual([7400]);
     expect((await table.treeOf(4)).map((p) => p.pid)).toEqual([132, 596]);
     // System Idle Process (pid 0, ppid 0) is not its own child, nor anyone's ancestor
