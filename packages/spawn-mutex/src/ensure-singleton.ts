@@ -164,8 +164,17 @@ async function spawnAndWait(
   onSpawned?: (pid: number) => Promise<void>,
 ): Promise<void> {
   const run = async () => {
-    const pid = pidOf(await o.spawn({ signal: o.signal }));
+    const resolved = await o.spawn({ signal: o.signal });
+    const pid = pidOf(resolved);
     if (pid !== undefined) await onSpawned?.(pid);
+    else if (onSpawned) {
+      // Under the lock, a pid is what lets it pass to a daemon still booting: say that it is missing.
+      safeEmit(o.events, 'spawnWithoutPid', {
+        lockPath: o.lockPath,
+        resolved: describeResolved(resolved),
+        elapsedMs: elapsed(),
+      });
+    }
     safeEmit(o.events, 'spawned', { lockPath: o.lockPath, elapsedMs: elapsed() });
     const spawnDeadline = Math.min(deadline, Date.now() + o.spawnTimeoutMs);
     const budget = spawnDeadline === deadline ? o.waitTimeoutMs : o.spawnTimeoutMs;
@@ -188,6 +197,15 @@ async function spawnAndWait(
 function pidOf(value: unknown): number | undefined {
   const pid = typeof value === 'number' ? value : (value as { pid?: unknown } | null | undefined)?.pid;
   return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** What spawn() resolved with, for the spawnWithoutPid event. */
+function describeResolved(value: unknown): string {
+  if (value === undefined) return 'undefined (a spawn(...).unref() returns nothing: return the ChildProcess)';
+  if (typeof value === 'object' && value !== null && 'pid' in value) {
+    return `an object whose pid is ${show((value as { pid: unknown }).pid)} (a ChildProcess that failed to start?)`;
+  }
+  return show(value);
 }
 
 /** Aborts a health check's signal once its answer is no longer needed (made once: no stack per call). */

@@ -22,7 +22,7 @@ export class SpawnTimeoutError extends Error {
   }
 }
 
-/** The lock folder cannot be used: missing, not a folder, unwritable, read-only. */
+/** The lock folder cannot be used: missing, not a folder, a symbolic link, someone else's, unwritable, read-only. */
 export class LockUnavailableError extends Error {
   readonly code = 'ELOCKUNAVAILABLE' as const;
   constructor(
@@ -30,9 +30,13 @@ export class LockUnavailableError extends Error {
     override readonly cause: unknown,
   ) {
     const reason = (cause as NodeJS.ErrnoException | null)?.code ?? String(cause);
+    // What sits at the lock path (a link, a file, another user's folder) says itself what to do.
+    const what =
+      (cause as Error | null)?.name === 'LockPathError'
+        ? (cause as Error).message
+        : 'make sure its folder exists and is writable';
     super(
-      `cannot use the spawn lock ${lockPath}.lock (${reason}): make sure its folder exists and is writable, ` +
-        'or pass failOpen: true to spawn without the lock',
+      `cannot use the spawn lock ${lockPath}.lock (${reason}): ${what}; or pass failOpen: true to spawn without the lock`,
       { cause },
     );
     this.name = 'LockUnavailableError';

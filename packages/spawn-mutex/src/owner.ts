@@ -1,24 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { readStateFile, writeStateFile } from '@spawnguard/internal';
 import { isSameProcess, processIdentity } from '@spawnguard/process-table';
 
 export const OWNER_FORMAT = '@spawnguard/spawn-mutex';
 
 /**
- * The owner record is `owner-<nonce>.json` inside the lock folder. The nonce in the name makes a
- * takeover claim exact: renaming that one file out can only succeed once, and only while that
+ * The owner record is `owner-<nonce>.json`, the one file inside the lock folder. The nonce in the name
+ * makes a takeover claim exact: renaming that one file out can only succeed once, and only while that
  * incarnation of the lock exists (a newer lock has another file name).
  */
 export const ownerFileName = (nonce: string) => `owner-${nonce}.json`;
-const OWNER_FILE_PATTERN = /^owner-([0-9a-f]{8,64})\.json$/;
+export const OWNER_FILE_PATTERN = /^owner-([0-9a-f]{8,64})\.json$/;
 /**
- * The daemon the holder spawned, recorded beside the holder's record (same nonce): while it lives,
- * the lock stays busy even if the holder dies or gives up, so nobody spawns a second daemon while
- * the first one is still booting.
+ * The daemon the holder spawned: `${lockDir}.spawned-<nonce>.json`, beside the lock folder (the
+ * holder never writes into the folder once it is the lock). While that daemon lives, the lock stays
+ * busy even if the holder dies or gives up, so nobody spawns a second daemon while the first boots.
  */
 export const spawnedFileName = (nonce: string) => `spawned-${nonce}.json`;
+export const spawnedPathFor = (lockDir: string, nonce: string) => `${lockDir}.${spawnedFileName(nonce)}`;
+
+/** A record is a few hundred bytes; anything larger is not ours and is never read whole. */
+const RECORD_MAX_BYTES = 4096;
 
 /** Written into the lock folder by its holder: who holds it, provably (pid + start token). */
 export interface OwnerRecord {
@@ -30,7 +35,7 @@ export interface OwnerRecord {
   hostname: string;
   /** ms since the epoch when the lock was taken. */
   createdAt: number;
-  /** Unique per lock incarnation; names the graveyard on takeover. */
+  /** Unique per lock incarnation; names the owner file. */
   nonce: string;
 }
 
@@ -45,7 +50,9 @@ export function ownStartToken(): Promise<string> {
   return selfToken;
 }
 
-export async function newOwnerRecord(hostname = osHostname()): Promise<OwnerRecord> {
+export const newNonce = () => randomBytes(12).toString('hex');
+
+export async function newOwnerRecord(hostname = osHostname(), nonce = newNonce()): Promise<OwnerRecord> {
   return {
     format: OWNER_FORMAT,
     version: 1,
@@ -53,7 +60,7 @@ export async function newOwnerRecord(hostname = osHostname()): Promise<OwnerReco
     startToken: await ownStartToken(),
     hostname,
     createdAt: Date.now(),
-    nonce: randomBytes(12).toString('hex'),
+    nonce,
   };
 }
 
@@ -72,65 +79,91 @@ export async function ownerRecordFor(pid: number, nonce: string, hostname = osHo
   };
 }
 
+/** Atomic (temp file + rename), 0600. No fsync: after a power cut every recorded pid is gone anyway. */
+export function writeRecord(path: string, record: OwnerRecord): Promise<void> {
+  return writeStateFile(path, `${JSON.stringify(record)}\n`, { fsync: false });
+}
+
 /**
- * Write the owner record into the freshly made lock folder atomically (temp file beside the folder, then
- * rename), then put the folder's mtime back: proper-lockfile decides "still mine" by comparing the
- * folder's mtime with the one it set, and adding a file changes it.
+ * A record file, read as a state file (never blocks on a FIFO, never follows a link, only a regular
+ * file of ours): the record, 'missing', or 'invalid' (unreadable, foreign, corrupt, or not for `nonce`).
  */
-export async function writeOwnerRecord(
-  lockDir: string,
-  record: OwnerRecord,
-  name = ownerFileName(record.nonce),
-): Promise<void> {
-  const before = await stat(lockDir);
-  const temp = `${lockDir}.owner-${record.nonce}-${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+export async function readRecord(path: string, nonce?: string): Promise<OwnerRecord | 'missing' | 'invalid'> {
+  let raw: string;
   try {
-    await rename(temp, join(lockDir, name));
+    raw = await readStateFile(path, { maxBytes: RECORD_MAX_BYTES });
   } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
+    return (error as { reason?: string }).reason === 'missing' ? 'missing' : 'invalid';
   }
-  await utimes(lockDir, before.atime, before.mtime);
+  const record = parseOwner(raw);
+  if (record === null || (nonce !== undefined && record.nonce !== nonce)) return 'invalid';
+  return record;
 }
 
 export interface LockSnapshot {
-  /** The parsed owner record, or null when missing or not ours. */
-  owner: OwnerRecord | null;
+  /** Everything in the folder: one owner file for a lock, nothing for a folder that holds nobody. */
+  entries: string[];
   /** Name of the owner file in the folder, or null when there is none. */
   ownerFile: string | null;
-  /** The daemon the holder spawned (same nonce), or null. */
-  spawned: OwnerRecord | null;
-  /** Everything in the folder (normally one owner file, or nothing in the first microseconds). */
-  entries: string[];
+  /** The parsed owner record, or null when missing, unreadable or not ours. */
+  owner: OwnerRecord | null;
+  /** The folder's mtime: its holder refreshes it every staleMs / 2. */
   mtimeMs: number;
-  ino: number;
+}
+
+/** What sits at the lock path and cannot be a lock folder: a clear error, never followed or used. */
+export class LockPathError extends Error {
+  constructor(
+    readonly code: 'ELOOP' | 'ENOTDIR' | 'EPERM',
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LockPathError';
+  }
 }
 
 /** What is in the lock folder right now; null when there is no lock folder. */
 export async function readLockDir(lockDir: string): Promise<LockSnapshot | null> {
-  let stats: Awaited<ReturnType<typeof stat>>;
-  let entries: string[];
+  let stats: Awaited<ReturnType<typeof lstat>>;
   try {
-    stats = await stat(lockDir);
-    entries = await readdir(lockDir);
+    stats = await lstat(lockDir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error; // ENOTDIR: something that is not a lock folder sits at the lock path
+    throw error; // ENOTDIR: a parent is a regular file; EACCES: cannot look
   }
-  const ownerFile = entries.find((name) => OWNER_FILE_PATTERN.test(name)) ?? null;
+  if (stats.isSymbolicLink()) {
+    throw new LockPathError(
+      'ELOOP',
+      lockDir,
+      `${lockDir} is a symbolic link, not a lock folder; spawn-mutex never makes one and does not follow it: remove it`,
+    );
+  }
+  if (!stats.isDirectory()) {
+    throw new LockPathError('ENOTDIR', lockDir, `${lockDir} is not a folder (a file sits at the lock path): remove it`);
+  }
+  const uid = process.getuid?.();
+  if (process.platform !== 'win32' && uid !== undefined && stats.uid !== uid) {
+    throw new LockPathError(
+      'EPERM',
+      lockDir,
+      `${lockDir} belongs to uid ${stats.uid}, not to you (uid ${uid}): use a lock path in a folder of your own`,
+    );
+  }
+  let entries: string[];
+  try {
+    entries = await readdir(lockDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null; // released meanwhile
+    throw error;
+  }
+  const ownerFile = entries.filter((name) => OWNER_FILE_PATTERN.test(name)).sort()[0] ?? null;
   let owner: OwnerRecord | null = null;
   if (ownerFile) {
-    const raw = await readFile(join(lockDir, ownerFile), 'utf8').catch(() => null);
-    owner = raw === null ? null : parseOwner(raw);
-    if (owner && ownerFileName(owner.nonce) !== ownerFile) owner = null;
+    const read = await readRecord(join(lockDir, ownerFile), OWNER_FILE_PATTERN.exec(ownerFile)![1]);
+    owner = typeof read === 'string' ? null : read;
   }
-  let spawned: OwnerRecord | null = null;
-  if (owner && entries.includes(spawnedFileName(owner.nonce))) {
-    const raw = await readFile(join(lockDir, spawnedFileName(owner.nonce)), 'utf8').catch(() => null);
-    spawned = raw === null ? null : parseOwner(raw);
-  }
-  return { owner, ownerFile, spawned, entries, mtimeMs: stats.mtimeMs, ino: stats.ino };
+  return { entries, ownerFile, owner, mtimeMs: stats.mtimeMs };
 }
 
 export function parseOwner(raw: string): OwnerRecord | null {
@@ -161,18 +194,25 @@ export function parseOwner(raw: string): OwnerRecord | null {
 }
 
 /**
- * Is the recorded holder provably gone? Only answerable on the same host: there, the pid is
- * looked up and its start token compared (a reused pid is a different process). Elsewhere, or
- * without a start token to compare, we cannot prove anything and the lock ages out via staleMs.
+ * What can be proven about a recorded process. 'alive' and 'dead' need the same host and a start
+ * token: there, the pid is looked up and its start token compared (a reused pid is another process).
+ * Elsewhere, without a token, or when the look-up fails, it is 'unknown' and only age can decide.
+ * Without a token, a pid that does not exist at all is still provably dead.
  */
-export async function isOwnerDead(owner: OwnerRecord, hostname = osHostname()): Promise<boolean> {
-  if (owner.hostname !== hostname) return false;
-  if (owner.startToken === '') return !pidExists(owner.pid);
+export async function liveness(record: OwnerRecord, hostname = osHostname()): Promise<'alive' | 'dead' | 'unknown'> {
+  if (record.hostname !== hostname) return 'unknown';
+  if (record.startToken === '') return pidExists(record.pid) ? 'unknown' : 'dead';
   try {
-    return !(await isSameProcess({ pid: owner.pid, startToken: owner.startToken }, { timeoutMs: 2000 }));
+    return (await isSameProcess({ pid: record.pid, startToken: record.startToken }, { timeoutMs: 2000 }))
+      ? 'alive'
+      : 'dead';
   } catch {
-    return false; // cannot tell: do not take over
+    return 'unknown'; // cannot tell: never a reason to take over
   }
+}
+
+export async function isOwnerDead(owner: OwnerRecord, hostname = osHostname()): Promise<boolean> {
+  return (await liveness(owner, hostname)) === 'dead';
 }
 
 function pidExists(pid: number): boolean {

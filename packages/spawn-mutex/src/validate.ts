@@ -48,5 +48,5 @@ export function optionalEvents(value: unknown): Emitter<SpawnMutexEvents> | unde
   return value as Emitter<SpawnMutexEvents>;
 }
 
-/** proper-lockfile refuses anything below 2 s (it silently raises it); say so instead. */
+/** The holder refreshes its lock every staleMs / 2 (at least every 1 s): below 2 s, a busy event loop would make a live lock look stale. */
 export const MIN_STALE_MS = 2000;

@@ -1,3 +1,4 @@
+import { spawn as spawnChild } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import {
   LockUnavailableError,
   SpawnTimeoutError,
 } from '../src/index.js';
-import { cleanup, freePort, tempDir } from './helpers.js';
+import { adopt, cleanup, freePort, MARKER, tempDir } from './helpers.js';
 
 const servers: Server[] = [];
 const releases: (() => Promise<void>)[] = [];
@@ -82,7 +83,8 @@ describe('ensureSingleton', () => {
     expect(result.outcome).toBe('spawned');
     expect(result.elapsedMs).toBeGreaterThanOrEqual(0);
     expect(spawn).toHaveBeenCalledTimes(1);
-    expect(seen).toEqual(['lockAcquired', 'spawned', 'healthy']);
+    // This spawn() resolves with nothing: no hand-off possible, and the event says so.
+    expect(seen).toEqual(['lockAcquired', 'spawnWithoutPid', 'spawned', 'healthy']);
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -105,7 +107,7 @@ describe('ensureSingleton', () => {
     const result = await ensureSingleton(options);
     expect(result.outcome).toBe('spawned');
     expect(spawn).toHaveBeenCalledTimes(1);
-    expect(seen).toEqual(['lockBusy', 'lockAcquired', 'spawned', 'healthy']);
+    expect(seen).toEqual(['lockBusy', 'lockAcquired', 'spawnWithoutPid', 'spawned', 'healthy']);
   });
 
   it('times out with SpawnTimeoutError when the holder never produces a healthy daemon', async () => {
@@ -230,6 +232,60 @@ describe('ensureSingleton', () => {
   });
 });
 
+describe('what spawn() resolves with', () => {
+  it('nothing (the old README example returned spawn(...).unref()): a spawnWithoutPid event says hand-off is off', async () => {
+    const events = createSpawnMutexEvents();
+    const got: unknown[] = [];
+    events.on('spawnWithoutPid', (e) => got.push(e));
+    const { port, options } = await setup({ events });
+    options.spawn = () => {
+      void daemon(port);
+      return undefined; // what `spawn(...).unref()` returns
+    };
+    expect((await ensureSingleton(options)).outcome).toBe('spawned');
+    expect(got).toEqual([
+      { lockPath: options.lockPath, resolved: expect.stringContaining('undefined'), elapsedMs: expect.any(Number) },
+    ]);
+  });
+
+  it('a ChildProcess that failed to start (no pid): spawnWithoutPid names it', async () => {
+    const events = createSpawnMutexEvents();
+    const got: { resolved: string }[] = [];
+    events.on('spawnWithoutPid', (e) => got.push(e));
+    const { options } = await setup({ events, spawnTimeoutMs: 200 });
+    options.spawn = () => {
+      const child = spawnChild(join(tempDir(), 'no-such-daemon'), [MARKER], { stdio: 'ignore' });
+      child.on('error', () => {}); // ENOENT arrives later
+      return child;
+    };
+    await expect(ensureSingleton(options)).rejects.toMatchObject({ code: 'ESPAWNTIMEOUT' });
+    expect(got).toHaveLength(1);
+    expect(got[0]!.resolved).toContain('pid is undefined');
+  });
+
+  it('the ChildProcess (the README example): its record goes beside the lock folder, nothing into it, and no event', async () => {
+    const { dir, port, events, seen, options } = await setup();
+    const lockDir = `${options.lockPath}.lock`;
+    let during: { dir: string[]; lock: string[] } | undefined;
+    events.on('spawned', () => {
+      during = { dir: readdirSync(dir).sort(), lock: readdirSync(lockDir) };
+    });
+    const server = `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+    options.spawn = () => {
+      const child = spawnChild(process.execPath, ['-e', server, MARKER], { detached: true, stdio: 'ignore' });
+      adopt(child.pid!);
+      child.unref();
+      return child;
+    };
+    expect((await ensureSingleton(options)).outcome).toBe('spawned');
+    expect(seen).toEqual(['lockAcquired', 'spawned', 'healthy']);
+    expect(during!.lock).toEqual([expect.stringMatching(/^owner-[0-9a-f]+\.json$/)]);
+    const nonce = /^owner-([0-9a-f]+)\.json$/.exec(during!.lock[0]!)![1];
+    expect(during!.dir).toEqual(['daemon.lock', `daemon.lock.spawned-${nonce}.json`]);
+    expect(readdirSync(dir)).toEqual([]); // released: both records gone
+  });
+});
+
 describe('an unusable lock folder', () => {
   const cases: [string, () => string, string[]][] = [
     ['a folder that does not exist', () => join(tempDir(), 'missing', 'daemon'), ['ENOENT']],
@@ -321,7 +377,7 @@ describe('bad input', () => {
     ['waitTimeoutMs Infinity', { ...base(), waitTimeoutMs: Number.POSITIVE_INFINITY }, /got Infinity/, RangeError],
     ['spawnTimeoutMs 0', { ...base(), spawnTimeoutMs: 0 }, /spawnTimeoutMs .* got 0/, RangeError],
     [
-      'staleMs below proper-lockfile minimum',
+      'staleMs below the minimum',
       { ...base(), staleMs: 1000 },
       /staleMs must be a finite number of ms >= 2000, got 1000/,
       RangeError,

@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmdirSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -13,7 +15,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processIdentity } from '@spawnguard/process-table';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { acquireSpawnLock, createSpawnMutexEvents, type OwnerRecord } from '../src/index.js';
+import { acquireSpawnLock, createSpawnMutexEvents, LockUnavailableError, type OwnerRecord } from '../src/index.js';
 import { cleanup, DIST, MARKER, startNode, tempDir } from './helpers.js';
 
 beforeAll(() => {
@@ -41,6 +43,26 @@ async function deadProcess(): Promise<{ pid: number; startToken: string }> {
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
   return { pid: child.pid!, startToken: info!.startToken };
+}
+
+const NONCE = 'abcdef0123456789abcdef01';
+
+function recordBody(owner: Partial<OwnerRecord>): string {
+  return JSON.stringify({
+    format: '@spawnguard/spawn-mutex',
+    version: 1,
+    pid: 1,
+    startToken: 'x:1',
+    hostname: hostname(),
+    createdAt: Date.now(),
+    nonce: NONCE,
+    ...owner,
+  });
+}
+
+function backdate(path: string, ageMs: number): void {
+  const when = new Date(Date.now() - ageMs);
+  utimesSync(path, when, when);
 }
 
 /** A lock folder as another launcher would leave it. */
@@ -99,12 +121,12 @@ describe('acquireSpawnLock', () => {
     await again!(); // releasing twice is harmless
   });
 
-  it('writing the owner record does not make proper-lockfile think the lock was compromised', async () => {
+  it('a holder that keeps its lock for several refresh periods is never reported compromised', async () => {
     const lockPath = join(tempDir(), 'daemon');
     const { events, seen } = recorder();
     const release = await acquireSpawnLock(lockPath, { staleMs: 2000, events });
     releases.push(release!);
-    // proper-lockfile re-checks the folder mtime every staleMs/2 = 1 s; give it three checks.
+    // The holder refreshes its lock (and checks its record is still there) every staleMs/2 = 1 s; give it three.
     await new Promise((resolve) => setTimeout(resolve, 3200));
     expect(seen.map((e) => e.type)).toEqual(['lockAcquired']);
   });
@@ -180,16 +202,18 @@ describe('acquireSpawnLock', () => {
     }
   });
 
-  it('a lock folder without an owner record yet (taken microseconds ago) is busy, not dead', async () => {
-    const fresh = join(tempDir(), 'daemon');
-    plantLock(fresh, null);
-    expect(await acquireSpawnLock(fresh, { staleMs: 5000 })).toBeNull();
-    // ... until it is older than staleMs: then proper-lockfile itself removes the empty folder.
-    const old = join(tempDir(), 'daemon');
-    plantLock(old, null, 6000);
-    const release = await acquireSpawnLock(old, { staleMs: 5000 });
-    expect(release).not.toBeNull();
-    releases.push(release!);
+  it('an empty lock folder holds nobody, fresh or stale (every lock is born with its record): it is replaced at once', async () => {
+    for (const ageMs of [0, 6000]) {
+      const lockPath = join(tempDir(), 'daemon');
+      const lockDir = plantLock(lockPath, null, ageMs);
+      const { events, seen } = recorder();
+      const release = await acquireSpawnLock(lockPath, { staleMs: 5000, events });
+      expect(release, `age ${ageMs}`).not.toBeNull();
+      expect(seen.map((e) => e.type)).toEqual(['lockAcquired']);
+      expect(ownerFiles(lockDir)).toHaveLength(1);
+      expect(readOwner(lockDir).pid).toBe(process.pid);
+      await release!();
+    }
   });
 
   it('foreign files in a stale lock folder are cleared', async () => {
@@ -219,7 +243,7 @@ describe('acquireSpawnLock', () => {
     const uncaught = vi.fn();
     process.on('uncaughtException', uncaught);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 2500)); // proper-lockfile checks every 1 s
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // the holder checks every 1 s
     } finally {
       process.off('uncaughtException', uncaught);
     }
@@ -242,5 +266,155 @@ describe('acquireSpawnLock', () => {
     const lockPath = join(tempDir(), 'daemon');
     await expect(acquireSpawnLock(lockPath, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(existsSync(`${lockPath}.lock`)).toBe(false);
+  });
+});
+
+describe('one holder, never taken from the living, never redirected', () => {
+  it('a holder proven alive on this host keeps the lock however old its folder is (a stalled holder)', async () => {
+    const lockPath = join(tempDir(), 'daemon');
+    const me = await processIdentity(process.pid);
+    const lockDir = plantLock(lockPath, { pid: process.pid, startToken: me!.startToken }, 60_000);
+    backdate(join(lockDir, `owner-${NONCE}.json`), 60_000);
+    const { events, seen } = recorder();
+    expect(await acquireSpawnLock(lockPath, { staleMs: 2000, events })).toBeNull();
+    expect(seen.map((e) => e.type)).toEqual(['lockBusy']);
+    expect(ownerFiles(lockDir)).toEqual([`owner-${NONCE}.json`]);
+  });
+
+  it("a dead holder whose daemon lives: the lock stays the daemon's however old (records beside or inside)", async () => {
+    const me = await processIdentity(process.pid);
+    const daemon = recordBody({ pid: process.pid, startToken: me!.startToken });
+    for (const where of ['beside', 'inside'] as const) {
+      const lockPath = join(tempDir(), 'daemon');
+      const dead = await deadProcess();
+      const lockDir = plantLock(lockPath, dead);
+      const spawned = where === 'beside' ? `${lockDir}.spawned-${NONCE}.json` : join(lockDir, `spawned-${NONCE}.json`);
+      writeFileSync(spawned, daemon);
+      backdate(lockDir, 60_000);
+      expect(await acquireSpawnLock(lockPath, { staleMs: 2000 }), where).toBeNull();
+      expect(existsSync(spawned), where).toBe(true);
+    }
+  });
+
+  it('a dead holder and its dead daemon: taken over at once, and both records go', async () => {
+    for (const where of ['beside', 'inside'] as const) {
+      const lockPath = join(tempDir(), 'daemon');
+      const lockDir = plantLock(lockPath, await deadProcess());
+      const spawned = where === 'beside' ? `${lockDir}.spawned-${NONCE}.json` : join(lockDir, `spawned-${NONCE}.json`);
+      writeFileSync(spawned, recordBody(await deadProcess()));
+      const { events, seen } = recorder();
+      const release = await acquireSpawnLock(lockPath, { staleMs: 30_000, events });
+      expect(release, where).not.toBeNull();
+      expect(seen.map((e) => e.type)).toEqual(['takeover', 'lockAcquired']);
+      expect(existsSync(spawned), where).toBe(false);
+      expect(readdirSync(lockDir)).toEqual(ownerFiles(lockDir));
+      await release!();
+    }
+  });
+
+  it('a symbolic link at the lock path is a clear error, and is never followed', async () => {
+    const dir = tempDir();
+    const lockPath = join(dir, 'daemon');
+    // The link points at a folder that looks like a lock with a dead owner: following it would take it over.
+    const target = join(dir, 'elsewhere');
+    mkdirSync(target);
+    writeFileSync(join(target, `owner-${NONCE}.json`), recordBody(await deadProcess()));
+    symlinkSync(target, `${lockPath}.lock`);
+    const error = await acquireSpawnLock(lockPath).catch((e) => e);
+    expect(error).toBeInstanceOf(LockUnavailableError);
+    expect(error.cause.code).toBe('ELOOP');
+    expect(error.message).toContain(`${lockPath}.lock`);
+    expect(error.message).toContain('symbolic link');
+    expect(error.message).toContain('failOpen');
+    expect(readdirSync(target)).toEqual([`owner-${NONCE}.json`]);
+    expect(readdirSync(dir).sort()).toEqual(['daemon.lock', 'elsewhere']);
+  });
+
+  it('a lock path that is not a folder (a regular file) is a clear error naming it', async () => {
+    const lockPath = join(tempDir(), 'daemon');
+    writeFileSync(`${lockPath}.lock`, 'not a lock');
+    const error = await acquireSpawnLock(lockPath).catch((e) => e);
+    expect(error).toBeInstanceOf(LockUnavailableError);
+    expect(error.cause.code).toBe('ENOTDIR');
+    expect(error.message).toMatch(/daemon\.lock is not a folder/);
+  });
+
+  it.runIf(process.getuid?.() === 0)('a lock folder that belongs to another user is a clear error', async () => {
+    const lockPath = join(tempDir(), 'daemon');
+    const lockDir = plantLock(lockPath, await deadProcess());
+    chownSync(lockDir, 12345, 12345);
+    const error = await acquireSpawnLock(lockPath).catch((e) => e);
+    expect(error).toBeInstanceOf(LockUnavailableError);
+    expect(error.message).toContain('belongs to uid 12345');
+    expect(ownerFiles(lockDir)).toEqual([`owner-${NONCE}.json`]);
+  });
+
+  it('an owner record that is a symbolic link is not followed: it proves nothing until it ages out', async () => {
+    const dir = tempDir();
+    const lockPath = join(dir, 'daemon');
+    const dead = join(dir, 'dead-owner.json');
+    writeFileSync(dead, recordBody(await deadProcess())); // followed, this would be a dead owner: taken at once
+    const lockDir = plantLock(lockPath, null);
+    symlinkSync(dead, join(lockDir, `owner-${NONCE}.json`));
+    backdate(lockDir, 0);
+    expect(await acquireSpawnLock(lockPath, { staleMs: 5000 })).toBeNull();
+    backdate(lockDir, 6000);
+    const { events, seen } = recorder();
+    const release = await acquireSpawnLock(lockPath, { staleMs: 5000, events });
+    expect(release).not.toBeNull();
+    releases.push(release!);
+    expect(seen[0]).toMatchObject({ type: 'takeover', payload: { reason: 'stale', previousOwner: null } });
+    expect(readFileSync(dead, 'utf8')).toContain('"format"'); // the link's target was left alone
+  });
+
+  it.runIf(process.platform !== 'win32')(
+    'an owner record that is a FIFO never blocks: busy while fresh, claimed once stale',
+    async () => {
+      const lockPath = join(tempDir(), 'daemon');
+      const lockDir = plantLock(lockPath, null);
+      execFileSync('mkfifo', [join(lockDir, `owner-${NONCE}.json`)]);
+      backdate(lockDir, 0);
+      expect(await acquireSpawnLock(lockPath, { staleMs: 5000 })).toBeNull();
+      backdate(lockDir, 6000);
+      const release = await acquireSpawnLock(lockPath, { staleMs: 5000 });
+      expect(release).not.toBeNull();
+      releases.push(release!);
+      expect(readdirSync(lockDir)).toEqual(ownerFiles(lockDir));
+      expect(readOwner(lockDir).pid).toBe(process.pid);
+    },
+  );
+
+  it('leftovers of launchers killed mid-acquire are swept after a minute, never sooner', async () => {
+    const dir = tempDir();
+    const lockPath = join(dir, 'daemon');
+    const lockDir = plantLock(lockPath, await deadProcess());
+    const old = [
+      `daemon.lock.new-${'1'.repeat(24)}`,
+      'daemon.lock.taken-0123456789ab',
+      `daemon.lock.spawned-${'2'.repeat(24)}.json`,
+    ];
+    const fresh = [`daemon.lock.new-${'3'.repeat(24)}`, 'daemon.lock.taken-ba9876543210'];
+    for (const name of [...old, ...fresh]) {
+      if (name.includes('.new-')) mkdirSync(join(dir, name));
+      else writeFileSync(join(dir, name), '{}');
+    }
+    for (const name of old) backdate(join(dir, name), 120_000);
+    const release = await acquireSpawnLock(lockPath, { staleMs: 30_000 });
+    expect(release).not.toBeNull();
+    releases.push(release!);
+    expect(readdirSync(dir).sort()).toEqual(['daemon.lock', ...fresh].sort());
+    expect(ownerFiles(lockDir)).toHaveLength(1);
+  });
+
+  it('the holder keeps nothing but its record in the lock folder, and leaves no staging behind', async () => {
+    const dir = tempDir();
+    const lockPath = join(dir, 'daemon');
+    const release = await acquireSpawnLock(lockPath);
+    releases.push(release!);
+    expect(readdirSync(dir)).toEqual(['daemon.lock']);
+    expect(readdirSync(`${lockPath}.lock`)).toEqual(ownerFiles(`${lockPath}.lock`));
+    // Losers clean up their would-be lock folders.
+    for (let i = 0; i < 5; i++) expect(await acquireSpawnLock(lockPath)).toBeNull();
+    expect(readdirSync(dir)).toEqual(['daemon.lock']);
   });
 });
