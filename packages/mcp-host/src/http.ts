@@ -57,14 +57,21 @@ export class HttpSessions {
     if (req.method !== 'POST') {
       return reply(res, 400, -32000, 'Bad Request: no Mcp-Session-Id header; start a session with an initialize POST');
     }
-    const transport = new StreamableHTTPServerTransport({
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       maxRequestBodySize: this.maxBodyBytes,
-      onsessioninitialized: (sessionId) => {
+      onsessioninitialized: (sessionId): void | Promise<void> => {
         const entry: Entry = { server, transport, active: 0, expiry: null };
         this.#sessions.set(sessionId, entry);
         this.#track(sessionId, entry, res);
-        this.host.connect(server, transport, sessionId, () => this.#forget(sessionId, entry));
+        try {
+          this.host.connect(server, transport, sessionId, () => this.#forget(sessionId, entry));
+        } catch {
+          // The server was removed, or the host is closing, while the body was read: the transport
+          // answers 404 once it is closed.
+          this.#forget(sessionId, entry);
+          return transport.close();
+        }
       },
     });
     await transport.handleRequest(req, res, parsedBody);

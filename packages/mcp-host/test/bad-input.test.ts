@@ -116,6 +116,33 @@ describe('bad input from sessions: errors, never a crash', () => {
     await mine.close();
   });
 
+  it('a server removed while an initialize body is still arriving: 404, no crash, no session', async () => {
+    const w = await startRec();
+    const { request } = await import('node:http');
+    const url = w.front.url('other');
+    const body = JSON.stringify(init());
+    const status = new Promise<number>((resolve, reject) => {
+      const req = request(
+        url,
+        { method: 'POST', headers: { ...HEADERS, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(async () => {
+        await w.host.reconfigure({ rec: recorder(w.marker, join(w.dir, 'r.jsonl')) });
+        req.end(body.slice(10));
+      }, 200);
+    });
+    expect(await status).toBe(404);
+    expect(w.host.servers()).toEqual(['rec']);
+    const client = await w.connect('rec');
+    expect(textOf(await client.client.callTool({ name: 'echo', arguments: { text: 'fine' } }))).toBe('fine');
+  });
+
   it('a backend line longer than maxLineBytes is dropped and reported; the backend keeps working', async () => {
     const w = await startRec({ maxLineBytes: 100_000 });
     const output: string[] = [];
