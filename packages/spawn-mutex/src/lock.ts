@@ -314,7 +314,13 @@ async function takeOver(ctx: LockContext, snapshot: LockSnapshot, reason: 'dead-
     await rm(claimed, { recursive: true, force: true }).catch(() => {});
     const nonce = OWNER_FILE_PATTERN.exec(snapshot.ownerFile)![1]!;
     await unlink(spawnedPathFor(ctx.lockDir, nonce)).catch(() => {});
-    await unlink(join(ctx.lockDir, spawnedFileName(nonce))).catch(() => {});
+    // The rest of what we saw in that incarnation's folder (its spawned record in an earlier layout,
+    // foreign files), by name. Never another owner file: that one is judged on its own.
+    for (const name of snapshot.entries) {
+      if (name !== snapshot.ownerFile && !OWNER_FILE_PATTERN.test(name)) {
+        await rm(join(ctx.lockDir, name), { recursive: true, force: true }).catch(() => {});
+      }
+    }
   } else {
     let removed = 0;
     for (const name of snapshot.entries) {

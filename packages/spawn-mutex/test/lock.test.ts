@@ -312,6 +312,32 @@ describe('one holder, never taken from the living, never redirected', () => {
     }
   });
 
+  it('a dead owner with foreign files beside its record: taken over at once, the files cleared', async () => {
+    const lockPath = join(tempDir(), 'daemon');
+    const lockDir = plantLock(lockPath, await deadProcess());
+    writeFileSync(join(lockDir, 'junk.txt'), 'x');
+    mkdirSync(join(lockDir, 'junk-folder'));
+    const release = await acquireSpawnLock(lockPath, { staleMs: 30_000 });
+    expect(release).not.toBeNull();
+    releases.push(release!);
+    expect(readdirSync(lockDir)).toEqual(ownerFiles(lockDir));
+  });
+
+  it('two owner records (a leftover of a double hold): claiming the dead one never removes the live one', async () => {
+    const lockPath = join(tempDir(), 'daemon');
+    const lockDir = plantLock(lockPath, await deadProcess()); // owner-abcdef...
+    const me = await processIdentity(process.pid);
+    const live = 'ffffff0123456789abcdef01';
+    writeFileSync(
+      join(lockDir, `owner-${live}.json`),
+      recordBody({ pid: process.pid, startToken: me!.startToken, nonce: live }),
+    );
+    const { events, seen } = recorder();
+    expect(await acquireSpawnLock(lockPath, { staleMs: 30_000, events })).toBeNull();
+    expect(seen.map((e) => e.type)).toEqual(['takeover', 'lockBusy']);
+    expect(readdirSync(lockDir)).toEqual([`owner-${live}.json`]);
+  });
+
   it('a symbolic link at the lock path is a clear error, and is never followed', async () => {
     const dir = tempDir();
     const lockPath = join(dir, 'daemon');
