@@ -40,7 +40,7 @@ export async function openOwnRegistry(stateDir: string, signal?: AbortSignal): P
   const registry = await openRegistry(join(stateDir, DEFAULT_REGISTRY_FILE), { signal });
   const result = await registry.reapLeftovers({ signal });
   return {
-    registry: registry as unknown as RegistryLike,
+    registry,
     leftovers: { killed: result.killed.length, dropped: result.dropped.length, skipped: result.skipped.length },
     async shutdown(graceMs) {
       await registry.shutdown({ graceMs });

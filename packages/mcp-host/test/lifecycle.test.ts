@@ -123,6 +123,23 @@ describe('backend lifecycle', () => {
     expect(w.host.stats()[0]).toMatchObject({ starts: 2, restarts: 0 });
   });
 
+  it('a daemon passes its own process-registry (as a getter): backends are recorded there as mcp:<server>', async () => {
+    const { openRegistry } = await import('@spawnguard/process-registry');
+    const registry = await openRegistry(join(world.get().dir, 'daemon', 'children.json'));
+    const w = await world.start({
+      registry: () => registry,
+      servers: { rec: recorder(world.get().marker, join(world.get().dir, 'r.jsonl')) },
+    });
+    const a = await w.connect('rec');
+    const pid = await pidOf(a.client);
+    expect(registry.entries()).toEqual([expect.objectContaining({ pid, session: 'mcp:rec', type: 'mcp-server' })]);
+    expect(await w.host.reapLeftovers()).toEqual({ killed: 0, dropped: 0, skipped: 0 }); // the daemon's job
+    await w.host.close();
+    expect(alive(pid)).toBe(false);
+    await waitFor(() => registry.entries().length === 0, { what: 'entry removed on exit' });
+    await registry.shutdown();
+  });
+
   it('closing the host leaves 0 descendants (backend with a grandchild)', async () => {
     const marker = world.get().marker;
     const w = await world.start({
@@ -162,7 +179,7 @@ describe('backend lifecycle', () => {
     expect(alive(one.pid) && alive(one.grandchild)).toBe(true); // detached: they outlive the host
     const second = start();
     const two = await second.line;
-    expect(two.leftovers.killed).toBe(1);
+    expect(two.leftovers).toEqual({ killed: 1, dropped: 0, skipped: 0 });
     expect(alive(one.pid)).toBe(false);
     expect(alive(one.grandchild)).toBe(false);
     expect(
@@ -174,7 +191,7 @@ describe('backend lifecycle', () => {
     await new Promise((r) => second.child.once('exit', r));
     // a third host cleans up after the second, too
     const host = createMcpHost({ stateDir: dir, servers: {} });
-    expect((await host.reapLeftovers()).killed).toBe(1);
+    expect(await host.reapLeftovers()).toEqual({ killed: 1, dropped: 0, skipped: 0 });
     await host.close();
     expect(pidsCarrying(marker)).toHaveLength(0);
   });
