@@ -139,7 +139,7 @@ export class LinuxProc {
     const stat = this.readStat(pid);
     if (!stat) return null;
     const info = this.toInfo(stat, NO_ARGS, this.clock());
-    const read = stat.flags & PF_KTHREAD ? undefined : this.cmdlines.start(stat.pid, stat.startTicks, false);
+    const read = hasArgv(stat) ? this.cmdlines.start(stat.pid, stat.startTicks, false) : undefined;
     if (read !== undefined) info.cmdline = await read.until(signal);
     return info;
   }
@@ -149,7 +149,7 @@ export class LinuxProc {
     const names = readdirSync(this.root);
     const clock = this.clock();
     const out: ProcessInfo[] = [];
-    // cmdline is read on the threadpool while this loop reads stat files; kernel threads have none.
+    // cmdline is read on the threadpool while this loop reads stat files.
     const cmdlines = new CmdlineBatch(this.cmdlines, CMDLINE_IN_FLIGHT);
     let sinceYield = 0;
     for (const name of names) {
@@ -164,7 +164,7 @@ export class LinuxProc {
       if (!stat) continue;
       const info = this.toInfo(stat, NO_ARGS, clock);
       out.push(info);
-      if (!(stat.flags & PF_KTHREAD)) cmdlines.add(info, stat.startTicks);
+      if (hasArgv(stat)) cmdlines.add(info, stat.startTicks);
     }
     await cmdlines.done(signal);
     return out;
@@ -249,4 +249,9 @@ export class LinuxProc {
       if (n < room) return length;
     }
   }
+}
+
+/** Kernel threads have no argv, nor do zombies (their memory is gone): nothing to read. */
+function hasArgv(stat: ProcStat): boolean {
+  return !(stat.flags & PF_KTHREAD) && stat.state !== 'Z' && stat.state !== 'X';
 }
