@@ -122,6 +122,39 @@ $r.assert(again.closed, 'close() did not close the live connection');
 $r.done('one connect for get(); reset() closed it; the next get() connected anew; close() closed that one');`,
   },
 
+  '@spawnguard/mcp-host': {
+    replace: [
+      ["'/run/user/1000/my-daemon'", ({ dir }) => JSON.stringify(`${dir}/my-daemon`)],
+      ['8765', ({ port }) => String(port)],
+    ],
+    context: {
+      __stateDir: `require('node:fs').mkdirSync($r.dir + '/my-daemon', { recursive: true, mode: 0o700 });`,
+    },
+    // Two MCP clients (the SDK's Streamable HTTP client) share one server-memory process; close() ends it.
+    after: `
+const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
+const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
+const url = new URL('http://127.0.0.1:' + $r.port + '/mcp/memory');
+const clients = [];
+for (const name of ['editor-1', 'editor-2']) {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+}
+const tools = (await clients[1].listTools()).tools.map((t) => t.name);
+$r.assert(tools.includes('create_entities'), 'server-memory listed ' + JSON.stringify(tools));
+await clients[0].callTool({ name: 'create_entities', arguments: { entities: [{ name: 'rehearsal', entityType: 'test', observations: ['shared'] }] } });
+const graph = await clients[1].callTool({ name: 'read_graph', arguments: {} });
+$r.assert(JSON.stringify(graph).includes('rehearsal'), 'the second session does not see what the first stored: ' + JSON.stringify(graph));
+const [stats] = host.stats();
+$r.assert(stats.sessions === 2 && stats.starts === 1 && stats.pid > 0, 'stats ' + JSON.stringify(stats));
+for (const client of clients) await client.close();
+await host.close();
+$r.assert(!$r.alive(stats.pid), 'close() left the backend pid ' + stats.pid + ' running');
+$r.done('two sessions shared one server-memory backend (pid ' + stats.pid + ', started once); close() ended it', { deadPids: [stats.pid] });
+process.exit(0); // the README's HTTP server is not named, so it cannot be closed`,
+  },
+
   '@spawnguard/orphan-reaper': {
     // Other people's helpers on this machine carry --spawnguard-helper too: never reap them.
     replace: [['/--spawnguard-helper/', ({ marker }) => `/--spawnguard-helper-${marker}/`]],

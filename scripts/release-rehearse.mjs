@@ -15,7 +15,8 @@
 //  6. stops the registry by pid, deletes the temp folder, and proves the checkout was not changed.
 //
 // Options: --worktree (rehearse uncommitted files too), --keep (leave the temp folder), --results=<dir>
-// (write <dir>/rehearsal.json for the CI summary).
+// (write <dir>/rehearsal.json for the CI summary), --only=<name>[,<name>] (install and run only those
+// examples; everything is still published and checked).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -584,10 +585,11 @@ async function main() {
       'omit-lockfile-registry-resolved': 'false',
     });
     const consumeEnv = cleanEnv({ npm_config_userconfig: consumeRc, npm_config_cache: npmCache });
+    const only = arg('only')?.split(',');
     for (const p of packages) {
       const { name } = p.manifest;
       const version = published[name];
-      if (!version) continue;
+      if (!version || (only && !only.includes(name))) continue;
       const project = join(work, 'consumers', p.short);
       mkdirSync(project, { recursive: true });
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: `try-${p.short}`, private: true }));
