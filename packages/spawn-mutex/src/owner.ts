@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { readStateFile, writeStateFile } from '@spawnguard/internal';
+import { fileKind, readStateFile, writeStateFile } from '@spawnguard/internal';
 import { isSameProcess, processIdentity } from '@spawnguard/process-table';
 
 export const OWNER_FORMAT = '@spawnguard/spawn-mutex';
@@ -140,7 +140,11 @@ export async function readLockDir(lockDir: string): Promise<LockSnapshot | null>
     );
   }
   if (!stats.isDirectory()) {
-    throw new LockPathError('ENOTDIR', lockDir, `${lockDir} is not a folder (a file sits at the lock path): remove it`);
+    throw new LockPathError(
+      'ENOTDIR',
+      lockDir,
+      `${lockDir} is ${fileKind(stats)}, not a lock folder; spawn-mutex did not create it: remove it`,
+    );
   }
   const uid = process.getuid?.();
   if (process.platform !== 'win32' && uid !== undefined && stats.uid !== uid) {

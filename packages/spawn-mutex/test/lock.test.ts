@@ -356,13 +356,19 @@ describe('one holder, never taken from the living, never redirected', () => {
     expect(readdirSync(dir).sort()).toEqual(['daemon.lock', 'elsewhere']);
   });
 
-  it('a lock path that is not a folder (a regular file) is a clear error naming it', async () => {
-    const lockPath = join(tempDir(), 'daemon');
-    writeFileSync(`${lockPath}.lock`, 'not a lock');
-    const error = await acquireSpawnLock(lockPath).catch((e) => e);
+  it('a lock path that is not a folder (a regular file, a FIFO) is a clear error naming it, and never blocks', async () => {
+    const file = join(tempDir(), 'daemon');
+    writeFileSync(`${file}.lock`, 'not a lock');
+    const error = await acquireSpawnLock(file).catch((e) => e);
     expect(error).toBeInstanceOf(LockUnavailableError);
     expect(error.cause.code).toBe('ENOTDIR');
-    expect(error.message).toMatch(/daemon\.lock is not a folder/);
+    expect(error.message).toContain(`${file}.lock is a regular file, not a lock folder`);
+    if (process.platform === 'win32') return;
+    const fifo = join(tempDir(), 'daemon');
+    execFileSync('mkfifo', [`${fifo}.lock`]);
+    const fifoError = await acquireSpawnLock(fifo).catch((e) => e);
+    expect(fifoError).toBeInstanceOf(LockUnavailableError);
+    expect(fifoError.message).toContain(`${fifo}.lock is a FIFO (named pipe), not a lock folder`);
   });
 
   it.runIf(process.getuid?.() === 0)('a lock folder that belongs to another user is a clear error', async () => {
