@@ -68,8 +68,6 @@ export class CircuitBreaker {
   #isolationEpoch = 0;
   readonly #probes: Probes;
   #handlers: Handlers | undefined;
-  readonly #settleCall: Settle = (generation, probe, outcome, result) =>
-    this.#settle(generation, probe, outcome, result);
   readonly #clock = () => this.#now();
 
   constructor(options?: CircuitBreakerOptions) {
@@ -124,7 +122,7 @@ export class CircuitBreaker {
     this.#queue.flush();
     return signal === undefined
       ? run(fn, this.#handlersFor(snapshot.generation, probe))
-      : runWithSignal(fn, signal, this.#settleCall, snapshot.generation, probe);
+      : runWithSignal(fn, signal, this.#settle, snapshot.generation, probe);
   }
 
   /** Back to closed with no failures and the base cooldown, here and in the store; ends every isolation. */
@@ -189,13 +187,13 @@ export class CircuitBreaker {
   #handlersFor(generation: number, probe: boolean): Handlers {
     const cached = this.#handlers;
     if (!probe && cached !== undefined && cached.generation === generation) return cached;
-    const made = handlers(this.#settleCall, generation, probe);
+    const made = handlers(this.#settle, generation, probe);
     if (!probe) this.#handlers = made;
     return made;
   }
 
-  /** Applies a finished call to the freshly loaded state. */
-  #settle(generation: number, probe: boolean, outcome: Outcome, error: unknown): void {
+  /** Applies a finished call to the freshly loaded state (an arrow: handed to the call plumbing as is). */
+  readonly #settle: Settle = (generation, probe, outcome, error) => {
     const snapshot = this.#refresh();
     if (probe) this.#probes.ended(generation);
     if (outcome === Outcome.Failed && !this.#isFailure(error)) outcome = Outcome.Nothing;
@@ -214,7 +212,7 @@ export class CircuitBreaker {
     }
     this.#observe();
     this.#queue.flush();
-  }
+  };
 
   #isFailure(error: unknown): boolean {
     try {
