@@ -24,6 +24,8 @@ Options:
   --port <n>        TCP port on 127.0.0.1 (env SPAWNGUARD_PORT; default 37700 + uid % 100).
   --home <dir>      State folder, 0700 (env SPAWNGUARD_HOME; default $XDG_RUNTIME_DIR/spawnguard
                     or ~/.spawnguard).
+  --config <file>   The MCP servers to host, {"mcpServers": {...}} (env SPAWNGUARD_CONFIG;
+                    default <home>/servers.json, else the built-in demo server).
   --payload <json>  hook: JSON payload sent with the event ("-" reads it from stdin).
   --budget-ms <n>   hook: total time budget (env SPAWNGUARD_HOOK_BUDGET_MS; default 5000).
   --json            status, import: print JSON.
@@ -37,12 +39,12 @@ Options:
 `;
 
 const COMMANDS: Record<string, string[]> = {
-  start: ['port', 'home', 'naive'],
+  start: ['port', 'home', 'naive', 'config'],
   stop: ['port', 'home'],
-  restart: ['port', 'home', 'naive'],
+  restart: ['port', 'home', 'naive', 'config'],
   status: ['port', 'home', 'json'],
-  hook: ['port', 'home', 'naive', 'payload', 'budget-ms'],
-  daemon: ['port', 'home', 'naive'],
+  hook: ['port', 'home', 'naive', 'payload', 'budget-ms', 'config'],
+  daemon: ['port', 'home', 'naive', 'config'],
   import: ['port', 'home', 'write', 'from', 'json'],
 };
 
@@ -140,6 +142,7 @@ function parse(argv: string[]) {
       port: { type: 'string' },
       home: { type: 'string' },
       payload: { type: 'string' },
+      config: { type: 'string' },
       'budget-ms': { type: 'string' },
       json: { type: 'boolean' },
       write: { type: 'boolean' },

@@ -11,6 +11,11 @@ export interface Config {
   port: number;
   /** Per-user state folder (0700): token, pid file, lock, breaker store, registry, logs. */
   home: string;
+  /**
+   * The MCP servers file given with --config or SPAWNGUARD_CONFIG (it must exist); null: the home's
+   * servers.json if there is one, else the built-in demo server.
+   */
+  configFile: string | null;
   /** Every defence off (demo of the field bug). */
   naive: boolean;
   /** Hook: total wall-clock budget; the hook exits 0 when it is spent. */
@@ -47,6 +52,7 @@ export interface ConfigFlags {
   home?: string | undefined;
   naive?: boolean | undefined;
   'budget-ms'?: string | undefined;
+  config?: string | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -89,6 +95,12 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     throw new UsageError(`${flags.home !== undefined ? '--home' : 'SPAWNGUARD_HOME'} must be a folder path, got ""`);
   }
   const home = rawHome === undefined ? defaultHome(env) : resolve(rawHome);
+  const rawConfig = flags.config ?? env.SPAWNGUARD_CONFIG;
+  if (rawConfig !== undefined && rawConfig.trim() === '') {
+    throw new UsageError(
+      `${flags.config !== undefined ? '--config' : 'SPAWNGUARD_CONFIG'} must be a file path, got ""`,
+    );
+  }
   const hookBudgetMs =
     flags['budget-ms'] !== undefined
       ? integer('--budget-ms', flags['budget-ms'], 0, 1, 600_000)
@@ -96,6 +108,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
   return {
     port,
     home,
+    configFile: rawConfig === undefined ? null : resolve(rawConfig),
     naive: flags.naive === true || flag(env, 'SPAWNGUARD_NAIVE'),
     hookBudgetMs,
     naiveTtlMs: integer('SPAWNGUARD_NAIVE_TTL_MS', env.SPAWNGUARD_NAIVE_TTL_MS, 60_000, 100, 3_600_000),

@@ -45,7 +45,7 @@ export async function start(config: Config): Promise<number> {
   }
   if (!result.ok) {
     err(result.message ?? 'could not start the worker');
-    return 1;
+    return result.via === 'config' ? 2 : 1;
   }
   if (result.via === 'running' || result.via === 'already-running') return 0; // idempotent, quiet
   const health = await call(config.port, '/health').catch(() => null);
@@ -88,7 +88,6 @@ export async function stop(config: Config): Promise<number> {
   }
   if (!(await isRecordedWorkerAlive(record))) {
     removeFile(paths!.pidFile);
-    removeFile(paths!.token);
     out(`spawnguard-worker is not running (removed the stale pid file of pid ${record.pid})`);
     return 0;
   }
@@ -123,10 +122,7 @@ export async function stop(config: Config): Promise<number> {
   }
   if (await waitGone(record, 2000)) {
     const current = readPidRecord(paths!.pidFile);
-    if (current?.instanceId === record.instanceId) {
-      removeFile(paths!.pidFile);
-      removeFile(paths!.token);
-    }
+    if (current?.instanceId === record.instanceId) removeFile(paths!.pidFile);
     out(`spawnguard-worker stopped (pid ${record.pid}${asked ? '' : ', by signal'})`);
     return 0;
   }
@@ -200,9 +196,20 @@ export async function status(config: Config, json: boolean): Promise<number> {
     pid: number;
     instanceId: string;
     uptimeMs: number;
-    restarts: number;
+    reloads: number;
     naive: boolean;
-    helper: { state: string; pid: number | null; spawns: number };
+    config: { source: string; disabled: string[]; warnings: string[] };
+    servers: Array<{
+      name: string;
+      state: string;
+      pid: number | null;
+      starts: number;
+      restarts: number;
+      sessions: number;
+      inFlight: number;
+      rssBytes: number | null;
+      lastError: { message: string } | null;
+    }>;
     children: Array<{ pid: number; type: string }>;
     breakers: Record<string, { state?: string } | null>;
     leftoversReapedAtBoot: { killed: number[] } | null;
@@ -213,11 +220,21 @@ export async function status(config: Config, json: boolean): Promise<number> {
     .map(([name, b]) => `${name} ${b?.state ?? 'off'}`)
     .join(', ');
   out(`spawnguard-worker ${s.version} running${s.naive ? ' (NAIVE MODE)' : ''}`);
-  out(`  pid          ${s.pid} (instance ${s.instanceId}, restarts ${s.restarts})`);
+  out(`  pid          ${s.pid} (instance ${s.instanceId}, reloads ${s.reloads})`);
   out(`  port         ${HOST}:${config.port}`);
   out(`  home         ${config.home}`);
   out(`  uptime       ${duration(s.uptimeMs)}`);
-  out(`  helper       ${s.helper.state}${s.helper.pid ? ` (pid ${s.helper.pid})` : ''}, ${s.helper.spawns} spawned`);
+  out(
+    `  config       ${s.config.source}${s.config.disabled.length ? ` (disabled: ${s.config.disabled.join(', ')})` : ''}`,
+  );
+  for (const v of s.servers) {
+    const rss = v.rssBytes === null ? '' : `, ${(v.rssBytes / 1024 / 1024).toFixed(1)} MB`;
+    out(
+      `  mcp ${v.name.padEnd(8)} ${v.state}${v.pid ? ` (pid ${v.pid}${rss})` : ''}, ${v.sessions} session${v.sessions === 1 ? '' : 's'}, ` +
+        `${v.inFlight} in flight, ${v.starts} start${v.starts === 1 ? '' : 's'}, ${v.restarts} restart${v.restarts === 1 ? '' : 's'}` +
+        `${v.lastError ? `; last error: ${v.lastError.message.split('\n')[0]}` : ''}`,
+    );
+  }
   out(
     `  children     ${s.children.length}${s.children.length ? `: ${s.children.map((c) => `${c.pid} ${c.type}`).join(', ')}` : ''}`,
   );
@@ -229,7 +246,7 @@ export async function status(config: Config, json: boolean): Promise<number> {
       ownership.state === 'waiting'
         ? `waiting for the previous daemon${who} to exit`
         : ownership.state === 'not-owned'
-          ? `NOT OWNED: ${ownership.reason}${who}; helpers cannot start until it is`
+          ? `NOT OWNED: ${ownership.reason}${who}; MCP servers cannot start until it is`
           : ownership.state;
     out(`  registry     ${detail}`);
   }

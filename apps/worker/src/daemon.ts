@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { bindOrDie, createBindOrDieEvents, type ProbeResult } from '@spawnguard/bind-or-die';
-import type { CircuitBreaker, CircuitState } from '@spawnguard/circuit-breaker';
+import type { CircuitBreaker } from '@spawnguard/circuit-breaker';
 import { type LeftoversResult, openRegistry, type Registry, type RegistryEvents } from '@spawnguard/process-registry';
 import { processIdentity } from '@spawnguard/process-table';
 import mitt from 'mitt';
-import { helperBreaker, spawnBreaker } from './breakers.js';
+import { spawnBreaker } from './breakers.js';
 import { type Config, HOST, WORKER_NAME } from './config.js';
 import { EventStore } from './events-store.js';
-import { createHelperClient, type HelperClient } from './helper-client.js';
+import { builtInServer } from './helper-server-args.js';
 import {
   ensureHome,
   HomeError,
@@ -16,29 +16,37 @@ import {
   newToken,
   type PidRecord,
   readPidRecord,
+  readToken,
   removeFile,
   writeSecureFile,
 } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
 import { createLogger, type Logger } from './log.js';
-import { Metrics } from './metrics.js';
-import { createRequestHandler, type HealthBody } from './routes.js';
+import { createHosting, type Hosting, NotHostedError, type SearchResult } from './mcp-hosting.js';
+import { defineDaemonMetrics, Metrics } from './metrics.js';
+import { bindNaively, createNaiveHelper, createNaiveMcp, type NaiveHelper, type NaiveMcp } from './naive.js';
+import { createRequestHandler, type HealthBody, type McpEndpoint } from './routes.js';
 import { HttpError } from './security.js';
+import { readServers, type ServersConfig, ServersConfigError } from './servers-config.js';
+import { unavailableToHttp } from './unavailable.js';
 import { VERSION } from './version.js';
 
 /**
  * The daemon, in boot order:
+ *   0. the servers config is read and checked: a bad one exits 2 before anything else;
  *   1. bind-or-die on the literal 127.0.0.1: the loser exits 0 here, before any background work;
  *   2. only then write the pid/identity file and the token (0600, in the 0700 home);
  *   3. process-registry with takeover: wait (bounded, by identity) for a previous daemon that is still
  *      draining, then take the file over and kill what it left running (a SIGKILLed one's leftovers);
- *      every helper spawn waits for that claim;
- *   4. serve, and warm the helper (connection-memo + circuit-breaker + registry spawn).
- * SIGTERM/SIGINT: stop accepting, drain (bounded), kill the helper tree, registry.shutdown(), remove files.
- *   A second SIGTERM/SIGINT: SIGKILL every recorded tree at once (registry.shutdown({ force })) and exit.
- * SIGHUP: restart in place (same pid, same port): helper tree killed, registry shut down and reopened,
- *   token rotated, breakers reset; the helper is re-spawned lazily by the next /search.
- * --naive: every step above that is a defence is skipped (see README).
+ *      every backend spawn waits for that claim;
+ *   4. serve: the MCP host (one backend per configured server, started on first use) at /mcp/<name>,
+ *      and /search through it on the built-in demo server.
+ * SIGTERM/SIGINT: stop accepting, drain (bounded), close the host (every backend tree killed),
+ *   registry.shutdown(), remove files. A second SIGTERM/SIGINT: SIGKILL every recorded tree at once
+ *   (registry.shutdown({ force })) and exit.
+ * SIGHUP: reload the servers config in place (same pid, port and token): only changed servers
+ *   restart, removed ones stop; the spawn breaker is left to its cooldown.
+ * --naive (naive.ts): every step above that is a defence is skipped.
  */
 export async function runDaemon(config: Config): Promise<number> {
   let paths: HomePaths;
@@ -65,12 +73,22 @@ export async function runDaemon(config: Config): Promise<number> {
     process.stderr.write('spawnguard-worker: crashing at boot (SPAWNGUARD_DAEMON_CRASH=always)\n');
     return 1;
   }
+  let servers: ServersConfig;
+  try {
+    servers = readServers(config, paths);
+  } catch (error) {
+    if (!(error instanceof ServersConfigError)) throw error;
+    log.error('boot.bad_config', { error });
+    process.stderr.write(`spawnguard-worker: ${error.message}\n`);
+    return 2;
+  }
+  for (const warning of servers.warnings) log.warn('config.warning', { warning });
   if (config.bootDelayMs > 0) {
     // Drill: a slow boot, before the port is taken, widens the window in which hooks find nothing.
     log.log('boot.delay', { ms: config.bootDelayMs });
     await new Promise((resolve) => setTimeout(resolve, config.bootDelayMs));
   }
-  const daemon = new Daemon(config, paths, log);
+  const daemon = new Daemon(config, paths, log, servers);
   try {
     await daemon.boot();
   } catch (error) {
@@ -78,11 +96,8 @@ export async function runDaemon(config: Config): Promise<number> {
     process.stderr.write(`spawnguard-worker: daemon failed to start: ${(error as Error).message}\n`);
     return 1;
   }
-  return -1; // keeps running on its server, helper and signal handlers
+  return -1; // keeps running on its server, backends and signal handlers
 }
-
-const STATE_VALUES: CircuitState[] = ['closed', 'halfOpen', 'open'];
-const OWNERSHIP_STATES = ['owned', 'waiting', 'claiming', 'not-owned', 'closed'] as const;
 
 class Daemon {
   readonly instanceId = randomUUID();
@@ -91,45 +106,41 @@ class Daemon {
   readonly events = new EventStore(100);
   startToken = '';
   token: string | null = null;
-  restarts = 0;
+  reloads = 0;
   phase: 'booting' | 'ready' | 'reloading' | 'stopping' = 'booting';
   bound = false;
   server: Server;
   registry: Registry | null = null;
-  helperBreaker: CircuitBreaker | null = null;
   spawnBreaker: CircuitBreaker | null = null;
-  helper!: HelperClient;
+  hosting: Hosting | null = null;
+  naiveHelper: NaiveHelper | null = null;
+  naiveMcp: NaiveMcp | null = null;
   leftovers: LeftoversResult | null = null;
   reloading: Promise<void> = Promise.resolve();
-  /** Held while SIGHUP replaces the registry: a helper connect waits for it instead of racing the swap. */
-  registryReady: Promise<void> = Promise.resolve();
   stopping: Promise<void> | null = null;
   active = 0;
   #booted!: () => void;
   readonly booted = new Promise<void>((resolve) => {
     this.#booted = resolve;
   });
-
-  readonly spawns = this.metrics.counter('spawnguard_helper_spawns_total', 'Helper processes spawned.');
-  readonly connects = this.metrics.counter(
-    'spawnguard_helper_connections_total',
-    'MCP connections to a helper, by result (ok, error).',
-  );
-  readonly transitions = this.metrics.counter(
-    'spawnguard_breaker_transitions_total',
-    'Circuit breaker state changes, by breaker, from and to.',
-  );
-  readonly reaped = this.metrics.counter(
-    'spawnguard_reaped_processes_total',
-    'Processes killed: leftovers of a dead daemon at boot, or this daemon’s children at shutdown/reload.',
-  );
-  readonly requests = this.metrics.counter('spawnguard_http_requests_total', 'HTTP requests, by route and status.');
+  readonly counters;
 
   constructor(
     readonly config: Config,
     readonly paths: HomePaths,
     readonly log: Logger,
+    public servers: ServersConfig,
   ) {
+    this.counters = defineDaemonMetrics(this.metrics, {
+      naive: config.naive,
+      startedAt: this.startedAt,
+      breakers: () => [this.spawnBreaker],
+      servers: () => this.hosting?.status() ?? [],
+      children: () => this.registry?.entries().length ?? 0,
+      ownership: () => this.registry?.ownership.state ?? null,
+      connections: () => this.active,
+      eventsReceived: () => this.events.total,
+    });
     this.server = createServer(
       { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5000, maxHeaderSize: 16 * 1024 },
       this.#handler(),
@@ -139,7 +150,6 @@ class Daemon {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    this.#defineGauges();
   }
 
   health(): HealthBody {
@@ -155,54 +165,59 @@ class Daemon {
 
   async boot(): Promise<void> {
     const { config, log } = this;
-    log.log('boot.begin', { port: config.port, home: config.home, version: VERSION });
+    log.log('boot.begin', { port: config.port, home: config.home, version: VERSION, servers: this.servers.source });
     if (config.naive) log.warn('naive.mode', { message: 'NAIVE MODE: every defence is off (demo only)' });
     // Signals first: a SIGTERM during boot must still end in an orderly shutdown, not a half-boot.
     this.#installSignals();
     this.startToken = (await processIdentity(process.pid).catch(() => null))?.startToken ?? '';
 
     // 1. Bind, or lose quietly before doing anything else.
-    if (config.naive) await this.#bindNaively();
+    if (config.naive) this.bound = await bindNaively(this.server, config, log);
     else await this.#bindOrDie();
     if (this.stopping) return;
 
     // 2. Only the winner writes files that point at it.
     if (this.bound) this.#writeFiles();
 
-    // 3. Reap what a previous daemon left behind (proven by identity, never by name).
-    if (!config.naive) {
-      // Never waits here: a previous daemon still draining is waited for in the background, and
-      // every helper spawn waits for that claim (so nothing is spawned next to its leftovers).
-      this.registry = await this.#openRegistry();
-      log.log('boot.registry', { ownership: this.registry.ownership });
-      this.helperBreaker = helperBreaker(config);
-      this.#watchBreaker(this.helperBreaker);
-      this.spawnBreaker = spawnBreaker(config, this.paths.spawnBreaker);
-      this.#watchBreaker(this.spawnBreaker);
-      if (this.stopping) {
-        await this.registry.shutdown({ graceMs: config.killGraceMs }).catch(() => null);
-        return;
-      }
+    if (config.naive) {
+      // 3-4, the field's way: a helper at boot (kept), a copy of every server per MCP session.
+      this.naiveHelper = createNaiveHelper(builtInServer(config), config, log);
+      this.naiveMcp = createNaiveMcp(this.servers.servers, config, log);
+      this.#booted();
+      this.phase = 'ready';
+      this.naiveHelper.warm();
+      setTimeout(() => void this.shutdown(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
+      log.log('boot.ready', { port: config.port, bound: this.bound, instanceId: this.instanceId });
+      return;
     }
 
-    // 4. Serve, and start the helper the way the field's workers did: at boot.
-    this.helper = createHelperClient({
+    // 3. The registry: never waits here (a predecessor still draining is waited for in the
+    // background, and every backend spawn waits for that claim, so nothing starts next to its leftovers).
+    this.registry = await this.#openRegistry();
+    log.log('boot.registry', { ownership: this.registry.ownership });
+    this.spawnBreaker = spawnBreaker(config, this.paths.spawnBreaker);
+    this.#watchBreaker(this.spawnBreaker);
+    if (this.stopping) {
+      await this.registry.shutdown({ graceMs: config.killGraceMs }).catch(() => null);
+      return;
+    }
+
+    // 4. Serve. Backends start on first use.
+    this.hosting = createHosting({
       config,
-      registry: () => this.registry,
-      breaker: this.helperBreaker ?? null,
-      whenReady: () => this.#helperMaySpawn(),
+      servers: this.servers,
+      registry: () => this.#registryForSpawns(),
       log,
-      onSpawn: () => this.spawns.inc(),
-      onConnect: (ok) => this.connects.inc({ result: ok ? 'ok' : 'error' }),
     });
     this.#booted();
     if (this.stopping) return;
     this.phase = 'ready';
-    this.helper.warm();
-    if (config.naive) {
-      setTimeout(() => void this.shutdown(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
-    }
-    log.log('boot.ready', { port: config.port, bound: this.bound, instanceId: this.instanceId });
+    log.log('boot.ready', {
+      port: config.port,
+      bound: this.bound,
+      instanceId: this.instanceId,
+      servers: Object.keys(this.servers.servers),
+    });
   }
 
   async #bindOrDie(): Promise<void> {
@@ -247,30 +262,18 @@ class Daemon {
     this.log.log('bind.ok', { address: `${HOST}:${this.config.port}` });
   }
 
-  /** The field bug: a worker that loses the port logs it and keeps running (and starts its helper anyway). */
-  async #bindNaively(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const onError = (error: NodeJS.ErrnoException) => {
-        this.log.warn('naive.bind_failed', { code: error.code, message: 'keeping on running anyway (naive mode)' });
-        resolve();
-      };
-      this.server.once('error', onError);
-      this.server.listen(this.config.port, HOST, () => {
-        this.server.off('error', onError);
-        this.bound = true;
-        resolve();
-      });
-    });
-  }
-
+  /**
+   * The token survives daemon restarts (a client configured with it keeps working); a missing or
+   * unusable one is replaced. Delete the file and restart to rotate it.
+   */
   #writeFiles(): void {
-    this.token = newToken();
+    this.token = readToken(this.paths.token) ?? newToken();
     writeSecureFile(this.paths.token, `${this.token}\n`);
     this.#writePidRecord();
   }
 
   #writePidRecord(): void {
-    const record: PidRecord & { restarts: number } = {
+    const record: PidRecord & { reloads: number } = {
       name: WORKER_NAME,
       pid: process.pid,
       startToken: this.startToken,
@@ -279,12 +282,30 @@ class Daemon {
       instanceId: this.instanceId,
       startedAt: this.startedAt,
       naive: this.config.naive,
-      restarts: this.restarts,
+      reloads: this.reloads,
     };
     writeSecureFile(this.paths.pidFile, `${JSON.stringify(record)}\n`);
   }
 
   #handler() {
+    const mcp: McpEndpoint = {
+      has: (name) => (this.naiveMcp ? this.naiveMcp.has(name) : (this.hosting?.host.has(name) ?? false)),
+      unavailable: (name) => {
+        const stats = this.hosting?.status().find((s) => s.name === name);
+        if (stats?.state !== 'open') return null;
+        return unavailableToHttp(
+          {
+            data: { code: 'ESERVERUNAVAILABLE' },
+            message: stats.lastError?.message ?? `MCP server "${name}" is failing`,
+          },
+          this.config.breakerCooldownMs,
+        );
+      },
+      handle: (name, req, res, body) =>
+        this.naiveMcp
+          ? this.naiveMcp.handleRequest(name, req, res, body)
+          : this.hosting!.host.handleRequest(name, req, res, body),
+    };
     const handle = createRequestHandler({
       port: this.config.port,
       health: () => this.health(),
@@ -293,10 +314,11 @@ class Daemon {
       booted: this.booted,
       events: this.events,
       search: (query, signal) => this.search(query, signal),
+      mcp,
       status: async () => this.status(),
       shutdown: (reason) => void this.shutdown(reason),
       metrics: this.metrics,
-      requests: this.requests,
+      requests: this.counters.requests,
       log: this.log,
     });
     return (req: Parameters<typeof handle>[0], res: Parameters<typeof handle>[1]) => {
@@ -306,29 +328,27 @@ class Daemon {
     };
   }
 
-  async search(query: string, signal: AbortSignal): Promise<unknown> {
+  async search(query: string, signal: AbortSignal): Promise<SearchResult> {
     await this.reloading;
     if (this.phase === 'stopping') throw new HttpError(503, 'the worker is shutting down');
     try {
-      return await this.helper.search(query, signal);
+      if (this.naiveHelper) return await this.naiveHelper.search(query, signal);
+      return await this.hosting!.search(query, signal);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'EBROKENCIRCUIT') {
-        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs ?? this.config.breakerCooldownMs;
+      if (error instanceof NotHostedError) {
         throw new HttpError(
-          503,
-          `helper circuit is open after repeated failures; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
-          {
-            'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-          },
+          404,
+          `/search needs the built-in demo server, and ${this.servers.source} does not define "demo"`,
         );
       }
-      throw new HttpError(502, `helper failed: ${(error as Error).message}`);
+      throw (
+        unavailableToHttp(error, this.config.breakerCooldownMs) ??
+        new HttpError(502, `search failed: ${(error as Error).message}`)
+      );
     }
   }
 
   status(): Record<string, unknown> {
-    const breaker = (b: CircuitBreaker | null) => (b ? b.toJSON() : null);
     return {
       ...this.health(),
       port: this.config.port,
@@ -337,11 +357,12 @@ class Daemon {
       bound: this.bound,
       startedAt: this.startedAt,
       uptimeMs: Date.now() - this.startedAt,
-      restarts: this.restarts,
-      helper: { state: this.helper?.state, pid: this.helper?.pid ?? null, spawns: this.spawns.get() },
+      reloads: this.reloads,
+      config: { source: this.servers.source, disabled: this.servers.disabled, warnings: this.servers.warnings },
+      servers: this.hosting?.status() ?? [],
       children: this.registry?.entries() ?? [],
       registry: this.registry ? { path: this.registry.path, ownership: this.registry.ownership } : null,
-      breakers: { helper: breaker(this.helperBreaker), spawn: breaker(this.spawnBreaker) },
+      breakers: { spawn: this.spawnBreaker?.toJSON() ?? null },
       leftoversReapedAtBoot: this.leftovers
         ? {
             killed: this.leftovers.killed.map((e) => e.pid),
@@ -353,12 +374,12 @@ class Daemon {
     };
   }
 
-  /** After a SIGHUP's registry swap, and once the registry is ours (or the wait for it ended). */
-  async #helperMaySpawn(): Promise<void> {
-    await this.registryReady;
-    const registry = this.registry;
-    const state = registry?.ownership.state;
-    if (registry && (state === 'waiting' || state === 'claiming')) await registry.claim().catch(() => undefined);
+  /** The registry, once it is ours (or the wait for it has ended): backend spawns wait for it. */
+  async #registryForSpawns(): Promise<Registry> {
+    const registry = this.registry!;
+    const state = registry.ownership.state;
+    if (state === 'waiting' || state === 'claiming') await registry.claim().catch(() => undefined);
+    return registry;
   }
 
   /**
@@ -392,8 +413,8 @@ class Daemon {
     events.on('claimError', (e) => this.log.error('registry.claim_error', e));
     events.on('reaped', ({ entry, result, leftover }) => {
       const n = result.terminated.length + result.killed.length;
-      if (n > 0) this.reaped.inc({ phase: leftover ? 'boot' : 'shutdown' }, n);
-      this.log.log('registry.reaped', { helperPid: entry.pid, leftover, ...result });
+      if (n > 0) this.counters.reaped.inc({ phase: leftover ? 'boot' : 'shutdown' }, n);
+      this.log.log('registry.reaped', { childPid: entry.pid, session: entry.session, leftover, ...result });
     });
     events.on('corruptFile', (e) => this.log.warn('registry.corrupt_file', e));
     events.on('writeError', (e) => this.log.error('registry.write_error', e));
@@ -401,50 +422,9 @@ class Daemon {
 
   #watchBreaker(breaker: CircuitBreaker): void {
     breaker.events.on('stateChange', ({ circuit, from, to }) => {
-      this.transitions.inc({ breaker: circuit ?? 'unnamed', from, to });
+      this.counters.transitions.inc({ breaker: circuit ?? 'unnamed', from, to });
       this.log.log('breaker.state', { breaker: circuit, from, to });
     });
-  }
-
-  #defineGauges(): void {
-    const m = this.metrics;
-    m.gauge('spawnguard_info', 'Worker identity.', () => [[{ version: VERSION, naive: String(this.config.naive) }, 1]]);
-    m.gauge(
-      'spawnguard_uptime_seconds',
-      'Seconds since the daemon started.',
-      () => (Date.now() - this.startedAt) / 1000,
-    );
-    m.gauge('spawnguard_breaker_state', 'Circuit state, one series per state (1 = current).', () => {
-      const rows: Array<[Record<string, string>, number]> = [];
-      for (const b of [this.helperBreaker, this.spawnBreaker]) {
-        if (!b) continue;
-        const current = b.state;
-        for (const state of STATE_VALUES)
-          rows.push([{ breaker: b.name ?? 'unnamed', state }, state === current ? 1 : 0]);
-      }
-      return rows;
-    });
-    m.gauge('spawnguard_helper_connected', 'Whether a helper connection is cached (1) or not (0).', () =>
-      this.helper?.state === 'connected' ? 1 : 0,
-    );
-    m.gauge(
-      'spawnguard_children',
-      'Children recorded in the process registry.',
-      () => this.registry?.entries().length ?? 0,
-    );
-    m.gauge(
-      'spawnguard_registry_ownership',
-      'Who holds the process registry file, one series per state (1 = current): owned, waiting for a draining predecessor, claiming its leftovers, not-owned, closed.',
-      () => {
-        const current = this.registry?.ownership.state;
-        return OWNERSHIP_STATES.map((state): [Record<string, string>, number] => [
-          { state },
-          state === current ? 1 : 0,
-        ]);
-      },
-    );
-    m.gauge('spawnguard_http_connections', 'Open HTTP requests being served.', () => this.active);
-    m.gauge('spawnguard_events_received', 'Events received by POST /events since boot.', () => this.events.total);
   }
 
   #installSignals(): void {
@@ -464,34 +444,27 @@ class Daemon {
     process.on('unhandledRejection', (error) => this.log.error('unhandled_rejection', { error }));
   }
 
-  /** SIGHUP: restart in place. Same pid, same port; helper and children gone; helper re-spawned lazily. */
+  /**
+   * SIGHUP: reload the servers config in place. Same pid, port and token; sessions of unchanged
+   * servers go on. A config that does not parse is logged and the old one kept (a typo must not
+   * stop servers that work).
+   */
   reload(): Promise<void> {
-    if (this.phase === 'stopping' || this.phase === 'booting') return this.reloading;
-    if (this.phase === 'reloading') return this.reloading;
+    if (this.phase !== 'ready') return this.reloading;
     this.phase = 'reloading';
-    let registryReplaced!: () => void;
-    this.registryReady = new Promise((resolve) => {
-      registryReplaced = resolve;
-    });
     this.reloading = (async () => {
       this.log.log('reload.begin');
       try {
-        await this.helper.reset();
-        if (this.registry) {
-          const result = await this.registry.shutdown({ graceMs: this.config.killGraceMs });
-          this.log.log('reload.registry_shutdown', { reaped: result.reaped.length, failed: result.failed.length });
-          this.registry = await this.#openRegistry();
-        }
-        registryReplaced();
-        this.helperBreaker?.reset();
-        if (this.bound) this.#writeFiles(); // rotates the token; same pid, port and instance
-        this.restarts++;
+        const next = readServers(this.config, this.paths);
+        for (const warning of next.warnings) this.log.warn('config.warning', { warning });
+        const result = this.hosting ? await this.hosting.reload(next) : null;
+        this.servers = next;
+        this.reloads++;
         if (this.bound) this.#writePidRecord();
-        this.log.log('reload.done', { restarts: this.restarts });
+        this.log.log('reload.done', { reloads: this.reloads, ...result });
       } catch (error) {
         this.log.error('reload.failed', { error });
       } finally {
-        registryReplaced();
         if (this.phase === 'reloading') this.phase = 'ready';
       }
     })();
@@ -501,7 +474,7 @@ class Daemon {
   /**
    * A second signal: every recorded tree gets SIGKILL at once (start tokens still checked; a
    * graceful registry shutdown in progress is escalated), the files are removed, and the process
-   * exits within about a second, whatever the drain or a helper close is still waiting for.
+   * exits within about a second, whatever the drain or a backend close is still waiting for.
    */
   async forceExit(signal: 'SIGTERM' | 'SIGINT'): Promise<never> {
     const code = 128 + (signal === 'SIGINT' ? 2 : 15);
@@ -521,10 +494,8 @@ class Daemon {
   #removeFiles(): void {
     if (!this.bound) return;
     const record = readPidRecord(this.paths.pidFile);
-    if (record?.instanceId === this.instanceId) {
-      removeFile(this.paths.pidFile);
-      removeFile(this.paths.token);
-    }
+    // The token stays: it outlives daemons (clients configured with it keep working).
+    if (record?.instanceId === this.instanceId) removeFile(this.paths.pidFile);
   }
 
   shutdown(reason: string): Promise<void> {
@@ -546,9 +517,10 @@ class Daemon {
       this.server.closeAllConnections();
       await this.reloading;
       try {
-        await this.helper?.close();
+        await this.hosting?.close();
+        await this.naiveMcp?.close();
       } catch (error) {
-        log.error('shutdown.helper_failed', { error });
+        log.error('shutdown.host_failed', { error });
       }
       if (this.registry) {
         const result = await this.registry.shutdown({ graceMs: config.killGraceMs }).catch((error: unknown) => {

@@ -20,6 +20,7 @@ import { spawnBreaker } from './breakers.js';
 import { type Config, HOST } from './config.js';
 import { ensureHome, HomeError, type HomePaths, type PidRecord, readPidRecord } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
+import { readServers, ServersConfigError } from './servers-config.js';
 import { VERSION } from './version.js';
 
 export interface EnsureResult {
@@ -72,6 +73,7 @@ export function spawnDaemon(config: Config, paths: HomePaths): number | undefine
         config.home,
         '--port',
         String(config.port),
+        ...(config.configFile ? ['--config', config.configFile] : []),
         ...(config.naive ? ['--naive'] : []),
       ],
       { detached: true, stdio: ['ignore', out, out], env: process.env, cwd: paths.dir, windowsHide: true },
@@ -137,6 +139,13 @@ export async function ensureWorker(
   const where = `${HOST}:${config.port}`;
   const { probe } = await probeWorker(config, paths.token, { timeoutMs: Math.min(1000, budgetMs), signal });
   if (probe.kind === 'ours') return { ok: true, via: 'running' };
+  // A daemon started on a bad servers config would exit 2 in the background, again and again: say it here.
+  try {
+    readServers(config, paths);
+  } catch (error) {
+    if (error instanceof ServersConfigError) return { ok: false, via: 'config', message: error.message };
+    throw error;
+  }
   if (probe.kind === 'unproven') return { ok: false, via: 'unproven', message: unprovenMessage(config, probe) };
   if (probe.kind === 'other-version' || probe.kind === 'other-instance') {
     const other = probe.identity;

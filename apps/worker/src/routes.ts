@@ -4,7 +4,15 @@ import type { EventStore } from './events-store.js';
 import { EVENT_NAME } from './events-store.js';
 import type { Logger } from './log.js';
 import type { Counter, Metrics } from './metrics.js';
-import { HttpError, hasBearer, isAllowedHost, isAllowedOrigin, isCrossSiteFetch, readJson } from './security.js';
+import {
+  HttpError,
+  hasBearer,
+  isAllowedHost,
+  isAllowedOrigin,
+  isCrossSiteFetch,
+  readBody,
+  readJson,
+} from './security.js';
 
 /**
  * What /health answers: identity only, nothing secret. bind-or-die's probeIdentity reads it. With
@@ -21,6 +29,17 @@ export interface HealthBody {
   proof?: string;
 }
 
+/** The MCP endpoints `/mcp/<name>`: the daemon's host (or, naive, one server copy per session). */
+export interface McpEndpoint {
+  has(name: string): boolean;
+  /** A 503 to answer instead when the server's circuit is open (new sessions only), else null. */
+  unavailable(name: string): HttpError | null;
+  handle(name: string, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void>;
+}
+
+/** MCP messages can be larger than events (tool results, sampling answers), never unbounded. */
+export const MCP_BODY_LIMIT = 4 * 1024 * 1024;
+
 /** Everything the routes need from the daemon; the routes own no state of their own. */
 export interface RouteContext {
   port: number;
@@ -33,6 +52,7 @@ export interface RouteContext {
   booted: Promise<void>;
   events: EventStore;
   search(query: string, signal: AbortSignal): Promise<unknown>;
+  mcp: McpEndpoint;
   status(): Promise<Record<string, unknown>>;
   shutdown(reason: string): void;
   metrics: Metrics;
@@ -176,6 +196,45 @@ export function createRoutes(ctx: RouteContext): Map<string, Route> {
   return routes;
 }
 
+const MCP_PATH = /^\/mcp\/([^/]+)$/;
+
+/**
+ * `/mcp/<name>`: the Streamable HTTP endpoint of one hosted server (POST messages, GET stream,
+ * DELETE session). Token first, then the name (404), then the body (413 over the limit, 400 when
+ * not JSON); a new session while the server's circuit is open gets 503 + Retry-After.
+ */
+async function handleMcp(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+  requireToken(ctx, req);
+  let server: string;
+  try {
+    server = decodeURIComponent(name);
+  } catch {
+    throw new HttpError(400, 'malformed server name in the path');
+  }
+  if (!ctx.mcp.has(server)) throw new HttpError(404, `no MCP server named ${JSON.stringify(server)} is configured`);
+  const method = req.method ?? 'GET';
+  if (!['POST', 'GET', 'DELETE'].includes(method)) {
+    throw new HttpError(405, `${method} is not allowed on /mcp/${name}; use POST, GET, DELETE`, {
+      allow: 'POST, GET, DELETE',
+    });
+  }
+  await ctx.booted;
+  let body: unknown;
+  if (method === 'POST') {
+    const raw = await readBody(req, MCP_BODY_LIMIT);
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (error) {
+      throw new HttpError(400, `request body is not valid JSON: ${(error as Error).message}`);
+    }
+    if (req.headers['mcp-session-id'] === undefined) {
+      const unavailable = ctx.mcp.unavailable(server);
+      if (unavailable) throw unavailable;
+    }
+  }
+  await ctx.mcp.handle(server, req, res, body);
+}
+
 /**
  * The request handler: security checks first (Host, Origin), then routing (404/405), then the
  * route, all inside one try/catch so nothing a request sends can crash the daemon.
@@ -204,6 +263,11 @@ export function createRequestHandler(ctx: RouteContext): (req: IncomingMessage, 
     } catch {
       throw new HttpError(400, 'malformed request target');
     }
+    const mcp = MCP_PATH.exec(url.pathname);
+    if (mcp) {
+      await handleMcp(ctx, req, res, mcp[1]!);
+      return '/mcp';
+    }
     const route = routes.get(url.pathname);
     if (!route) throw new HttpError(404, `no route ${url.pathname}`);
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
@@ -220,6 +284,7 @@ export function createRequestHandler(ctx: RouteContext): (req: IncomingMessage, 
     let route = 'unknown';
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (routes.has(pathname)) route = pathname;
+    else if (MCP_PATH.test(pathname)) route = '/mcp';
     res.once('finish', () => ctx.requests.inc({ route, status: String(res.statusCode) }));
     handle(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {

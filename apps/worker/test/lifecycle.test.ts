@@ -2,10 +2,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
   freePort,
+  HELPER,
   http,
   isAlive,
   isDaemon,
@@ -38,6 +41,24 @@ async function startWorker(port: number, env: Record<string, string> = {}) {
   return (await http(port, '/health')).json as { pid: number; instanceId: string };
 }
 
+/** An MCP client session on /mcp/<name>, as an editor configured with the URL and the token would open one. */
+async function mcpSession(port: number, home: string, name: string) {
+  const client = new Client({ name: 'lifecycle-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp/${name}`), {
+    requestInit: { headers: { authorization: `Bearer ${tokenOf(home)}` } },
+  });
+  await client.connect(transport);
+  return { client, close: () => client.close() };
+}
+
+/** The pid of a hosted server's backend, from status. */
+function serverPid(name: string): number {
+  const registry = JSON.parse(readFileSync(join(home, 'registry.json'), 'utf8')) as {
+    entries: Array<{ pid: number; session: string }>;
+  };
+  return registry.entries.find((e) => e.session === `mcp:${name}`)!.pid;
+}
+
 const logEvents = () =>
   readFileSync(join(home, 'worker.log'), 'utf8')
     .trim()
@@ -51,10 +72,9 @@ describe('worker lifecycle', () => {
     // A helper that lingers after its parent is gone, with a grandchild: the field's leak.
     const env = { SPAWNGUARD_HELPER_LINGER: '1', SPAWNGUARD_HELPER_GRANDCHILD: '1' };
     const first = await startWorker(port, env);
-    await waitFor('helper connected, with its grandchild', () => {
-      const p = processesWith(home);
-      return p.some(isGrandchild) && logEvents().some((e) => e.event === 'helper.connected');
-    });
+    // Backends start on first use: a search starts the built-in server.
+    expect((await http(port, '/search?q=start', { home })).status).toBe(200);
+    await waitFor('helper with its grandchild', () => processesWith(home).some(isGrandchild));
     const oldTree = processesWith(home).filter((p) => isHelper(p) || isGrandchild(p));
     expect(oldTree).toHaveLength(2);
 
@@ -82,6 +102,7 @@ describe('worker lifecycle', () => {
     home = makeHome();
     const port = await freePort();
     const { pid } = await startWorker(port, { SPAWNGUARD_DRAIN_MS: '1500', SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    expect((await http(port, '/search?q=start', { home })).status).toBe(200);
     await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
     const body = '{"event":"late"}';
     const open = (): Promise<Socket> =>
@@ -154,6 +175,7 @@ describe('worker lifecycle', () => {
     home = makeHome();
     const port = await freePort();
     const before = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    expect((await http(port, '/search?q=start', { home })).status).toBe(200);
     await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
     const oldTree = processesWith(home).filter((p) => isHelper(p) || isGrandchild(p));
     const restart = await runCli(['restart', ...workerArgs(home, port)], {
@@ -175,6 +197,7 @@ describe('worker lifecycle', () => {
     home = makeHome();
     const port = await freePort();
     const { pid } = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
+    expect((await http(port, '/search?q=start', { home })).status).toBe(200);
     await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
     rmSync(join(home, 'token'));
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
@@ -206,44 +229,55 @@ describe('worker lifecycle', () => {
     bystander.kill('SIGKILL');
   });
 
-  it('SIGHUP restarts in place: same pid and port, helper tree gone, new token, helper back on demand', async () => {
+  it('SIGHUP reloads the servers config: same pid, port and token; only changed servers restart, removed ones stop', async () => {
     home = makeHome();
     const port = await freePort();
-    const before = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
-    await waitFor('helper tree', () => processesWith(home).some(isGrandchild));
-    const oldTree = processesWith(home).filter((p) => isHelper(p) || isGrandchild(p));
-    const oldToken = readFileSync(join(home, 'token'), 'utf8');
+    const helper = (...extra: string[]) => ({
+      command: process.execPath,
+      args: [HELPER, '--spawnguard-helper', '--home', home, ...extra],
+    });
+    const write = (servers: Record<string, unknown>) =>
+      writeFileSync(join(home, 'servers.json'), JSON.stringify({ mcpServers: servers }), { mode: 0o600 });
+    write({ demo: helper(), other: helper('--linger') });
+    const before = await startWorker(port);
+    const token = readFileSync(join(home, 'token'), 'utf8');
+    const demoPid = (await http(port, '/search?q=one', { home })).json.helperPid as number;
+    const other = await mcpSession(port, home, 'other');
+    await other.client.callTool({ name: 'search', arguments: { query: 'two' } });
+    const otherPid = serverPid('other');
+    expect(otherPid).not.toBe(demoPid);
 
+    // "other" changes, "demo" does not.
+    write({ demo: helper(), other: helper('--with-grandchild') });
     process.kill(before.pid, 'SIGHUP');
-    await waitFor('old helper tree gone', () => oldTree.every((p) => !isAlive(p.pid)), 10_000);
     await waitFor('reload done', () => logEvents().some((e) => e.event === 'reload.done'), 10_000);
+    const reload = logEvents().find((e) => e.event === 'reload.done')!;
+    expect(reload).toMatchObject({ changed: ['other'], unchanged: ['demo'], added: [], removed: [] });
+    await waitFor('old "other" gone', () => !isAlive(otherPid), 10_000);
+    expect(isAlive(demoPid)).toBe(true);
     const after = (await http(port, '/health')).json;
-    expect(after.pid).toBe(before.pid);
-    expect(after.instanceId).toBe(before.instanceId);
-    expect(readFileSync(join(home, 'token'), 'utf8')).not.toBe(oldToken);
-    // Lazily: no helper until a search asks for one.
-    expect(processesWith(home).filter(isHelper)).toEqual([]);
-    const search = await http(port, '/search?q=sighup', { home });
-    expect(search.status).toBe(200);
-    expect(processesWith(home).filter(isHelper)).toHaveLength(1);
+    expect([after.pid, after.instanceId]).toEqual([before.pid, before.instanceId]);
+    expect(readFileSync(join(home, 'token'), 'utf8')).toBe(token);
+    expect((await http(port, '/search?q=again', { home })).json.helperPid).toBe(demoPid);
+    await other.close();
+
+    // A config that does not parse is refused: the old one stays in force.
+    writeFileSync(join(home, 'servers.json'), '{"mcpServers": {"demo": {"command": 5}}}', { mode: 0o600 });
+    process.kill(before.pid, 'SIGHUP');
+    await waitFor('reload refused', () => logEvents().some((e) => e.event === 'reload.failed'), 10_000);
+    expect((await http(port, '/search?q=still', { home })).status).toBe(200);
+
+    // "other" removed: stopped.
+    write({ demo: helper() });
+    process.kill(before.pid, 'SIGHUP');
+    await waitFor('second reload', () => logEvents().filter((e) => e.event === 'reload.done').length === 2, 10_000);
     const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
-    expect(status).toMatchObject({ pid: before.pid, restarts: 1 });
+    expect(status.servers.map((s: { name: string }) => s.name)).toEqual(['demo']);
+    expect(status).toMatchObject({ pid: before.pid, reloads: 2 });
 
     expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
     await waitFor('nothing left (grandchildren too)', () => processesWith(home).length === 0, 10_000);
-  });
-
-  it('SIGHUP while the helper is still starting: its tree is killed and nothing respawns until a search', async () => {
-    home = makeHome();
-    const port = await freePort();
-    const { pid } = await startWorker(port, { SPAWNGUARD_HELPER_GRANDCHILD: '1' });
-    process.kill(pid, 'SIGHUP'); // right away: the boot-time warm-up is usually still connecting
-    await waitFor('reload done', () => logEvents().some((e) => e.event === 'reload.done'), 10_000);
-    await sleep(1000);
-    expect(processesWith(home).filter((p) => isHelper(p) || isGrandchild(p))).toEqual([]);
-    expect((await http(port, '/search?q=again', { home })).status).toBe(200);
-    expect(processesWith(home).filter(isHelper)).toHaveLength(1);
-  });
+  }, 60_000);
 
   it('a helper killed by hand is replaced on the next search', async () => {
     home = makeHome();
@@ -268,7 +302,7 @@ describe('worker lifecycle', () => {
     const port = await freePort();
     const cooldown = 3000;
     await startWorker(port, { SPAWNGUARD_HELPER_CRASH: 'always', SPAWNGUARD_BREAKER_COOLDOWN_MS: String(cooldown) });
-    const spawned = () => logEvents().filter((e) => e.event === 'helper.spawned').length;
+    const spawned = () => logEvents().filter((e) => e.event === 'backend.start_failed').length;
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push((await http(port, '/search?q=x', { home })).status);
     const concurrent = await Promise.all(Array.from({ length: 20 }, () => http(port, '/search?q=y', { home })));
@@ -278,13 +312,15 @@ describe('worker lifecycle', () => {
     expect(concurrent.every((r) => r.status === 503)).toBe(true);
     const refused = concurrent[0]!;
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(refused.json.error).toMatch(/circuit is open/);
+    expect(refused.json.error).toMatch(/unavailable after repeated failures/);
+    // The error names the server and carries its stderr.
+    expect(refused.json.error).toMatch(/"demo"/);
+    expect(refused.json.error).toMatch(/SPAWNGUARD_HELPER_CRASH=always/);
     const metrics = (await http(port, '/metrics')).text;
-    expect(metrics).toMatch(/^spawnguard_breaker_state\{breaker="helper",state="open"\} 1$/m);
-    expect(metrics).toMatch(/^spawnguard_breaker_transitions_total\{breaker="helper",from="closed",to="open"\} 1$/m);
+    expect(metrics).toMatch(/^spawnguard_mcp_server_state\{server="demo",state="open"\} 1$/m);
+    expect(metrics).toMatch(/^spawnguard_mcp_backend_starts_total\{server="demo"\} 3$/m);
 
-    // After the cooldown: one probe (one helper), whatever the number of concurrent searches:
-    // they all join the one connect and share its failure.
+    // After the cooldown: one probe (one helper), whatever the number of concurrent searches.
     const before = spawned();
     await sleep(cooldown + 200);
     const probes = await Promise.all(Array.from({ length: 10 }, () => http(port, '/search?q=z', { home })));

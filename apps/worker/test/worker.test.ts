@@ -92,15 +92,26 @@ describe('a running worker', () => {
     const json = await runCli(['status', '--json', ...workerArgs(home, port)]);
     expect(json.code, json.stderr).toBe(0);
     const s = JSON.parse(json.stdout);
-    expect(s).toMatchObject({ running: true, authorized: true, port, naive: false, restarts: 0 });
-    expect(s.breakers.helper.state).toBe('closed');
+    expect(s).toMatchObject({ running: true, authorized: true, port, naive: false, reloads: 0 });
     expect(s.breakers.spawn.state).toBe('closed');
     expect(s.leftoversReapedAtBoot).toEqual({ killed: [], dropped: [], skipped: [] });
-    expect(s.children.map((c: { type: string }) => c.type)).toEqual(['mcp-helper']);
+    expect(s.config).toEqual({ source: 'built-in', disabled: [], warnings: [] });
+    // The built-in demo server, hosted like any configured one (it served the search above).
+    expect(s.servers).toHaveLength(1);
+    expect(s.servers[0]).toMatchObject({ name: 'demo', state: 'running', breaker: 'closed', starts: 1, restarts: 0 });
+    expect(s.servers[0].rssBytes).toBeGreaterThan(1024 * 1024);
+    expect(s.children.map((c: { type: string; session: string }) => [c.type, c.session])).toEqual([
+      ['mcp-server', 'mcp:demo'],
+    ]);
+    expect(s.registry.ownership.state).toBe('owned');
     const human = await runCli(['status', ...workerArgs(home, port)]);
     expect(human.stdout).toMatch(/pid +\d+/);
     expect(human.stdout).toMatch(/uptime/);
-    expect(human.stdout).toMatch(/breakers +helper closed, spawn closed/);
+    expect(human.stdout).toMatch(/breakers +spawn closed/);
+    expect(human.stdout).toMatch(
+      /mcp demo +running \(pid \d+, [\d.]+ MB\), 1 session, 0 in flight, 1 start, 0 restarts/,
+    );
+    expect(human.stdout).toMatch(/registry +owned/);
     expect(human.stdout).toMatch(/reaped +0 leftovers at boot/);
   });
 
@@ -109,14 +120,18 @@ describe('a running worker', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     for (const line of [
-      /^spawnguard_helper_spawns_total 1$/m,
-      /^spawnguard_helper_connections_total\{result="ok"\} 1$/m,
-      /^spawnguard_breaker_state\{breaker="helper",state="closed"\} 1$/m,
+      /^spawnguard_mcp_backend_starts_total\{server="demo"\} 1$/m,
+      /^spawnguard_mcp_backend_restarts_total\{server="demo"\} 0$/m,
+      /^spawnguard_mcp_server_state\{server="demo",state="running"\} 1$/m,
+      /^spawnguard_mcp_sessions\{server="demo"\} 1$/m,
+      /^spawnguard_mcp_inflight_requests\{server="demo"\} 0$/m,
+      /^spawnguard_mcp_backend_rss_bytes\{server="demo"\} [1-9]\d+$/m,
       /^spawnguard_breaker_state\{breaker="spawn",state="open"\} 0$/m,
       /^spawnguard_http_requests_total\{route="\/health",status="200"\} \d+$/m,
       /^# TYPE spawnguard_breaker_transitions_total counter$/m,
       /^# TYPE spawnguard_reaped_processes_total counter$/m,
-      /^spawnguard_helper_connected 1$/m,
+      /^# TYPE spawnguard_mcp_backend_starts_total counter$/m,
+      /^spawnguard_registry_ownership\{state="owned"\} 1$/m,
     ]) {
       expect(metrics.text).toMatch(line);
     }
@@ -308,7 +323,8 @@ describe('a running worker', () => {
     expect(stop.stdout).toBe(`spawnguard-worker stopped (pid ${daemonPid})\n`);
     await waitFor('no processes', () => processesWith(home).length === 0, 5000);
     expect(() => statSync(join(home, 'worker.json'))).toThrow();
-    expect(() => statSync(join(home, 'token'))).toThrow();
+    // The token outlives the daemon: a client configured with it keeps working after a restart.
+    expect(statSync(join(home, 'token')).mode & 0o777).toBe(0o600);
     const log = readFileSync(join(home, 'worker.log'), 'utf8')
       .trim()
       .split('\n')

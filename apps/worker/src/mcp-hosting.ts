@@ -1,0 +1,136 @@
+/**
+ * The daemon's MCP servers: one @spawnguard/mcp-host for everything in the servers config, its
+ * backends recorded in the daemon's own process registry (so a SIGKILLed daemon's servers are
+ * reaped at the next boot, with the rest). `/search` is one in-process MCP session on the built-in
+ * demo server, through the host like any client.
+ */
+import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { memoizeConnection } from '@spawnguard/connection-memo';
+import { createMcpHost, type McpHost, type ReconfigureResult, type ServerStats } from '@spawnguard/mcp-host';
+import type { Registry } from '@spawnguard/process-registry';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { BUILT_IN_SERVER, type HostedServer, type ServersConfig } from './servers-config.js';
+import type { SearchHit } from './vector-store.js';
+import { VERSION } from './version.js';
+
+export interface SearchResult {
+  query: string;
+  hits: SearchHit[];
+  helperPid: number;
+}
+
+export interface HostedStatus extends Omit<ServerStats, 'instances'> {
+  /** Resident memory of the backend process(es), bytes; null where it cannot be read (not Linux). */
+  rssBytes: number | null;
+}
+
+export interface Hosting {
+  readonly host: McpHost;
+  /** Calls the built-in demo server's `search` tool (404-style error when it is not configured). */
+  search(query: string, signal?: AbortSignal): Promise<SearchResult>;
+  status(): HostedStatus[];
+  /** SIGHUP: only changed servers restart, removed ones stop. */
+  reload(next: ServersConfig): Promise<ReconfigureResult>;
+  close(): Promise<void>;
+}
+
+export interface HostingOptions {
+  config: Config;
+  servers: ServersConfig;
+  /** Resolves with the registry once a helper may be spawned (after a takeover's claim). */
+  registry: () => Promise<Registry>;
+  log: Logger;
+}
+
+export class NotHostedError extends Error {
+  readonly code = 'ENOTHOSTED';
+  constructor(readonly server: string) {
+    super(`no MCP server named "${server}" is configured`);
+    this.name = 'NotHostedError';
+  }
+}
+
+/** mcp-host's ServerConfig from ours (our `disabled` entries never reach it). */
+const toHost = (servers: Record<string, HostedServer>) => ({ ...servers });
+
+/** Resident set size from /proc (Linux); null elsewhere or when the process is gone. */
+export function rssOf(pid: number): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function createHosting({ config, servers, registry, log }: HostingOptions): Hosting {
+  const host = createMcpHost({
+    stateDir: config.home,
+    servers: toHost(servers.servers),
+    registry,
+    breaker: { failureThreshold: config.breakerThreshold, cooldownMs: config.breakerCooldownMs },
+    killGraceMs: config.killGraceMs,
+    clientInfo: { name: 'spawnguard-worker', version: VERSION },
+  });
+  host.events.on('backendStarted', (e) => log.log('backend.started', e));
+  host.events.on('backendStartFailed', ({ server, instance, error }) =>
+    log.warn('backend.start_failed', { server, instance, error }),
+  );
+  host.events.on('backendStopped', (e) => log.log('backend.stopped', { ...e, stderr: e.stderr.slice(-5) }));
+  host.events.on('output', ({ server, pid, stream, line }) =>
+    log.warn('backend.output', { server, pid, stream, line: line.slice(0, 500) }),
+  );
+  host.events.on('sessionOpened', (e) => log.log('mcp.session_opened', e));
+  host.events.on('sessionClosed', (e) => log.log('mcp.session_closed', e));
+  host.events.on('routingError', (e) => log.warn('mcp.routing_error', e));
+
+  // One in-process session for /search: connect once (single flight), again after a failure.
+  const searchClient = memoizeConnection<Client>({
+    connect: async () => {
+      if (!host.has(BUILT_IN_SERVER)) throw new NotHostedError(BUILT_IN_SERVER);
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      host.connect(BUILT_IN_SERVER, serverSide, { onClose: () => void searchClient.invalidate(client) });
+      const client = new Client({ name: 'spawnguard-worker-search', version: VERSION });
+      await client.connect(clientSide);
+      return client;
+    },
+    close: (client) => client.close(),
+  });
+
+  return {
+    host,
+    async search(query, signal) {
+      const client = await searchClient.get(signal ? { signal } : {});
+      const result = await client.callTool({ name: 'search', arguments: { query } }, undefined, {
+        timeout: 15_000,
+        ...(signal ? { signal } : {}),
+      });
+      const first = (result.content as Array<{ type: string; text?: string }> | undefined)?.[0];
+      if (result.isError || first?.type !== 'text' || typeof first.text !== 'string') {
+        throw new Error(`search failed: ${first?.text ?? 'no content'}`);
+      }
+      return JSON.parse(first.text) as SearchResult;
+    },
+    status() {
+      return host.stats().map(({ instances: _instances, ...stats }) => {
+        const sizes = stats.pids.map(rssOf).filter((n): n is number => n !== null);
+        return { ...stats, rssBytes: sizes.length ? sizes.reduce((a, b) => a + b, 0) : null };
+      });
+    },
+    async reload(next) {
+      const result = await host.reconfigure(toHost(next.servers));
+      if (result.removed.includes(BUILT_IN_SERVER) || result.changed.includes(BUILT_IN_SERVER)) {
+        await searchClient.reset();
+      }
+      return result;
+    },
+    async close() {
+      await searchClient.close();
+      await host.close();
+    },
+  };
+}
