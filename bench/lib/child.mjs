@@ -7,10 +7,22 @@ const suite = await import(`../suites/${suiteName}.mjs`);
 const spec = suite.cases.find((c) => c.id === caseId);
 if (!spec) throw new Error(`bench: no case ${caseId} in suite ${suiteName}`);
 
-const ctx = await spec.setup();
+let ctx;
+try {
+  ctx = await spec.setup();
+} catch (error) {
+  // A case whose subject does not exist yet (e.g. a command still being built) says so and is
+  // reported as not measured; any other failure fails the run.
+  if (error?.code !== 'EBENCHUNAVAILABLE') throw error;
+  console.log(JSON.stringify({ unavailable: error.message }));
+  process.exit(0);
+}
 let stats;
 try {
-  if (spec.kind === 'samples') {
+  if (spec.kind === 'run') {
+    // The setup returns a function that measures the whole case and returns its stats.
+    stats = await ctx.run();
+  } else if (spec.kind === 'samples') {
     // Macro case: the setup returns a function that performs one timed trial and returns ms.
     const samples = [];
     for (let i = 0; i < (spec.warmup ?? 2); i++) await ctx.trial();
@@ -34,3 +46,6 @@ try {
   await ctx.teardown?.();
 }
 console.log(JSON.stringify(stats));
+// A client library may leave a keep-alive socket or timer behind after teardown: give the event
+// loop a second to drain, then exit (processes the case started are killed by their own exit hook).
+setTimeout(() => process.exit(0), 1000).unref();
