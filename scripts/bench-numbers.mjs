@@ -12,6 +12,7 @@ const SUITES = {
   'packages/spawn-mutex': ['spawn-mutex', 'spawn-mutex-recovery'],
   'packages/storm': ['storm'],
   'apps/worker': ['worker', 'storm'],
+  'packages/mcp-host': ['mcp', 'mcp-rss'],
 };
 const NOTES = {
   'packages/bind-or-die':
@@ -37,26 +38,44 @@ const fmt = (v, unit) => {
   return `${v.toFixed(v < 10 ? 2 : 0)} ms`;
 };
 
+// Extra columns a suite declares (bench/run.mjs `columns`), read from each result's `extra`.
+const fmtExtra = (v, unit) => {
+  if (v == null) return '-';
+  if (typeof v === 'string') return v;
+  if (unit === 'count') return String(v);
+  if (unit === 'MB') return `${v.toFixed(1)} MB`;
+  if (unit === 'us') return `${v.toFixed(0)} µs`;
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+};
+
 function section(suite) {
   const file = join(root, 'bench', 'results', `${suite}.json`);
   if (!existsSync(file)) return `_No results yet for \`${suite}\`: run \`pnpm bench ${suite}\`._\n`;
   const r = JSON.parse(readFileSync(file, 'utf8'));
+  const cols = r.columns ?? [];
   const lines = [
     `**${r.title}** — \`pnpm bench ${suite}\`, ${r.date.slice(0, 10)}, Node ${r.node}, ${r.cores} cores (${r.cpu}); ` +
       `best of ${Object.values(r.results)[0]?.runs?.length ?? 1} run(s) by median, each in its own process ` +
       `([raw](${'../'.repeat(2)}bench/results/${suite}.json)).`,
     '',
-    '| case | median | p99 |',
-    '| --- | ---: | ---: |',
-    ...Object.values(r.results).map((c) => `| ${c.label} | ${fmt(c.p50, c.unit)} | ${fmt(c.p99, c.unit)} |`),
+    `| case | median | p99 |${cols.map((c) => ` ${c.title} |`).join('')}`,
+    `| --- | ---: | ---: |${cols.map(() => ' ---: |').join('')}`,
+    ...Object.values(r.results).map((c) =>
+      c.unavailable
+        ? `| ${c.label} | not measured: ${c.unavailable.split('\n')[0]} |${' |'.repeat(1 + cols.length)}`
+        : `| ${c.label} | ${fmt(c.p50, c.unit)} | ${fmt(c.p99, c.unit)} |${cols.map((col) => ` ${fmtExtra(c.extra?.[col.key], col.unit)} |`).join('')}`,
+    ),
     '',
-    ...r.targets.map((t) => `- ${t.pass ? 'meets' : '**misses**'} target: ${t.text}`),
+    ...r.targets.map((t) => `- ${t.pass === null ? '_pending_' : t.pass ? 'meets' : '**misses**'} target: ${t.text}`),
     '',
   ];
   return lines.join('\n');
 }
 
-const dirs = new Set([...Object.keys(SUITES), ...Object.keys(NOTES)]);
+// `node scripts/bench-numbers.mjs [dir ...]` rewrites only those READMEs (e.g. packages/mcp-host).
+const only = process.argv.slice(2).map((d) => d.replace(/\/+$/, ''));
+for (const d of only) if (!SUITES[d] && !NOTES[d]) throw new Error(`bench-numbers: no numbers for ${d}`);
+const dirs = only.length ? new Set(only) : new Set([...Object.keys(SUITES), ...Object.keys(NOTES)]);
 for (const dir of dirs) {
   const readme = join(root, dir, 'README.md');
   const text = readFileSync(readme, 'utf8');

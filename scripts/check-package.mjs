@@ -35,8 +35,31 @@ const run = (cmd, args, opts = {}) => {
   console.log(`$ ${[cmd, ...args].join(' ')}`);
   execFileSync(cmd, args, { stdio: 'inherit', ...opts });
 };
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const majors = (arg('nodes') ?? process.versions.node.split('.')[0]).split(',').map((v) => Number(v.trim()));
+const resultsDir = arg('results');
+// The CI summary counts what this writes; a gate that stops early (publint, attw, a missing smoke.cjs)
+// still leaves its result there, as a failure.
+const report = { package: pkg.name, nodes: {} };
+process.on('exit', (code) => {
+  if (!resultsDir) return;
+  if (
+    code !== 0 &&
+    !report.error &&
+    Object.values(report.nodes)
+      .flat()
+      .every((c) => c.ok) &&
+    !report.tarball?.length
+  ) {
+    report.error = `the gate stopped early (exit ${code}); see its log`;
+  }
+  const out = join(resolve(resultsDir), 'gate', `${pkg.name.replace('@spawnguard/', '')}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+});
 const fail = (message) => {
   console.error(`${pkg.name}: ${message}`);
+  report.error = message;
   process.exit(1);
 };
 
@@ -146,11 +169,7 @@ function consumerChecks(major, tarballs, work) {
 }
 
 {
-  const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const majors = (arg('nodes') ?? process.versions.node.split('.')[0]).split(',').map((v) => Number(v.trim()));
-  const resultsDir = arg('results');
   const work = mkdtempSync(join(tmpdir(), 'spawnguard-pack-'));
-  const report = { package: pkg.name, nodes: {} };
   try {
     const tarballs = [];
     for (const dir of [pkgDir, ...workspaceDeps(pkg)]) {
@@ -182,10 +201,5 @@ function consumerChecks(major, tarballs, work) {
     throw error;
   } finally {
     rmSync(work, { recursive: true, force: true });
-    if (resultsDir) {
-      const out = join(resolve(resultsDir), 'gate', `${pkg.name.replace('@spawnguard/', '')}.json`);
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    }
   }
 }

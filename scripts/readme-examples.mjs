@@ -189,10 +189,11 @@ $r.done('reap() matched the helper and spared it (' + spared.reason + '); killTr
 require('node:fs').writeFileSync('mcp-server.js', "console.log('mcp-server ' + process.pid + ' up'); setInterval(() => {}, 1000);");`,
     },
     after: `
-$r.assert(killed.length === 0 && !ownerAlive, 'a fresh registry had leftovers: ' + JSON.stringify({ killed, skipped }));
 await $r.waitFor(() => $r.alive(child.pid), 'the recorded child to run');
+const file = require('node:fs').readFileSync($r.dir + '/my-daemon/children.json', 'utf8');
+$r.assert(file.includes(String(child.pid)), 'the registry file does not record pid ' + child.pid + ': ' + file);
 // The example's SIGTERM handler must shut the child down and exit 0; the rehearsal checks the pid is gone.
-$r.done('recorded mcp-server.js (pid ' + child.pid + '); SIGTERM shuts it down', { deadPids: [child.pid] });
+$r.done('recorded mcp-server.js (pid ' + child.pid + ') in the file; SIGTERM shuts it down', { deadPids: [child.pid] });
 process.kill(process.pid, 'SIGTERM');
 await new Promise(() => {});`,
   },

@@ -98,6 +98,14 @@ if (resultsDir && existsSync(join(resultsDir, 'gate'))) {
     }
     console.log(`${r.package.padEnd(30)} tarball ${r.tarball?.length === 0 ? 'ok' : 'FAILED'}  ${cells.join('  ')}`);
   }
+  // Every package with a gate must have left a result: a gate that never ran is not a pass.
+  for (const dir of dirs.filter((d) => manifest(d).scripts?.['check:packages'])) {
+    const name = manifest(dir).name;
+    if (existsSync(join(resultsDir, 'gate', `${name.replace('@spawnguard/', '')}.json`))) continue;
+    console.log(`${name.padEnd(30)} NO RESULT (its packaging gate did not run)`);
+    failures.push(`gate: ${name}: no result`);
+    sum.failed += 1;
+  }
   perVersion.push(['packaging gate', sum]);
 }
 
@@ -122,7 +130,7 @@ if (resultsDir && existsSync(join(resultsDir, 'rehearsal.json'))) {
 
 if (failures.length) {
   console.log('\n=== failures');
-  for (const f of failures) console.log(`  ${f}`);
+  for (const f of failures) console.log(`  ${f.split('\n').slice(0, 8).join('\n      ')}`);
 }
 console.log('\n=== totals');
 for (const [what, s] of perVersion) {
