@@ -22,9 +22,9 @@ import {
 } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
 import { createLogger, type Logger } from './log.js';
-import { createHosting, type Hosting, NotHostedError, type SearchResult } from './mcp-hosting.js';
+import type { HostedStatus, Hosting, SearchResult } from './mcp-hosting.js';
 import { defineDaemonMetrics, Metrics } from './metrics.js';
-import { bindNaively, createNaiveHelper, createNaiveMcp, type NaiveHelper, type NaiveMcp } from './naive.js';
+import type { NaiveHelper, NaiveMcp } from './naive.js';
 import { createRequestHandler, type HealthBody, type McpEndpoint } from './routes.js';
 import { HttpError } from './security.js';
 import { readServers, type ServersConfig, ServersConfigError } from './servers-config.js';
@@ -135,7 +135,7 @@ class Daemon {
       naive: config.naive,
       startedAt: this.startedAt,
       breakers: () => [this.spawnBreaker],
-      servers: () => this.hosting?.status() ?? [],
+      servers: () => this.serverStatus(),
       children: () => this.registry?.entries().length ?? 0,
       ownership: () => this.registry?.ownership.state ?? null,
       connections: () => this.active,
@@ -172,17 +172,18 @@ class Daemon {
     this.startToken = (await processIdentity(process.pid).catch(() => null))?.startToken ?? '';
 
     // 1. Bind, or lose quietly before doing anything else.
-    if (config.naive) this.bound = await bindNaively(this.server, config, log);
+    const naive = config.naive ? await import('./naive.js') : null;
+    if (naive) this.bound = await naive.bindNaively(this.server, config, log);
     else await this.#bindOrDie();
     if (this.stopping) return;
 
     // 2. Only the winner writes files that point at it.
     if (this.bound) this.#writeFiles();
 
-    if (config.naive) {
+    if (naive) {
       // 3-4, the field's way: a helper at boot (kept), a copy of every server per MCP session.
-      this.naiveHelper = createNaiveHelper(builtInServer(config), config, log);
-      this.naiveMcp = createNaiveMcp(this.servers.servers, config, log);
+      this.naiveHelper = naive.createNaiveHelper(builtInServer(config), config, log);
+      this.naiveMcp = naive.createNaiveMcp(this.servers.servers, config, log);
       this.#booted();
       this.phase = 'ready';
       this.naiveHelper.warm();
@@ -202,13 +203,8 @@ class Daemon {
       return;
     }
 
-    // 4. Serve. Backends start on first use.
-    this.hosting = createHosting({
-      config,
-      servers: this.servers,
-      registry: () => this.#registryForSpawns(),
-      log,
-    });
+    // 4. Serve. The MCP host (and the SDK) load with the first /mcp or /search request, and
+    // backends start on first use: an idle daemon carries neither.
     this.#booted();
     if (this.stopping) return;
     this.phase = 'ready';
@@ -289,9 +285,9 @@ class Daemon {
 
   #handler() {
     const mcp: McpEndpoint = {
-      has: (name) => (this.naiveMcp ? this.naiveMcp.has(name) : (this.hosting?.host.has(name) ?? false)),
+      has: (name) => (this.naiveMcp ? this.naiveMcp.has(name) : Object.hasOwn(this.servers.servers, name)),
       unavailable: (name) => {
-        const stats = this.hosting?.status().find((s) => s.name === name);
+        const stats = this.serverStatus().find((s) => s.name === name);
         if (stats?.state !== 'open') return null;
         return unavailableToHttp(
           {
@@ -304,7 +300,7 @@ class Daemon {
       handle: (name, req, res, body) =>
         this.naiveMcp
           ? this.naiveMcp.handleRequest(name, req, res, body)
-          : this.hosting!.host.handleRequest(name, req, res, body),
+          : this.#hostingReady().then((hosting) => hosting.host.handleRequest(name, req, res, body)),
     };
     const handle = createRequestHandler({
       port: this.config.port,
@@ -333,9 +329,9 @@ class Daemon {
     if (this.phase === 'stopping') throw new HttpError(503, 'the worker is shutting down');
     try {
       if (this.naiveHelper) return await this.naiveHelper.search(query, signal);
-      return await this.hosting!.search(query, signal);
+      return await (await this.#hostingReady()).search(query, signal);
     } catch (error) {
-      if (error instanceof NotHostedError) {
+      if ((error as { code?: string }).code === 'ENOTHOSTED') {
         throw new HttpError(
           404,
           `/search needs the built-in demo server, and ${this.servers.source} does not define "demo"`,
@@ -359,7 +355,7 @@ class Daemon {
       uptimeMs: Date.now() - this.startedAt,
       reloads: this.reloads,
       config: { source: this.servers.source, disabled: this.servers.disabled, warnings: this.servers.warnings },
-      servers: this.hosting?.status() ?? [],
+      servers: this.serverStatus(),
       children: this.registry?.entries() ?? [],
       registry: this.registry ? { path: this.registry.path, ownership: this.registry.ownership } : null,
       breakers: { spawn: this.spawnBreaker?.toJSON() ?? null },
@@ -372,6 +368,42 @@ class Daemon {
         : null,
       events: { total: this.events.total },
     };
+  }
+
+  #hostingLoad: Promise<Hosting> | null = null;
+
+  /** The MCP host, created on first use (one dynamic import, single flight). */
+  #hostingReady(): Promise<Hosting> {
+    this.#hostingLoad ??= import('./mcp-hosting.js').then(({ createHosting }) => {
+      this.hosting = createHosting({
+        config: this.config,
+        servers: this.servers,
+        registry: () => this.#registryForSpawns(),
+        log: this.log,
+      });
+      return this.hosting;
+    });
+    return this.#hostingLoad;
+  }
+
+  /** Per server, as the host reports it; before the host is loaded, every configured server is stopped. */
+  serverStatus(): HostedStatus[] {
+    if (this.hosting) return this.hosting.status();
+    return Object.keys(this.servers.servers).map((name) => ({
+      name,
+      share: this.servers.servers[name]!.share ?? 'shared',
+      state: 'stopped',
+      breaker: 'closed',
+      pid: null,
+      pids: [],
+      starts: 0,
+      restarts: 0,
+      sessions: 0,
+      inFlight: 0,
+      queued: 0,
+      lastError: null,
+      rssBytes: null,
+    }));
   }
 
   /** The registry, once it is ours (or the wait for it has ended): backend spawns wait for it. */
@@ -457,7 +489,8 @@ class Daemon {
       try {
         const next = readServers(this.config, this.paths);
         for (const warning of next.warnings) this.log.warn('config.warning', { warning });
-        const result = this.hosting ? await this.hosting.reload(next) : null;
+        // Not loaded yet: nothing runs, the next first use reads the new config.
+        const result = this.#hostingLoad ? await (await this.#hostingLoad).reload(next) : null;
         this.servers = next;
         this.reloads++;
         if (this.bound) this.#writePidRecord();
@@ -517,7 +550,8 @@ class Daemon {
       this.server.closeAllConnections();
       await this.reloading;
       try {
-        await this.hosting?.close();
+        const hosting = await this.#hostingLoad?.catch(() => null);
+        await hosting?.close();
         await this.naiveMcp?.close();
       } catch (error) {
         log.error('shutdown.host_failed', { error });

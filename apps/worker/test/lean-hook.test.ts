@@ -64,13 +64,23 @@ describe('the hook fast path is lean', () => {
     expect(carries(slow.files, '@modelcontextprotocol')).toBe(false);
   });
 
-  it('the daemon is bundled: the MCP SDK client is in its closure, the MCP server is not', () => {
+  it('the daemon is bundled and loads the MCP code only on first use: host and client, never McpServer', async () => {
     const cli = readFileSync(join(DIST, 'cli.js'), 'utf8');
     const daemonChunk = /import\("\.\/(daemon-[\w-]+\.js)"\)/.exec(cli)?.[1];
     expect(daemonChunk).toBeDefined();
     const { files, external } = closure(daemonChunk!);
     expect(external.filter((spec) => !BUILTIN.has(spec))).toEqual([]);
-    expect(carries(files, '@modelcontextprotocol/sdk/dist/esm/client')).toBe(true);
-    expect(carries(files, '@modelcontextprotocol/sdk/dist/esm/server/mcp.js')).toBe(false);
+    // An idle daemon carries no SDK: the host, its client and the HTTP transport load on first use.
+    expect(carries(files, '@modelcontextprotocol')).toBe(false);
+    const daemonText = readFileSync(join(DIST, daemonChunk!), 'utf8');
+    const hosting = /import\("\.\/(mcp-hosting-[\w-]+\.js)"\)/.exec(daemonText)?.[1];
+    expect(hosting).toBeDefined();
+    const lazy = closure(hosting!);
+    expect(carries(lazy.files, 'packages/mcp-host')).toBe(true);
+    expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/client')).toBe(true);
+    expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/server/mcp.js')).toBe(false);
+    // The HTTP transport (and hono under it) loads with the first /mcp session, not with /search.
+    expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js')).toBe(false);
+    expect(carries(lazy.files, '@hono/node-server')).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Clock } from './events.js';
 import type { SessionTransport } from './session.js';
 
@@ -17,6 +17,17 @@ interface Entry {
   active: number;
   expiry: unknown;
 }
+
+/**
+ * The SDK's HTTP transport (and the web-request adapter under it) costs a daemon ~4 MB of heap: it
+ * is loaded with the first HTTP session, not at import, so a host used only in-process (connect())
+ * never pays for it.
+ */
+let transportModule: Promise<typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js')> | null = null;
+const loadTransport = () => {
+  transportModule ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+  return transportModule;
+};
 
 function reply(res: ServerResponse, status: number, code: number, message: string): void {
   if (res.headersSent) return;
@@ -57,6 +68,8 @@ export class HttpSessions {
     if (req.method !== 'POST') {
       return reply(res, 400, -32000, 'Bad Request: no Mcp-Session-Id header; start a session with an initialize POST');
     }
+    const { StreamableHTTPServerTransport } = await loadTransport();
+    if (this.host.closed()) return reply(res, 503, -32000, 'the MCP host is closing');
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       maxRequestBodySize: this.maxBodyBytes,
