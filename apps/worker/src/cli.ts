@@ -16,6 +16,9 @@ Commands:
   hook <event>      Deliver one event to the worker, starting it if needed. Always exits 0 within
                     its budget (fails open); prints one short line on stderr when it could not.
   daemon            Run the worker in the foreground.
+  mcp <name>        The stdio MCP server <name> for an editor to launch: ensures the worker (as
+                    hook does) and forwards stdin/stdout to its /mcp/<name>; survives a worker
+                    restart; exits when stdin closes.
   import <file>     Read a Claude Desktop, Claude Code or Cursor MCP config; print the host's
                     servers.json and the config whose entries launch the bridge instead
                     (--write applies both, backing the original up first).
@@ -46,10 +49,11 @@ const COMMANDS: Record<string, string[]> = {
   hook: ['port', 'home', 'naive', 'payload', 'budget-ms', 'config'],
   daemon: ['port', 'home', 'naive', 'config'],
   import: ['port', 'home', 'write', 'from', 'json'],
+  mcp: ['port', 'home', 'config', 'budget-ms'],
 };
 
 /** How many positionals each command takes after its name. */
-const ARITY: Record<string, number> = { hook: 1, import: 1 };
+const ARITY: Record<string, number> = { hook: 1, import: 1, mcp: 1 };
 
 function usageError(message: string): number {
   process.stderr.write(`spawnguard-worker: ${message}\n\n${USAGE}`);
@@ -84,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
   if (rest.length !== arity) {
     if (command === 'hook') return usageError('hook takes exactly one <event> name');
     if (command === 'import') return usageError('import takes exactly one <config file>');
+    if (command === 'mcp') return usageError('mcp takes exactly one <server name>');
     return usageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   }
 
@@ -100,6 +105,10 @@ async function main(argv: string[]): Promise<number> {
     case 'hook': {
       const { runHook } = await import('./hook.js');
       return runHook(config, rest[0]!, values.payload);
+    }
+    case 'mcp': {
+      const { runBridge } = await import('./bridge.js');
+      return runBridge(config, rest[0]!);
     }
     case 'import': {
       const { runImport } = await import('./import-command.js');

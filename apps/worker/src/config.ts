@@ -133,3 +133,5 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
 /** The literal every client dials: never `localhost`, which may resolve to ::1 first. */
 export const HOST = '127.0.0.1';
 export const WORKER_NAME = 'spawnguard-worker';
+/** MCP messages can be larger than events (tool results, sampling answers), never unbounded. */
+export const MCP_BODY_LIMIT = 4 * 1024 * 1024;

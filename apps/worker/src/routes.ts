@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHealthProof, isChallenge } from '@spawnguard/bind-or-die';
+import { MCP_BODY_LIMIT } from './config.js';
 import type { EventStore } from './events-store.js';
 import { EVENT_NAME } from './events-store.js';
 import type { Logger } from './log.js';
@@ -36,9 +37,6 @@ export interface McpEndpoint {
   unavailable(name: string): HttpError | null;
   handle(name: string, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void>;
 }
-
-/** MCP messages can be larger than events (tool results, sampling answers), never unbounded. */
-export const MCP_BODY_LIMIT = 4 * 1024 * 1024;
 
 /** Everything the routes need from the daemon; the routes own no state of their own. */
 export interface RouteContext {
