@@ -577,6 +577,9 @@ async function main() {
       check(`${name}@${version}: tarball contents`, problems.length === 0, problems.join('; '));
       const deps = Object.entries(meta.dependencies ?? {}).map(([d, r]) => `${d}@${r}`);
       say(`published ${name}@${version}   dependencies: ${deps.join(', ') || 'none'}`);
+      const entry = changelog.split(`## ${version}\n`)[1]?.split('\n## ')[0] ?? '';
+      const first = entry.split('\n').find((l) => l.startsWith('- ')) ?? '(no entry)';
+      say(`  CHANGELOG ${version}: ${first.length > 110 ? `${first.slice(0, 107)}...` : first}`);
     }
 
     step('install by name in fresh projects, run each README example');
