@@ -58,4 +58,8 @@ import { sharedTestConfig } from '../../scripts/vitest-shared.ts';
 export default defineConfig(sharedTestConfig(import.meta.dirname));
 TS
 [ -f "$dir/src/index.ts" ] || echo "export {};" > "$dir/src/index.ts"
+# Registry metadata (repository with directory, homepage, bugs, keywords, files with CHANGELOG.md).
+node "$(dirname "$0")/package-metadata.mjs" "$dir"
 echo "scaffolded $dir"
+echo "still to write: $dir/smoke.cjs (the packaging gate calls it), a README with an Example block, and its"
+echo "entry in scripts/readme-examples.mjs (the release rehearsal runs that example)"
