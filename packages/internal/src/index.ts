@@ -1,1 +1,5 @@
+export * from './async.js';
+export * from './check.js';
+export * from './listeners.js';
+export * from './show.js';
 export * from './state-file.js';

@@ -1,0 +1,199 @@
+import mitt from 'mitt';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  checkEmitter,
+  checkFunction,
+  checkInteger,
+  checkKnownKeys,
+  checkMs,
+  checkNumber,
+  checkObject,
+  checkOptions,
+  checkPid,
+  checkSignal,
+  checkString,
+  deferred,
+  hasListeners,
+  LISTENER_ERROR_CODE,
+  ListenerErrorWarning,
+  pause,
+  safeEmit,
+  show,
+  sleep,
+  untilAborted,
+} from '../src/index.js';
+
+describe('show', () => {
+  it.each([
+    ['x', '"x"'],
+    ['', '""'],
+    [5, '5'],
+    [-0, '-0'],
+    [Number.NaN, 'NaN'],
+    [Number.POSITIVE_INFINITY, 'Infinity'],
+    [10n, '10n'],
+    [true, 'true'],
+    [undefined, 'undefined'],
+    [null, 'null'],
+    [() => {}, 'a function'],
+    [Symbol('s'), 'a symbol'],
+    [[1, 2], 'an array'],
+    [/a+b/i, '/a+b/i'],
+    [{ secret: 'hunter2' }, 'an object'],
+    [new Map(), 'an object'],
+  ])('renders %s as %s', (value, text) => {
+    expect(show(value)).toBe(text);
+  });
+});
+
+describe('option checks: (name, value, ...) and a message naming both', () => {
+  it('numbers: TypeError for the wrong type, RangeError out of range, the rule in the message', () => {
+    expect(checkNumber('n', 2.5)).toBe(2.5);
+    expect(() => checkNumber('n', '1')).toThrow(new TypeError('n must be a finite number, got "1"'));
+    expect(() => checkNumber('n', Number.NaN)).toThrow(new RangeError('n must be a finite number, got NaN'));
+    expect(() => checkInteger('count', 1.5, { min: 1 })).toThrow(
+      new RangeError('count must be an integer >= 1, got 1.5'),
+    );
+    expect(() => checkInteger('code', 256, { max: 255 })).toThrow(
+      new RangeError('code must be an integer from 0 to 255, got 256'),
+    );
+    expect(() => checkMs('waitMs', -1)).toThrow(
+      new RangeError('waitMs must be a finite number of milliseconds >= 0 and <= 2147483647, got -1'),
+    );
+    expect(() => checkMs('pollMs', 0, { minExclusive: true, max: undefined })).toThrow(
+      new RangeError('pollMs must be a finite number of milliseconds > 0, got 0'),
+    );
+    expect(checkMs('graceMs', undefined, { fallback: 3000 })).toBe(3000);
+    expect(() => checkMs('graceMs', undefined)).toThrow(TypeError);
+    expect(() => checkPid('pid', -1)).toThrow(new RangeError('pid must be an integer >= 0, got -1'));
+    expect(checkPid('pid', 0)).toBe(0);
+  });
+
+  it('objects, strings, functions, signals, emitters, known keys', () => {
+    expect(() => checkObject('options', null)).toThrow(new TypeError('options must be an object, got null'));
+    expect(() => checkObject('options', [])).toThrow(new TypeError('options must be an object, got an array'));
+    expect(checkOptions('options', undefined)).toEqual({});
+    expect(() => checkString('path', '')).toThrow(new TypeError('path must be a non-empty string, got ""'));
+    expect(() => checkString('path', 'a\0b')).toThrow(
+      new TypeError('path must not contain NUL bytes, got "a\\u0000b"'),
+    );
+    expect(() => checkFunction('spawn', 1)).toThrow(new TypeError('spawn must be a function, got 1'));
+    expect(checkSignal('signal', undefined)).toBeUndefined();
+    expect(() => checkSignal('signal', {})).toThrow(new TypeError('signal must be an AbortSignal, got an object'));
+    expect(checkEmitter('events', mitt())).toBeDefined();
+    expect(() => checkEmitter('events', { all: new Map() }, ' (createEvents())')).toThrow(
+      new TypeError('events must be a mitt emitter (createEvents()), got an object'),
+    );
+    expect(() => checkKnownKeys('memoize', { conect: 1 }, ['connect'])).toThrow(
+      new TypeError('memoize: unknown option "conect"; the options are connect'),
+    );
+  });
+});
+
+describe('safeEmit: the listener-error policy', () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  afterEach(() => {
+    process.off('warning', onWarning);
+    warnings.length = 0;
+  });
+
+  it('a throwing listener breaks neither the caller nor the others; it becomes a coded warning naming the event', async () => {
+    process.on('warning', onWarning);
+    type Events = { ping: { n: number } };
+    const events = mitt<Events>();
+    const seen: string[] = [];
+    const bug = new Error('listener bug');
+    events.on('ping', () => {
+      throw bug;
+    });
+    events.on('ping', (e) => seen.push(`ping ${e.n}`));
+    events.on('*', (type) => seen.push(`* ${type}`));
+    events.on('*', () => {
+      throw 'a string';
+    });
+    expect(() => safeEmit('@spawnguard/test', events, 'ping', { n: 1 })).not.toThrow();
+    expect(seen).toEqual(['ping 1', '* ping']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings).toHaveLength(2);
+    const [first, second] = warnings as [ListenerErrorWarning, ListenerErrorWarning];
+    expect(first).toBeInstanceOf(ListenerErrorWarning);
+    expect(first.name).toBe('SpawnguardWarning');
+    expect(first.code).toBe(LISTENER_ERROR_CODE);
+    expect(first.code).toBe('SPAWNGUARD_LISTENER_ERROR');
+    expect(first.event).toBe('ping');
+    expect(first.package).toBe('@spawnguard/test');
+    expect(first.cause).toBe(bug);
+    expect(first.message).toBe("@spawnguard/test: a listener for 'ping' threw (the operation went on): listener bug");
+    expect(first.detail).toContain('listener bug');
+    expect(second.cause).toBe('a string');
+    expect(second.message).toContain(': a string');
+  });
+
+  it('tells onListenerError too, and a listener added or removed during the emit does not change this one', () => {
+    const events = mitt<{ a: number }>();
+    const told: unknown[] = [];
+    const late = () => told.push('late');
+    events.on('a', () => {
+      events.on('a', late);
+      throw new Error('x');
+    });
+    process.on('warning', onWarning);
+    safeEmit('@spawnguard/test', events, 'a', 1, (error, type) => told.push([type, (error as Error).message]));
+    expect(told).toEqual([['a', 'x']]);
+  });
+
+  it('with no listener or no emitter it does nothing; hasListeners sees direct and wildcard listeners', () => {
+    const events = mitt<{ a: number; b: number }>();
+    safeEmit('@spawnguard/test', undefined, 'a', 1);
+    safeEmit('@spawnguard/test', events, 'a', 1);
+    expect(hasListeners(events, 'a')).toBe(false);
+    expect(hasListeners(undefined, 'a')).toBe(false);
+    const h = () => {};
+    events.on('a', h);
+    expect(hasListeners(events, 'a')).toBe(true);
+    expect(hasListeners(events, 'b')).toBe(false);
+    events.off('a', h);
+    expect(hasListeners(events, 'a')).toBe(false);
+    events.on('*', h);
+    expect(hasListeners(events, 'b')).toBe(true);
+  });
+});
+
+describe('sleep, pause, deferred, untilAborted', () => {
+  it('sleep resolves after the time and rejects with the reason on abort (at once when already aborted)', async () => {
+    const start = Date.now();
+    await sleep(20);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(15);
+    const reason = new Error('stop');
+    await expect(sleep(10_000, AbortSignal.abort(reason))).rejects.toBe(reason);
+    const controller = new AbortController();
+    const pending = sleep(10_000, controller.signal, { unref: true });
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+
+  it('pause ends early on abort without rejecting', async () => {
+    const controller = new AbortController();
+    const pending = pause(10_000, controller.signal);
+    controller.abort();
+    await expect(pending).resolves.toBeUndefined();
+  });
+
+  it('deferred hands out resolve and reject; untilAborted races a signal', async () => {
+    const d = deferred<number>();
+    d.resolve(3);
+    expect(await d.promise).toBe(3);
+    const never = deferred<number>();
+    const controller = new AbortController();
+    const raced = untilAborted(never.promise, controller.signal);
+    controller.abort(new Error('gone'));
+    await expect(raced).rejects.toThrow('gone');
+    const ok = deferred<number>();
+    const passed = untilAborted(ok.promise, new AbortController().signal);
+    ok.resolve(7);
+    expect(await passed).toBe(7);
+    const same = deferred<number>();
+    expect(untilAborted(same.promise, undefined)).toBe(same.promise);
+  });
+});
