@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FixtureChild, FixtureRunner } from '../../../test-kit/fixtures.ts';
+import { type FixtureChild, FixtureRunner } from '../../../test-kit/fixtures.js';
 
 /** Every child gets this as an argv element, so a leak is findable with `ps -ef | grep`. */
 export const MARKER = `spawnguard-test-${randomBytes(4).toString('hex')}`;
@@ -40,4 +40,4 @@ export function removeTempDirs(): void {
   dirs.clear();
 }
 
-export { freePort, waitUntil } from '../../../test-kit/net.ts';
+export { freePort, waitUntil } from '../../../test-kit/net.js';

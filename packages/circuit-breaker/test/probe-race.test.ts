@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newMarker, pidsCarrying } from '../../../test-kit/processes.ts';
+import { newMarker, pidsCarrying } from '../../../test-kit/processes.js';
 
 const root = resolve(import.meta.dirname, '..');
 const DIST = join(root, 'dist', 'index.js');

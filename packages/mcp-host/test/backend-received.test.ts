@@ -6,7 +6,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test-kit/processes.ts';
+import { waitFor } from '../../../test-kit/processes.js';
 import { recorded, recorder } from './helpers.js';
 import { useWorld } from './setup.js';
 

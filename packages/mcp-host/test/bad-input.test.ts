@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test-kit/processes.ts';
+import { waitFor } from '../../../test-kit/processes.js';
 import type { McpHostEvents } from '../src/index.js';
 import { recorder, textOf } from './helpers.js';
 import { useWorld } from './setup.js';

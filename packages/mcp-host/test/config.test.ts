@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pidsCarrying, waitFor } from '../../../test-kit/processes.ts';
+import { pidsCarrying, waitFor } from '../../../test-kit/processes.js';
 import { backendEnv, createMcpHost, DEFAULT_ENV_KEYS, type McpHostOptions } from '../src/index.js';
 import { everything, recorded, recorder, textOf } from './helpers.js';
 import { useWorld } from './setup.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
-import { alive, pidsCarrying, waitFor } from '../../../test-kit/processes.ts';
+import { alive, pidsCarrying, waitFor } from '../../../test-kit/processes.js';
 import { type Clock, createMcpHost, type McpHostEvents, ServerUnavailableError } from '../src/index.js';
 import { FIXTURES, recorder, textOf } from './helpers.js';
 import { useWorld } from './setup.js';

@@ -5,7 +5,7 @@ import {
   ListRootsRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { pidsCarrying } from '../../../test-kit/processes.ts';
+import { pidsCarrying } from '../../../test-kit/processes.js';
 import type { McpHostEvents } from '../src/index.js';
 import { everything, textOf } from './helpers.js';
 import { useWorld } from './setup.js';

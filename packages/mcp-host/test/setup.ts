@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
-import { newMarker, pidsCarrying } from '../../../test-kit/processes.ts';
+import { newMarker, pidsCarrying } from '../../../test-kit/processes.js';
 import { createMcpHost, type McpHost, type McpHostOptions } from '../src/index.js';
 import { connectClient, type HttpFront, serveHost, type TestClient } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { newMarker, pidsCarrying } from '../../../test-kit/processes.ts';
+import { newMarker, pidsCarrying } from '../../../test-kit/processes.js';
 import { createMcpHost, type McpHost } from '../src/index.js';
 import { connectClient, everything, type HttpFront, memory, serveHost, type TestClient, textOf } from './helpers.js';
 

@@ -1,4 +1,4 @@
-import type { ReaperEmitter, ReaperEvents } from './types';
+import type { ReaperEmitter, ReaperEvents } from './types.js';
 
 /**
  * mitt's emit, except that a throwing listener breaks neither the caller nor the other listeners.

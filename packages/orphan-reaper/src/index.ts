@@ -1,9 +1,9 @@
-import { createReaper } from './reaper';
-import type { KillTreeOptions, KillTreeResult, ReapOptions, ReapResult } from './types';
+import { createReaper } from './reaper.js';
+import type { KillTreeOptions, KillTreeResult, ReapOptions, ReapResult } from './types.js';
 
-export { ProtectedProcessError } from './errors';
-export type { Reaper, ReaperOptions, RunCommand, TableLike } from './reaper';
-export { createReaper } from './reaper';
+export { ProtectedProcessError } from './errors.js';
+export type { Reaper, ReaperOptions, RunCommand, TableLike } from './reaper.js';
+export { createReaper } from './reaper.js';
 export type {
   KillTreeOptions,
   KillTreeResult,
@@ -12,8 +12,8 @@ export type {
   ReapOptions,
   ReapResult,
   SkipReason,
-} from './types';
-export { TASKKILL, taskkillArgs } from './windows';
+} from './types.js';
+export { TASKKILL, taskkillArgs } from './windows.js';
 
 const reaper = createReaper();
 

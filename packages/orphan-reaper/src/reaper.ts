@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import * as processTable from '@spawnguard/process-table';
 import { ancestorsIn, descendantsIn, type ProcessInfo, type ProcessTable } from '@spawnguard/process-table';
 import mitt from 'mitt';
-import { safeEmit } from './emit';
-import { ProtectedProcessError } from './errors';
-import type { KillTreeOptions, KillTreeResult, ReaperEmitter, ReapOptions, ReapResult, SkipReason } from './types';
-import { checkBoolean, checkMs, checkObject, checkPid, checkSignal, describe } from './validate';
-import { TASKKILL, taskkillArgs } from './windows';
+import { safeEmit } from './emit.js';
+import { ProtectedProcessError } from './errors.js';
+import type { KillTreeOptions, KillTreeResult, ReaperEmitter, ReapOptions, ReapResult, SkipReason } from './types.js';
+import { checkBoolean, checkMs, checkObject, checkPid, checkSignal, describe } from './validate.js';
+import { TASKKILL, taskkillArgs } from './windows.js';
 
 export type TableLike = Pick<
   ProcessTable,

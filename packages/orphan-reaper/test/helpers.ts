@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { TestProcesses as SharedTestProcesses, waitFor } from '../../../test-kit/processes.ts';
+import { TestProcesses as SharedTestProcesses, waitFor } from '../../../test-kit/processes.js';
 
-export { alive, cmdlineOf, newMarker, stateOf, waitFor } from '../../../test-kit/processes.ts';
+export { alive, cmdlineOf, newMarker, stateOf, waitFor } from '../../../test-kit/processes.js';
 
 export class TestProcesses extends SharedTestProcesses {
   constructor() {

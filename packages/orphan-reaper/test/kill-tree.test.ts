@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { processIdentity } from '@spawnguard/process-table';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createReaper, events, killTree, ProtectedProcessError } from '../src/index';
-import { alive, readRoles, TestProcesses, TREE_SCRIPT, waitFor } from './helpers';
+import { createReaper, events, killTree, ProtectedProcessError } from '../src/index.js';
+import { alive, readRoles, TestProcesses, TREE_SCRIPT, waitFor } from './helpers.js';
 
 const ppidOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -160,7 +160,7 @@ setInterval(() => {}, 1000);
     expect(result.killed).toEqual(expect.arrayContaining([roles.root, roles.spawner]));
     expect(result.terminated).toEqual([]);
     // Nothing of the group survives: leaves forked while the kill ran were caught by the group look.
-    const { pidsCarrying } = await import('../../../test-kit/processes.ts');
+    const { pidsCarrying } = await import('../../../test-kit/processes.js');
     await waitFor(() => pidsCarrying(procs.marker).every((pid) => !alive(pid)), {
       timeoutMs: 3000,
       what: 'every marked process to be gone',

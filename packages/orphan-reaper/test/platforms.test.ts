@@ -1,6 +1,6 @@
 import { descendantsIn, type ProcessInfo } from '@spawnguard/process-table';
 import { describe, expect, it } from 'vitest';
-import { createReaper, type RunCommand, type TableLike, taskkillArgs } from '../src/index';
+import { createReaper, type RunCommand, type TableLike, taskkillArgs } from '../src/index.js';
 
 /**
  * A simulated process table for the platform branches CI cannot run (Windows, macOS). The

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { ancestorsOf, listProcesses, type ProcessInfo, processAgeMs } from '@spawnguard/process-table';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createReaper, reap } from '../src/index';
-import { alive, ORPHANS_SCRIPT, TestProcesses, waitFor } from './helpers';
+import { createReaper, reap } from '../src/index.js';
+import { alive, ORPHANS_SCRIPT, TestProcesses, waitFor } from './helpers.js';
 
 let procs: TestProcesses;
 afterEach(async () => {

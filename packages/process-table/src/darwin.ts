@@ -1,4 +1,4 @@
-import type { ProcessInfo } from './types';
+import type { ProcessInfo } from './types.js';
 
 /**
  * One ps call. Every column but the last two has a fixed shape: numbers, a state word and

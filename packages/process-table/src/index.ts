@@ -1,20 +1,20 @@
-import { createProcessTable } from './table';
-import type { ListOptions, ProcessInfo } from './types';
+import { createProcessTable } from './table.js';
+import type { ListOptions, ProcessInfo } from './types.js';
 
-export { DARWIN_PS_FIELDS, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin';
-export { ProcessListError, ProcessListTimeoutError } from './errors';
-export { parseCmdline, parseProcStat, USER_HZ } from './linux';
-export type { ProcessTable, ProcessTableOptions } from './table';
-export { createProcessTable } from './table';
-export { ancestorsIn, childrenIn, descendantsIn } from './tree';
-export type { ListOptions, ProcessInfo, ProcessTableEvents } from './types';
+export { DARWIN_PS_FIELDS, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin.js';
+export { ProcessListError, ProcessListTimeoutError } from './errors.js';
+export { parseCmdline, parseProcStat, USER_HZ } from './linux.js';
+export type { ProcessTable, ProcessTableOptions } from './table.js';
+export { createProcessTable } from './table.js';
+export { ancestorsIn, childrenIn, descendantsIn } from './tree.js';
+export type { ListOptions, ProcessInfo, ProcessTableEvents } from './types.js';
 export {
   parseCimDate,
   parseWin32ProcessJson,
   parseWindowsCommandLine,
   windowsPowerShellArgs,
   windowsScript,
-} from './windows';
+} from './windows.js';
 
 const table = createProcessTable();
 

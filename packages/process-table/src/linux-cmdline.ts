@@ -1,5 +1,5 @@
 import { closeSync, openSync, read } from 'node:fs';
-import type { ProcessInfo } from './types';
+import type { ProcessInfo } from './types.js';
 
 /** No cmdline is larger (ARG_MAX is 2 MiB); a device where one belongs (a fake /proc) is cut off here. */
 const MAX_BYTES = 4 * 1024 * 1024;

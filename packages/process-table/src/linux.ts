@@ -1,9 +1,9 @@
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
-import { CmdlineBatch, CmdlineReader } from './linux-cmdline';
-import { linuxTicksOf, parseDecimal } from './token';
-import type { ProcessInfo } from './types';
+import { CmdlineBatch, CmdlineReader } from './linux-cmdline.js';
+import { linuxTicksOf, parseDecimal } from './token.js';
+import type { ProcessInfo } from './types.js';
 
-export { parseCmdline } from './linux-cmdline';
+export { parseCmdline } from './linux-cmdline.js';
 
 /**
  * Clock ticks per second for /proc/<pid>/stat start times. The kernel always reports these in

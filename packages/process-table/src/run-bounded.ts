@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ProcessListError, ProcessListTimeoutError } from './errors';
+import { ProcessListError, ProcessListTimeoutError } from './errors.js';
 
 export interface RunResult {
   exitCode: number | null;

@@ -1,4 +1,4 @@
-import { ProcessListTimeoutError } from './errors';
+import { ProcessListTimeoutError } from './errors.js';
 
 /** How long the last leaving caller waits for an abandoned listing to wind down (child killed and reaped). */
 const ABANDON_WAIT_MS = 1000;

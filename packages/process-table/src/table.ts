@@ -1,14 +1,14 @@
 import mitt, { type Emitter } from 'mitt';
-import { darwinEnv, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin';
-import { ProcessListError, ProcessListTimeoutError } from './errors';
-import { LinuxProc } from './linux';
-import { type RunCommand, runBounded } from './run-bounded';
-import { SingleFlight } from './single-flight';
-import { parsePidStartToken } from './token';
-import { ancestorsIn, childrenIn, descendantsIn } from './tree';
-import type { ListOptions, ProcessInfo, ProcessTableEvents } from './types';
-import { checkListOptions, checkPid, describe } from './validate';
-import { parseWin32ProcessJson, WINDOWS_SHELL, windowsPowerShellArgs } from './windows';
+import { darwinEnv, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin.js';
+import { ProcessListError, ProcessListTimeoutError } from './errors.js';
+import { LinuxProc } from './linux.js';
+import { type RunCommand, runBounded } from './run-bounded.js';
+import { SingleFlight } from './single-flight.js';
+import { parsePidStartToken } from './token.js';
+import { ancestorsIn, childrenIn, descendantsIn } from './tree.js';
+import type { ListOptions, ProcessInfo, ProcessTableEvents } from './types.js';
+import { checkListOptions, checkPid, describe } from './validate.js';
+import { parseWin32ProcessJson, WINDOWS_SHELL, windowsPowerShellArgs } from './windows.js';
 
 export interface ProcessTableOptions {
   /** Which implementation to use. Default: process.platform ('linux', 'darwin', 'win32'; other Unixes use ps). */

@@ -1,4 +1,4 @@
-import type { ProcessInfo } from './types';
+import type { ProcessInfo } from './types.js';
 
 /**
  * A child cannot have started before its parent. On Windows, ParentProcessId is never updated, so

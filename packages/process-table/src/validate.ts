@@ -1,4 +1,4 @@
-import type { ListOptions } from './types';
+import type { ListOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 

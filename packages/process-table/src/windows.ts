@@ -1,4 +1,4 @@
-import type { ProcessInfo } from './types';
+import type { ProcessInfo } from './types.js';
 
 const SELECT = 'Select-Object ProcessId,ParentProcessId,Name,CommandLine,CreationDate | ConvertTo-Json -Compress';
 

@@ -8,11 +8,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newMarker, pidsCarrying } from '../../../test-kit/processes.ts';
-import { createProcessTable, ProcessListTimeoutError } from '../src/index';
-import { LinuxProc } from '../src/linux';
-import { SingleFlight } from '../src/single-flight';
-import { FakeProc, waitFor } from './helpers';
+import { newMarker, pidsCarrying } from '../../../test-kit/processes.js';
+import { createProcessTable, ProcessListTimeoutError } from '../src/index.js';
+import { LinuxProc } from '../src/linux.js';
+import { SingleFlight } from '../src/single-flight.js';
+import { FakeProc, waitFor } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '..');
 const DIST = join(root, 'dist', 'index.js');

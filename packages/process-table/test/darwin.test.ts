@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { darwinIdentityArgs, darwinListArgs, parsePsOutput, splitCommArgs } from '../src/darwin';
-import { createProcessTable, ProcessListError, ProcessListTimeoutError } from '../src/index';
-import { TestProcesses, waitFor } from './helpers';
+import { darwinIdentityArgs, darwinListArgs, parsePsOutput, splitCommArgs } from '../src/darwin.js';
+import { createProcessTable, ProcessListError, ProcessListTimeoutError } from '../src/index.js';
+import { TestProcesses, waitFor } from './helpers.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name));
 interface Row {

@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestProcesses as SharedTestProcesses } from '../../../test-kit/processes.ts';
+import { TestProcesses as SharedTestProcesses } from '../../../test-kit/processes.js';
 
-export { alive, cmdlineOf, newMarker, stateOf, waitFor } from '../../../test-kit/processes.ts';
+export { alive, cmdlineOf, newMarker, stateOf, waitFor } from '../../../test-kit/processes.js';
 
 export class TestProcesses extends SharedTestProcesses {
   constructor() {

@@ -10,8 +10,8 @@ import {
   processAgeMs,
   processIdentity,
   treeOf,
-} from '../src/index';
-import { TestProcesses, TREE_SCRIPT, waitFor } from './helpers';
+} from '../src/index.js';
+import { TestProcesses, TREE_SCRIPT, waitFor } from './helpers.js';
 
 const statField = (pid: number, field: number) =>
   readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[field - 3];

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProcessListError, ProcessListTimeoutError } from '../src/errors';
-import { runBounded } from '../src/run-bounded';
+import { ProcessListError, ProcessListTimeoutError } from '../src/errors.js';
+import { runBounded } from '../src/run-bounded.js';
 
 const started: number[] = [];
 afterEach(() => {

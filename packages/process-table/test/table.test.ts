@@ -14,10 +14,10 @@ import {
   processAgeMs,
   processIdentity,
   treeOf,
-} from '../src/index';
-import { parseProcStat } from '../src/linux';
-import { SingleFlight } from '../src/single-flight';
-import { BOOT, FakeProc, PF_KTHREAD } from './helpers';
+} from '../src/index.js';
+import { parseProcStat } from '../src/linux.js';
+import { SingleFlight } from '../src/single-flight.js';
+import { BOOT, FakeProc, PF_KTHREAD } from './helpers.js';
 
 let fake: FakeProc;
 beforeEach(() => {

@@ -8,8 +8,8 @@ import {
   parseWindowsCommandLine,
   windowsPowerShellArgs,
   windowsScript,
-} from '../src/index';
-import { TestProcesses } from './helpers';
+} from '../src/index.js';
+import { TestProcesses } from './helpers.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name));
 

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FixtureChild, FixtureRunner } from '../../../test-kit/fixtures.ts';
-import { waitUntil } from '../../../test-kit/net.ts';
-import { pidsCarrying } from '../../../test-kit/processes.ts';
+import { type FixtureChild, FixtureRunner } from '../../../test-kit/fixtures.js';
+import { waitUntil } from '../../../test-kit/net.js';
+import { pidsCarrying } from '../../../test-kit/processes.js';
 
 /** Every child (launchers and the daemons they spawn) carries this argv element. */
 export const MARKER = `spawnguard-test-${randomBytes(4).toString('hex')}`;
@@ -104,4 +104,4 @@ export function markerPids(dir: string, prefix: 'spawn-' | 'daemon-'): number[] 
   return pids;
 }
 
-export { freePort, waitUntil } from '../../../test-kit/net.ts';
+export { freePort, waitUntil } from '../../../test-kit/net.js';
