@@ -42,6 +42,7 @@ class Bridge {
   readonly #subscriptions = new Set<string>();
   #logLevel: unknown = null;
   #recovering: Promise<boolean> | null = null;
+  #starting: Promise<void> | null = null;
   #ownIds = 0;
   #closing = false;
   #exit!: (code: number) => void;
@@ -113,7 +114,14 @@ class Bridge {
 
   async #handle(message: Message): Promise<void> {
     const isRequest = typeof message.method === 'string' && message.id !== undefined;
-    if (message.method === 'initialize' && isRequest) return this.#initialize(message);
+    if (message.method === 'initialize' && isRequest && !this.#starting) {
+      this.#starting = this.#initialize(message).finally(() => {
+        this.#starting = null;
+      });
+      return this.#starting;
+    }
+    // What a client sends while its initialize is still on its way waits for it, in order.
+    if (this.#starting) await this.#starting;
     if (!this.#client?.sessionId && !this.#recovering) {
       if (isRequest) {
         this.#reply(message.id, CODE.notInitialized, 'Server not initialized: send initialize first');

@@ -1,0 +1,321 @@
+/* biome-ignore-all lint/suspicious/noExplicitAny: the test reads arbitrary JSON-RPC messages */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CLI,
+  cleanup,
+  freePort,
+  isAlive,
+  isDaemon,
+  killStarted,
+  makeHome,
+  processesWith,
+  runCli,
+  sleep,
+  waitFor,
+  workerArgs,
+} from './helpers.js';
+
+const require = createRequire(import.meta.url);
+function binOf(pkg: string): string {
+  const manifest = require.resolve(`${pkg}/package.json`);
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: string | Record<string, string> };
+  return join(dirname(manifest), typeof bin === 'string' ? bin : Object.values(bin)[0]!);
+}
+const EVERYTHING = binOf('@modelcontextprotocol/server-everything');
+const MEMORY = binOf('@modelcontextprotocol/server-memory');
+
+let home = '';
+const clients: Client[] = [];
+const raw: ChildProcess[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  for (const child of raw.splice(0)) child.kill('SIGKILL');
+  killStarted();
+  if (home) await cleanup(home);
+  home = '';
+});
+
+function writeServers(extra: Record<string, unknown> = {}): void {
+  writeFileSync(
+    join(home, 'servers.json'),
+    JSON.stringify({
+      mcpServers: {
+        everything: { command: process.execPath, args: [EVERYTHING, 'stdio', home], ...extra },
+        memory: { command: process.execPath, args: [MEMORY, home], env: { MEMORY_FILE_PATH: join(home, 'm.jsonl') } },
+      },
+    }),
+    { mode: 0o600 },
+  );
+}
+
+/** A bridge spoken to line by line: what it writes is exactly what a client would receive. */
+async function rawSession(port: number) {
+  const child = spawn(process.execPath, [CLI, 'mcp', 'everything', ...workerArgs(home, port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  raw.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const lines = () =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  const call = async (message: any) => {
+    child.stdin!.write(`${JSON.stringify(message)}\n`);
+    await waitFor(`answer to ${message.id}`, () => lines().some((l) => l.id === message.id && !l.method), 60_000);
+    return lines().find((l) => l.id === message.id && !l.method);
+  };
+  await call({
+    jsonrpc: '2.0',
+    id: 'init',
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  });
+  child.stdin!.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  return { child, lines, call };
+}
+
+/** An editor's session: the SDK client launching the bridge as its stdio server. */
+async function editor(port: number, server: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
+  const client = new Client({ name: 'editor', version: '1.0.0' }, { capabilities });
+  clients.push(client);
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'mcp', server, ...workerArgs(home, port)],
+      stderr: 'pipe',
+    }),
+  );
+  return client;
+}
+
+const bridges = () => processesWith(home).filter((p) => p.argv.includes('mcp') && p.argv.includes(CLI));
+const backends = (bin: string) => processesWith(home).filter((p) => p.argv.includes(bin));
+
+describe('the stdio bridge', () => {
+  it('30 bridges started at once on a cold machine: 1 daemon, 1 backend per server used, every session calls a tool', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const sessions = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => editor(port, i % 2 === 0 ? 'everything' : 'memory')),
+    );
+    const results = await Promise.all(
+      sessions.map((client, i) =>
+        i % 2 === 0
+          ? client.callTool({ name: 'echo', arguments: { message: `bridge ${i}` } })
+          : client.callTool({ name: 'read_graph', arguments: {} }),
+      ),
+    );
+    for (const [i, r] of results.entries()) {
+      expect(r.isError, JSON.stringify(r)).toBeFalsy();
+      if (i % 2 === 0) expect(JSON.stringify(r.content)).toContain(`bridge ${i}`);
+    }
+    expect(processesWith(home).filter(isDaemon)).toHaveLength(1);
+    expect(backends(EVERYTHING)).toHaveLength(1);
+    expect(backends(MEMORY)).toHaveLength(1);
+    expect(bridges()).toHaveLength(30);
+  }, 180_000);
+
+  it('is transparent: the client answers sampling and elicitation itself, and gets progress for its own calls only (two bridges)', async () => {
+    home = makeHome();
+    const port = await freePort();
+    // Two sessions asking the same shared server for sampling at once: serialize gives each request one owner.
+    writeServers({ serialize: true });
+    const make = async (who: string) => {
+      const client = await editor(port, 'everything', { sampling: {}, elicitation: {} });
+      const seen = { sampling: [] as string[], elicitation: 0 };
+      client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        seen.sampling.push(JSON.stringify(request.params.messages));
+        return { model: `model-${who}`, role: 'assistant', content: { type: 'text', text: `answer from ${who}` } };
+      });
+      client.setRequestHandler(ElicitRequestSchema, async () => {
+        seen.elicitation++;
+        return { action: 'accept', content: { name: who, check: true, email: `${who}@example.com` } } as any;
+      });
+      return { client, seen };
+    };
+    const [a, b] = await Promise.all([make('a'), make('b')]);
+    const [sa, sb] = await Promise.all(
+      [a, b].map(({ client }, i) =>
+        client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: `prompt ${i}`, maxTokens: 20 } }),
+      ),
+    );
+    expect(JSON.stringify(sa!.content)).toContain('answer from a');
+    expect(JSON.stringify(sb!.content)).toContain('answer from b');
+    expect(a.seen.sampling).toHaveLength(1);
+    expect(a.seen.sampling[0]).toContain('prompt 0');
+    expect(b.seen.sampling[0]).toContain('prompt 1');
+    const elicited = await a.client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    expect(a.seen.elicitation).toBe(1);
+    expect(b.seen.elicitation).toBe(0);
+    expect(JSON.stringify(elicited.content)).toMatch(/accept/);
+
+    // Progress, read off the bridges' own stdout (the SDK client itself drops a progress that
+    // arrives in the same read as its response, directly over stdio too): each bridge carries
+    // exactly its own steps, under the token its client chose, although both chose the same one.
+    const [ra, rb] = [await rawSession(port), await rawSession(port)];
+    await Promise.all(
+      [ra, rb].map((r, i) =>
+        r.call({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: {
+            name: 'trigger-long-running-operation',
+            arguments: { duration: 1, steps: i === 0 ? 3 : 5 },
+            _meta: { progressToken: 'same-token' },
+          },
+        }),
+      ),
+    );
+    const steps = (r: typeof ra) =>
+      r
+        .lines()
+        .filter((l) => l.method === 'notifications/progress')
+        .map((l) => [l.params.progressToken, l.params.progress]);
+    expect(steps(ra)).toEqual([1, 2, 3].map((n) => ['same-token', n]));
+    expect(steps(rb)).toEqual([1, 2, 3, 4, 5].map((n) => ['same-token', n]));
+    expect(backends(EVERYTHING)).toHaveLength(1);
+  }, 120_000);
+
+  it('stdin closed: the bridge is gone within a second, its session ends, the backend stays', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const client = await editor(port, 'everything');
+    await client.callTool({ name: 'echo', arguments: { message: 'x' } });
+    const [bridge] = bridges();
+    expect(bridge).toBeDefined();
+    const backend = backends(EVERYTHING)[0]!;
+    const t0 = Date.now();
+    await client.close(); // the SDK closes the child's stdin
+    await waitFor('bridge gone', () => !isAlive(bridge!.pid), 3000, 10);
+    expect(Date.now() - t0).toBeLessThan(1500); // ~1 s; the bound only guards against a zombie bridge
+    const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
+    expect(status.servers.find((s: any) => s.name === 'everything').sessions).toBe(0);
+    expect(isAlive(backend.pid)).toBe(true); // other sessions may come; it stops after its idleMs
+  }, 60_000);
+
+  it('daemon SIGKILLed with 30 bridges attached: in-flight requests fail at once, exactly 1 new daemon, every next call succeeds; subscriptions and log level are restored', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const sessions = await Promise.all(Array.from({ length: 30 }, () => editor(port, 'everything')));
+    await Promise.all(sessions.map((c) => c.callTool({ name: 'echo', arguments: { message: 'before' } })));
+    // One session sets a log level and subscribes: both must survive the restart.
+    const watcher = sessions[0]!;
+    await watcher.setLoggingLevel('error');
+    const uri = 'demo://resource/static/document/architecture.md';
+    await watcher.subscribeResource({ uri });
+    const [daemon] = processesWith(home).filter(isDaemon);
+
+    // A long call in flight when the daemon dies.
+    const slow = sessions[1]!.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 20, steps: 2 } },
+      undefined,
+      { timeout: 60_000 },
+    );
+    await sleep(500);
+    const t0 = Date.now();
+    process.kill(daemon!.pid, 'SIGKILL');
+    const failed = await slow.then(
+      () => null,
+      (error: Error) => error,
+    );
+    expect(failed?.message).toMatch(/went away/);
+    expect(Date.now() - t0).toBeLessThan(5000); // at once, not after the call's 20 s
+
+    await waitFor(
+      'a new daemon',
+      () => processesWith(home).filter(isDaemon).length === 1 && !isAlive(daemon!.pid),
+      30_000,
+    );
+    const results = await Promise.all(
+      sessions.map((c, i) =>
+        c.callTool({ name: 'echo', arguments: { message: `after ${i}` } }, undefined, { timeout: 60_000 }),
+      ),
+    );
+    for (const [i, r] of results.entries()) expect(JSON.stringify(r.content)).toContain(`after ${i}`);
+    const daemons = processesWith(home).filter(isDaemon);
+    expect(daemons).toHaveLength(1);
+    expect(daemons[0]!.pid).not.toBe(daemon!.pid);
+    expect(backends(EVERYTHING)).toHaveLength(1);
+
+    // The restored level filters the server's logging; the restored subscription is counted at the host.
+    const logs: string[] = [];
+    watcher.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.level));
+    await watcher.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    await sleep(6000);
+    expect(logs.every((level) => ['error', 'critical', 'alert', 'emergency'].includes(level))).toBe(true);
+    await watcher.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+  }, 240_000);
+});
+
+describe('bad input on the bridge\u2019s stdin', () => {
+  function rawBridge(port: number): { child: ChildProcess; lines: () => any[] } {
+    const child = spawn(process.execPath, [CLI, 'mcp', 'everything', ...workerArgs(home, port)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    raw.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    return {
+      child,
+      lines: () =>
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+    };
+  }
+
+  it('garbage, a huge line, a request before initialize: JSON-RPC errors, no hang, the worker unaffected', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const { child, lines } = rawBridge(port);
+    child.stdin!.write('this is not json\n');
+    child.stdin!.write('[1, 2, 3]\n');
+    child.stdin!.write('{"jsonrpc":"2.0","id":7,"method":"tools/list"}\n');
+    child.stdin!.write(`{"jsonrpc":"2.0","id":8,"method":"x","params":"${'a'.repeat(5 * 1024 * 1024)}"}\n`);
+    await waitFor('four answers', () => lines().length >= 4, 10_000);
+    const [parse, invalid, early, huge] = lines();
+    expect(parse.error.code).toBe(-32700);
+    expect(invalid.error.code).toBe(-32600);
+    expect(early).toMatchObject({ id: 7, error: { code: -32002 } });
+    expect(huge.error).toMatchObject({ code: -32600 });
+    expect(huge.error.message).toMatch(/limit is 4194304/);
+    // Nothing was started for a client that never initialized...
+    expect(processesWith(home).filter(isDaemon)).toEqual([]);
+    // ...and the same bridge still works once it does.
+    child.stdin!.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`,
+    );
+    await waitFor('initialized', () => lines().some((l) => l.id === 1 && l.result), 30_000);
+    child.stdin!.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+    child.stdin!.write(
+      '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"ok"}}}\n',
+    );
+    await waitFor('tool result', () => lines().some((l) => l.id === 2 && l.result), 30_000);
+    child.stdin!.write('not json again\n');
+    await waitFor('parse error again', () => lines().filter((l) => l.error?.code === -32700).length === 2, 5000);
+    const status = await runCli(['status', '--json', ...workerArgs(home, port)]);
+    expect(JSON.parse(status.stdout).running).toBe(true);
+    child.stdin!.end();
+    await waitFor('bridge exits', () => child.exitCode !== null, 3000);
+    expect(child.exitCode).toBe(0);
+  }, 90_000);
+});
