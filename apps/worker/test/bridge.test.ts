@@ -5,11 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  LoggingMessageNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CLI,
@@ -33,6 +29,18 @@ function binOf(pkg: string): string {
   return join(dirname(manifest), typeof bin === 'string' ? bin : Object.values(bin)[0]!);
 }
 const EVERYTHING = binOf('@modelcontextprotocol/server-everything');
+/** mcp-host's recording fixture: an MCP server that appends every message it receives to RECORD_FILE. */
+const RECORDER = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'packages',
+  'mcp-host',
+  'test',
+  'fixtures',
+  'recorder.mjs',
+);
 const MEMORY = binOf('@modelcontextprotocol/server-memory');
 
 let home = '';
@@ -53,6 +61,11 @@ function writeServers(extra: Record<string, unknown> = {}): void {
       mcpServers: {
         everything: { command: process.execPath, args: [EVERYTHING, 'stdio', home], ...extra },
         memory: { command: process.execPath, args: [MEMORY, home], env: { MEMORY_FILE_PATH: join(home, 'm.jsonl') } },
+        recorder: {
+          command: process.execPath,
+          args: [RECORDER, home],
+          env: { RECORD_FILE: join(home, 'recorded.jsonl') },
+        },
       },
     }),
     { mode: 0o600 },
@@ -100,6 +113,17 @@ async function editor(port: number, server: string, capabilities: Record<string,
   );
   return client;
 }
+
+const recorded = (): any[] => {
+  try {
+    return readFileSync(join(home, 'recorded.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+};
 
 const bridges = () => processesWith(home).filter((p) => p.argv.includes('mcp') && p.argv.includes(CLI));
 const backends = (bin: string) => processesWith(home).filter((p) => p.argv.includes(bin));
@@ -215,10 +239,11 @@ describe('the stdio bridge', () => {
     writeServers();
     const sessions = await Promise.all(Array.from({ length: 30 }, () => editor(port, 'everything')));
     await Promise.all(sessions.map((c) => c.callTool({ name: 'echo', arguments: { message: 'before' } })));
-    // One session sets a log level and subscribes: both must survive the restart.
-    const watcher = sessions[0]!;
+    // One more session, on a server that records what it receives, sets a log level and
+    // subscribes: both must reach the new backend after the restart.
+    const watcher = await editor(port, 'recorder');
     await watcher.setLoggingLevel('error');
-    const uri = 'demo://resource/static/document/architecture.md';
+    const uri = 'test://watched';
     await watcher.subscribeResource({ uri });
     const [daemon] = processesWith(home).filter(isDaemon);
 
@@ -254,13 +279,22 @@ describe('the stdio bridge', () => {
     expect(daemons[0]!.pid).not.toBe(daemon!.pid);
     expect(backends(EVERYTHING)).toHaveLength(1);
 
-    // The restored level filters the server's logging; the restored subscription is counted at the host.
-    const logs: string[] = [];
-    watcher.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.level));
-    await watcher.callTool({ name: 'toggle-simulated-logging', arguments: {} });
-    await sleep(6000);
-    expect(logs.every((level) => ['error', 'critical', 'alert', 'emergency'].includes(level))).toBe(true);
-    await watcher.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    // The new backend got the watcher's setup again: after its initialize, the level and the subscription.
+    await watcher.callTool({ name: 'echo', arguments: { text: 'after' } }, undefined, { timeout: 60_000 });
+    await waitFor(
+      'setup replayed to the new backend',
+      () => {
+        const seen = recorded();
+        const last = seen.map((m) => m.method).lastIndexOf('initialize');
+        const after = seen.slice(last + 1);
+        return (
+          seen.filter((m) => m.method === 'initialize').length >= 2 &&
+          after.some((m) => m.method === 'logging/setLevel' && m.params.level === 'error') &&
+          after.some((m) => m.method === 'resources/subscribe' && m.params.uri === uri)
+        );
+      },
+      30_000,
+    );
   }, 240_000);
 });
 
