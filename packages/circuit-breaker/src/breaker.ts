@@ -1,3 +1,4 @@
+import { show } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
 import { type BrokenCircuitError, brokenCircuit } from './errors.js';
 import { EventQueue } from './event-queue.js';
@@ -18,7 +19,6 @@ import { Probes } from './probes.js';
 import type { CircuitSnapshot } from './snapshot.js';
 import { StoreLink } from './store-link.js';
 import { isCounted, Outcome, remainingCooldown, reset, settle, visibleState } from './transitions.js';
-import { describe } from './validate.js';
 
 export type { ExecuteContext, ExecuteOptions } from './execution.js';
 
@@ -94,16 +94,16 @@ export class CircuitBreaker {
    */
   execute<T>(fn: CallFn<T>, options?: ExecuteOptions): Promise<T> {
     if (typeof fn !== 'function') {
-      return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${describe(fn)}`));
+      return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${show(fn)}`));
     }
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) {
-        return Promise.reject(new TypeError(`execute options must be an object, got ${describe(options)}`));
+        return Promise.reject(new TypeError(`execute options must be an object, got ${show(options)}`));
       }
       signal = options.signal;
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        return Promise.reject(new TypeError(`execute options.signal must be an AbortSignal, got ${describe(signal)}`));
+        return Promise.reject(new TypeError(`execute options.signal must be an AbortSignal, got ${show(signal)}`));
       }
       // Counts as nothing: the caller gave up before asking.
       if (signal?.aborted) return Promise.reject(signal.reason);
@@ -243,7 +243,7 @@ export class CircuitBreaker {
   #now(): number {
     const now = this.#o.now();
     if (typeof now !== 'number' || !Number.isFinite(now)) {
-      throw new TypeError(`now() must return a finite number of ms, got ${describe(now)}`);
+      throw new TypeError(`now() must return a finite number of ms, got ${show(now)}`);
     }
     return now;
   }

@@ -1,13 +1,16 @@
+import { hasListeners, safeEmit } from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
-import { type CircuitBreakerEvents, safeEmit } from './events.js';
+import type { CircuitBreakerEvents } from './events.js';
+
+const PACKAGE = '@spawnguard/circuit-breaker';
 
 type EventName = keyof CircuitBreakerEvents;
 
 /**
  * Events wait here while an operation updates the state, and are emitted once it is done, so a
  * listener that calls back into the breaker sees the new state, and a throwing listener breaks
- * nothing: it is reported as `listenerError` (dropped when nobody listens for that, or when a
- * `listenerError` listener throws).
+ * nothing: it becomes a process warning (the policy of every package, @spawnguard/internal's
+ * safeEmit) and, in addition, a `listenerError` event (not for a throwing `listenerError` listener).
  */
 export class EventQueue {
   /** [type, payload, type, payload, ...], or undefined when empty (the common case: no allocation). */
@@ -20,8 +23,7 @@ export class EventQueue {
 
   /** Does anyone listen for `type`? Payloads nobody would see are never built. */
   wants(type: EventName): boolean {
-    const all = this.events.all;
-    return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0;
+    return hasListeners(this.events, type);
   }
 
   queue<K extends EventName>(type: K, payload: CircuitBreakerEvents[K]): void {
@@ -36,12 +38,18 @@ export class EventQueue {
     this.pending = undefined;
     for (let i = 0; i < pending.length; i += 2) {
       const type = pending[i] as EventName;
-      safeEmit(this.events, type, pending[i + 1] as never, (error) => this.listenerFailed(type, error));
+      safeEmit(
+        PACKAGE,
+        this.events,
+        type,
+        pending[i + 1] as never,
+        type === 'listenerError' ? undefined : this.#failed,
+      );
     }
   }
 
-  private listenerFailed(event: EventName, error: unknown): void {
-    if (event === 'listenerError') return; // never recurse
-    safeEmit(this.events, 'listenerError', { circuit: this.circuit, event, error }, () => {});
-  }
+  /** The addition to the common policy: a `listenerError` event (its own listeners' errors only warn). */
+  readonly #failed = (error: unknown, event: EventName): void => {
+    safeEmit(PACKAGE, this.events, 'listenerError', { circuit: this.circuit, event, error });
+  };
 }

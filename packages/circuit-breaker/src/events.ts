@@ -1,4 +1,3 @@
-import type { Emitter, EventType } from 'mitt';
 import type { BrokenCircuitError, CircuitStoreError, StoreProblem } from './errors.js';
 
 export type CircuitState = 'closed' | 'open' | 'halfOpen';
@@ -32,38 +31,9 @@ export type CircuitBreakerEvents = {
   storeError: Named & { operation: 'load' | 'save'; error: unknown };
   /** The store held no usable state (missing, corrupt, foreign); the circuit counts as closed. */
   storeReset: Named & { reason: StoreProblem; error: CircuitStoreError };
-  /** A listener threw. The error is contained here; with no listenerError listener it is dropped. */
+  /**
+   * A listener threw (it is also reported as a process warning with code SPAWNGUARD_LISTENER_ERROR,
+   * like in every spawnguard package). Not emitted for a throwing listenerError listener.
+   */
   listenerError: Named & { event: keyof CircuitBreakerEvents; error: unknown };
 };
-
-/**
- * Calls each handler inside try/catch, so a throwing listener breaks neither the state machine,
- * nor the other listeners, nor the caller. Handlers are copied first, like mitt's own emit.
- */
-export function safeEmit<E extends Record<EventType, unknown>, K extends keyof E>(
-  emitter: Emitter<E>,
-  type: K,
-  payload: E[K],
-  onError: (error: unknown) => void,
-): void {
-  const handlers = emitter.all.get(type);
-  if (handlers !== undefined && handlers.length > 0) {
-    for (const handler of handlers.slice() as Array<(event: E[K]) => void>) {
-      try {
-        handler(payload);
-      } catch (error) {
-        onError(error);
-      }
-    }
-  }
-  const wildcards = emitter.all.get('*');
-  if (wildcards !== undefined && wildcards.length > 0) {
-    for (const handler of wildcards.slice() as Array<(type: K, event: E[K]) => void>) {
-      try {
-        handler(type, payload);
-      } catch (error) {
-        onError(error);
-      }
-    }
-  }
-}

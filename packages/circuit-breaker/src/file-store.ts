@@ -11,11 +11,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { readStateFileSync, StateFileError } from '@spawnguard/internal';
+import { readStateFileSync, StateFileError, show } from '@spawnguard/internal';
 import { CircuitStoreError } from './errors.js';
 import { fileProbeLease } from './probe-lease.js';
 import { type CircuitSnapshot, type CircuitStore, isSnapshot, pickSnapshot } from './snapshot.js';
-import { describe } from './validate.js';
 
 /** The `format` tag and `version` written in every file; a file without them is not ours. */
 export const FILE_FORMAT = '@spawnguard/circuit-breaker';
@@ -61,10 +60,10 @@ const NODE_READS: Record<string, unknown> = { openSync, fstatSync, readSync, clo
  */
 export function fileStore(path: string, options: FileStoreOptions = {}): FileStore {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
-    throw new TypeError(`fileStore(path): path must be a non-empty string without NUL bytes, got ${describe(path)}`);
+    throw new TypeError(`fileStore(path): path must be a non-empty string without NUL bytes, got ${show(path)}`);
   }
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`fileStore options must be an object, got ${describe(options)}`);
+    throw new TypeError(`fileStore options must be an object, got ${show(options)}`);
   }
   const fs = checkFs(options.fs);
   const file = resolve(path);
@@ -95,7 +94,7 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
     if (version !== FILE_VERSION) {
       throw new CircuitStoreError(
         'foreign',
-        `${file} has format version ${describe(version)}, expected ${FILE_VERSION}`,
+        `${file} has format version ${show(version)}, expected ${FILE_VERSION}`,
         file,
       );
     }
@@ -166,7 +165,7 @@ const randomSuffix = () => Math.random().toString(36).slice(2, 10);
 function checkFs(injected: Partial<FileStoreFs> | undefined): FileStoreFs {
   if (injected === undefined) return NODE_FS;
   if (typeof injected !== 'object' || injected === null) {
-    throw new TypeError(`fileStore fs must be an object, got ${describe(injected)}`);
+    throw new TypeError(`fileStore fs must be an object, got ${show(injected)}`);
   }
   for (const name of Object.keys(NODE_READS)) {
     const given = (injected as Record<string, unknown>)[name];
@@ -182,7 +181,7 @@ function checkFs(injected: Partial<FileStoreFs> | undefined): FileStoreFs {
     const given = injected[name];
     if (given === undefined) continue;
     if (typeof given !== 'function') {
-      throw new TypeError(`fileStore fs.${name} must be a function, got ${describe(given)}`);
+      throw new TypeError(`fileStore fs.${name} must be a function, got ${show(given)}`);
     }
     fs[name] = given;
   }

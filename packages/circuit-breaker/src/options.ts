@@ -1,5 +1,5 @@
+import { checkFunction, checkInteger, checkNumber, checkObject, show } from '@spawnguard/internal';
 import type { CircuitStore } from './snapshot.js';
-import { checkFunction, checkNumber, describe } from './validate.js';
 
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. Positive integer, default 3. */
@@ -46,54 +46,43 @@ const KNOWN = new Set([
   'name',
 ]);
 const DEFAULT_MAX_COOLDOWN_MS = 10 * 60_000;
-const positiveInteger = { integer: true, min: 1, what: 'a positive integer' };
 
 export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`CircuitBreaker options must be an object, got ${describe(options)}`);
-  }
-  const o = options as Record<string, unknown>;
+  const o = options === undefined ? {} : checkObject('CircuitBreaker options', options);
   for (const key of Object.keys(o)) {
     // A typo (cooldown: 1000) would otherwise silently leave the 60 s default in place.
     if (!KNOWN.has(key)) throw new TypeError(`unknown CircuitBreaker option ${key}; known: ${[...KNOWN].join(', ')}`);
   }
   const given = (key: string) => o[key] !== undefined;
 
-  const cooldownMs = given('cooldownMs')
-    ? checkNumber('cooldownMs', o.cooldownMs, { min: 0, what: 'a finite number of ms >= 0' })
-    : 60_000;
+  const cooldownMs = given('cooldownMs') ? checkNumber('cooldownMs', o.cooldownMs, { min: 0, ms: true }) : 60_000;
   const maxCooldownMs = given('maxCooldownMs')
-    ? checkNumber('maxCooldownMs', o.maxCooldownMs, { min: 0, what: 'a finite number of ms >= cooldownMs' })
+    ? checkNumber('maxCooldownMs', o.maxCooldownMs, { min: 0, ms: true })
     : Math.max(cooldownMs, DEFAULT_MAX_COOLDOWN_MS);
   if (maxCooldownMs < cooldownMs) {
-    throw new RangeError(`maxCooldownMs must be >= cooldownMs (${cooldownMs}), got ${describe(maxCooldownMs)}`);
+    throw new RangeError(`maxCooldownMs must be >= cooldownMs (${cooldownMs}), got ${show(maxCooldownMs)}`);
   }
   let store: CircuitStore | undefined;
   if (given('store')) {
     const s = o.store as Record<string, unknown>;
     if (typeof s !== 'object' || s === null || typeof s.load !== 'function' || typeof s.save !== 'function') {
-      throw new TypeError(`store must be an object with load() and save() methods, got ${describe(o.store)}`);
+      throw new TypeError(`store must be an object with load() and save() methods, got ${show(o.store)}`);
     }
     store = o.store as CircuitStore;
   }
   if (given('name') && typeof o.name !== 'string') {
-    throw new TypeError(`name must be a string, got ${describe(o.name)}`);
+    throw new TypeError(`name must be a string, got ${show(o.name)}`);
   }
   return {
-    failureThreshold: given('failureThreshold')
-      ? checkNumber('failureThreshold', o.failureThreshold, positiveInteger)
-      : 3,
+    failureThreshold: given('failureThreshold') ? checkInteger('failureThreshold', o.failureThreshold, { min: 1 }) : 3,
     cooldownMs,
     halfOpenMaxConcurrent: given('halfOpenMaxConcurrent')
-      ? checkNumber('halfOpenMaxConcurrent', o.halfOpenMaxConcurrent, positiveInteger)
+      ? checkInteger('halfOpenMaxConcurrent', o.halfOpenMaxConcurrent, { min: 1 })
       : 1,
-    cooldownGrowth: given('cooldownGrowth')
-      ? checkNumber('cooldownGrowth', o.cooldownGrowth, { min: 1, what: 'a finite number >= 1' })
-      : 1,
+    cooldownGrowth: given('cooldownGrowth') ? checkNumber('cooldownGrowth', o.cooldownGrowth, { min: 1 }) : 1,
     maxCooldownMs,
-    isFailure: given('isFailure') ? checkFunction('isFailure', o.isFailure) : () => true,
-    now: given('now') ? checkFunction('now', o.now) : Date.now,
+    isFailure: given('isFailure') ? checkFunction<(error: unknown) => boolean>('isFailure', o.isFailure) : () => true,
+    now: given('now') ? checkFunction<() => number>('now', o.now) : Date.now,
     store,
     name: o.name as string | undefined,
   };

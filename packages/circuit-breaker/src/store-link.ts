@@ -1,8 +1,8 @@
+import { show } from '@spawnguard/internal';
 import { CircuitStoreError, isStoreProblem } from './errors.js';
 import type { CircuitBreakerEvents } from './events.js';
 import { type CircuitSnapshot, type CircuitStore, closedSnapshot, isSnapshot, type ProbeClaim } from './snapshot.js';
 import { adoptClosed, type Rules } from './transitions.js';
-import { describe } from './validate.js';
 
 type StoreEvent = 'storeError' | 'storeReset';
 export type ReportStore = <K extends StoreEvent>(type: K, payload: CircuitBreakerEvents[K]) => void;
@@ -46,7 +46,7 @@ export class StoreLink {
     if (loaded === this.memory) return this.memory;
     if (loaded === undefined) return this.adoptClosed();
     if (!isSnapshot(loaded)) {
-      const error = new CircuitStoreError('corrupt', `store.load() returned an invalid snapshot: ${describe(loaded)}`);
+      const error = new CircuitStoreError('corrupt', `store.load() returned an invalid snapshot: ${show(loaded)}`);
       this.once('reset:corrupt', 'storeReset', { circuit: this.circuit, reason: 'corrupt', error });
       return this.adoptClosed();
     }

@@ -1,3 +1,4 @@
+import { captureWarnings } from '@spawnguard/internal/testing';
 import { describe, expect, it } from 'vitest';
 import { BrokenCircuitError } from '../src/index.js';
 import { boom, breakerWithClock, deferred, failTimes, outcome, record, settle } from './helpers.js';
@@ -71,7 +72,7 @@ describe('events', () => {
 });
 
 describe('a throwing listener', () => {
-  it('breaks neither the state, nor the other listeners, nor the caller; it is reported as listenerError', async () => {
+  it('breaks neither the state, nor the other listeners, nor the caller; it is also reported as listenerError', async () => {
     const { breaker } = breakerWithClock({ failureThreshold: 2 });
     const calls: string[] = [];
     const reported: unknown[] = [];
@@ -110,22 +111,57 @@ describe('a throwing listener', () => {
     expect(reported).toContainEqual({ circuit: undefined, event: 'stateChange', error: new Error('wildcard bug') });
   });
 
-  it('is swallowed when nobody listens for listenerError, and a throwing listenerError listener cannot loop', async () => {
-    const { breaker } = breakerWithClock({ failureThreshold: 1 });
-    breaker.events.on('failure', () => {
-      throw new Error('bug');
-    });
-    await expect(breaker.execute(() => boom('fn'))).rejects.toThrow('fn');
-    expect(breaker.state).toBe('open');
-    let reports = 0;
-    breaker.events.on('listenerError', () => {
-      reports++;
-      throw new Error('listenerError listener bug');
-    });
-    breaker.reset();
-    await expect(breaker.execute(() => boom('fn again'))).rejects.toThrow('fn again');
-    expect(reports).toBe(1);
-    expect(breaker.state).toBe('open');
+  it('is a process warning with code SPAWNGUARD_LISTENER_ERROR naming the event (like every package), listenerError or not', async () => {
+    const warnings = await captureWarnings();
+    try {
+      const { breaker } = breakerWithClock({ failureThreshold: 1 });
+      const bug = new Error('bug');
+      breaker.events.on('failure', () => {
+        throw bug;
+      });
+      const others: string[] = [];
+      breaker.events.on('failure', () => others.push('second failure listener'));
+      await expect(breaker.execute(() => boom('fn'))).rejects.toThrow('fn');
+      expect(breaker.state).toBe('open');
+      expect(others).toEqual(['second failure listener']);
+      await warnings.settled();
+      expect(warnings.list).toEqual([
+        expect.objectContaining({
+          name: 'SpawnguardWarning',
+          code: 'SPAWNGUARD_LISTENER_ERROR',
+          event: 'failure',
+          package: '@spawnguard/circuit-breaker',
+          cause: bug,
+        }),
+      ]);
+    } finally {
+      warnings.stop();
+    }
+  });
+
+  it('a throwing listenerError listener cannot loop: it is only a warning', async () => {
+    const warnings = await captureWarnings();
+    try {
+      const { breaker } = breakerWithClock({ failureThreshold: 1 });
+      breaker.events.on('failure', () => {
+        throw new Error('bug');
+      });
+      let reports = 0;
+      breaker.events.on('listenerError', () => {
+        reports++;
+        throw new Error('listenerError listener bug');
+      });
+      await expect(breaker.execute(() => boom('fn again'))).rejects.toThrow('fn again');
+      expect(reports).toBe(1);
+      expect(breaker.state).toBe('open');
+      await warnings.settled();
+      expect(warnings.list.map((w) => [w.event, (w.cause as Error).message])).toEqual([
+        ['failure', 'bug'],
+        ['listenerError', 'listenerError listener bug'],
+      ]);
+    } finally {
+      warnings.stop();
+    }
   });
 
   it('a rejected call still rejects with BrokenCircuitError when its listener throws', async () => {

@@ -13,13 +13,18 @@ const cases: Case[] = [
   ['failureThreshold', 1.5, RangeError, 'failureThreshold must be a positive integer, got 1.5'],
   ['failureThreshold', Number.NaN, RangeError, 'failureThreshold must be a positive integer, got NaN'],
   ['failureThreshold', Number.POSITIVE_INFINITY, RangeError, 'got Infinity'],
-  ['failureThreshold', '3', TypeError, 'failureThreshold must be a positive integer, got string "3"'],
+  ['failureThreshold', '3', TypeError, 'failureThreshold must be a positive integer, got "3"'],
   ['failureThreshold', null, TypeError, 'failureThreshold must be a positive integer, got null'],
-  ['cooldownMs', -1, RangeError, 'cooldownMs must be a finite number of ms >= 0, got -1'],
-  ['cooldownMs', Number.NaN, RangeError, 'cooldownMs must be a finite number of ms >= 0, got NaN'],
-  ['cooldownMs', Number.POSITIVE_INFINITY, RangeError, 'cooldownMs must be a finite number of ms >= 0, got Infinity'],
-  ['cooldownMs', '60s', TypeError, 'cooldownMs must be a finite number of ms >= 0, got string "60s"'],
-  ['cooldownMs', 10n, TypeError, 'cooldownMs must be a finite number of ms >= 0, got bigint 10n'],
+  ['cooldownMs', -1, RangeError, 'cooldownMs must be a finite number of milliseconds >= 0, got -1'],
+  ['cooldownMs', Number.NaN, RangeError, 'cooldownMs must be a finite number of milliseconds >= 0, got NaN'],
+  [
+    'cooldownMs',
+    Number.POSITIVE_INFINITY,
+    RangeError,
+    'cooldownMs must be a finite number of milliseconds >= 0, got Infinity',
+  ],
+  ['cooldownMs', '60s', TypeError, 'cooldownMs must be a finite number of milliseconds >= 0, got "60s"'],
+  ['cooldownMs', 10n, TypeError, 'cooldownMs must be a finite number of milliseconds >= 0, got 10n'],
   ['halfOpenMaxConcurrent', 0, RangeError, 'halfOpenMaxConcurrent must be a positive integer, got 0'],
   ['halfOpenMaxConcurrent', -2, RangeError, 'got -2'],
   ['halfOpenMaxConcurrent', 2.5, RangeError, 'got 2.5'],
@@ -33,16 +38,16 @@ const cases: Case[] = [
   ['cooldownGrowth', Number.POSITIVE_INFINITY, RangeError, 'got Infinity'],
   ['cooldownGrowth', [2], TypeError, 'cooldownGrowth must be a finite number >= 1, got an array'],
   ['maxCooldownMs', 59_999, RangeError, 'maxCooldownMs must be >= cooldownMs (60000), got 59999'],
-  ['maxCooldownMs', -1, RangeError, 'maxCooldownMs must be a finite number of ms >= cooldownMs, got -1'],
+  ['maxCooldownMs', -1, RangeError, 'maxCooldownMs must be a finite number of milliseconds >= 0, got -1'],
   ['maxCooldownMs', Number.NaN, RangeError, 'got NaN'],
   ['maxCooldownMs', Number.POSITIVE_INFINITY, RangeError, 'got Infinity'],
-  ['maxCooldownMs', {}, TypeError, 'maxCooldownMs must be a finite number of ms >= cooldownMs, got an object'],
+  ['maxCooldownMs', {}, TypeError, 'maxCooldownMs must be a finite number of milliseconds >= 0, got an object'],
   ['isFailure', true, TypeError, 'isFailure must be a function, got true'],
-  ['isFailure', 'all', TypeError, 'isFailure must be a function, got string "all"'],
+  ['isFailure', 'all', TypeError, 'isFailure must be a function, got "all"'],
   ['now', 1_700_000_000_000, TypeError, 'now must be a function, got 1700000000000'],
   ['store', {}, TypeError, 'store must be an object with load() and save() methods, got an object'],
   ['store', { load() {} }, TypeError, 'store must be an object with load() and save() methods'],
-  ['store', '/tmp/state.json', TypeError, 'got string "/tmp/state.json"'],
+  ['store', '/tmp/state.json', TypeError, 'got "/tmp/state.json"'],
   ['store', null, TypeError, 'store must be an object with load() and save() methods, got null'],
   ['name', 42, TypeError, 'name must be a string, got 42'],
 ];
@@ -89,7 +94,7 @@ describe('execute() input', () => {
 
   it('rejects (does not throw synchronously) when fn is not a function', async () => {
     const pending = breaker.execute('run' as never);
-    await expect(pending).rejects.toThrow(new TypeError('execute(fn): fn must be a function, got string "run"'));
+    await expect(pending).rejects.toThrow(new TypeError('execute(fn): fn must be a function, got "run"'));
   });
 
   it('rejects bad options and a signal that is not an AbortSignal', async () => {
@@ -118,7 +123,7 @@ describe('fileStore() input', () => {
 
   it('checks the path', () => {
     expect(() => fileStore('')).toThrow(
-      new TypeError('fileStore(path): path must be a non-empty string without NUL bytes, got string ""'),
+      new TypeError('fileStore(path): path must be a non-empty string without NUL bytes, got ""'),
     );
     expect(() => fileStore(42 as never)).toThrow(/got 42/);
     expect(() => fileStore('a\0b')).toThrow(TypeError);
@@ -129,7 +134,7 @@ describe('fileStore() input', () => {
     expect(() => fileStore(path, null as never)).toThrow(
       new TypeError('fileStore options must be an object, got null'),
     );
-    expect(() => fileStore(path, { fs: 'fs' as never })).toThrow(/fileStore fs must be an object, got string "fs"/);
+    expect(() => fileStore(path, { fs: 'fs' as never })).toThrow(/fileStore fs must be an object, got "fs"/);
     expect(() => fileStore(path, { fs: { renameSync: 5 } as never })).toThrow(
       new TypeError('fileStore fs.renameSync must be a function, got 5'),
     );

@@ -22,12 +22,19 @@ export interface NumberRule {
   fallback?: number;
 }
 
-/** What a number following `rule` is, for messages: `an integer from 0 to 255`, `a finite number of milliseconds >= 0`. */
+/**
+ * What a number following `rule` is, for messages: `a positive integer`, `an integer from 0 to 255`,
+ * `a finite number of milliseconds >= 0`.
+ */
 export function describeRule(rule: NumberRule): string {
   const kind = `${rule.integer ? 'an integer' : 'a finite number'}${rule.ms ? ' of milliseconds' : ''}`;
   const { min, max } = rule;
-  if (min !== undefined && max !== undefined && !rule.minExclusive && rule.integer)
+  if (rule.integer && !rule.ms && max === undefined && !rule.minExclusive && (min === 0 || min === 1)) {
+    return min === 0 ? 'a non-negative integer' : 'a positive integer';
+  }
+  if (min !== undefined && max !== undefined && !rule.minExclusive && rule.integer) {
     return `${kind} from ${min} to ${max}`;
+  }
   const low = min === undefined ? '' : ` ${rule.minExclusive ? '>' : '>='} ${min}`;
   const high = max === undefined ? '' : `${low ? ' and' : ''} <= ${max}`;
   return `${kind}${low}${high}`;

@@ -52,8 +52,9 @@ describe('option checks: (name, value, ...) and a message naming both', () => {
     expect(() => checkNumber('n', '1')).toThrow(new TypeError('n must be a finite number, got "1"'));
     expect(() => checkNumber('n', Number.NaN)).toThrow(new RangeError('n must be a finite number, got NaN'));
     expect(() => checkInteger('count', 1.5, { min: 1 })).toThrow(
-      new RangeError('count must be an integer >= 1, got 1.5'),
+      new RangeError('count must be a positive integer, got 1.5'),
     );
+    expect(() => checkInteger('count', 1, { min: 2 })).toThrow(new RangeError('count must be an integer >= 2, got 1'));
     expect(() => checkInteger('code', 256, { max: 255 })).toThrow(
       new RangeError('code must be an integer from 0 to 255, got 256'),
     );
@@ -65,7 +66,7 @@ describe('option checks: (name, value, ...) and a message naming both', () => {
     );
     expect(checkMs('graceMs', undefined, { fallback: 3000 })).toBe(3000);
     expect(() => checkMs('graceMs', undefined)).toThrow(TypeError);
-    expect(() => checkPid('pid', -1)).toThrow(new RangeError('pid must be an integer >= 0, got -1'));
+    expect(() => checkPid('pid', -1)).toThrow(new RangeError('pid must be a non-negative integer, got -1'));
     expect(checkPid('pid', 0)).toBe(0);
   });
 
