@@ -153,6 +153,28 @@ describe('the worker hosts real MCP servers', () => {
   }, 90_000);
 });
 
+describe('--naive MCP (what editors do, for the demo)', () => {
+  it('every session starts its own copy of the server, and closing a session only closes its stdin', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const lingering = { command: process.execPath, args: [HELPER, '--spawnguard-helper', '--home', home, '--linger'] };
+    writeServers({ everything: everything(), wedged: lingering });
+    const started = await runCli(['start', '--naive', ...workerArgs(home, port)], {
+      env: { SPAWNGUARD_NAIVE_TTL_MS: '60000' },
+    });
+    expect(started.code, started.stderr).toBe(0);
+    const sessions = await Promise.all([1, 2, 3].map(() => session(port, 'everything')));
+    await Promise.all(sessions.map((c) => c.callTool({ name: 'echo', arguments: { message: 'naive' } })));
+    expect(backends(EVERYTHING)).toHaveLength(3); // one copy per session
+    const wedged = await session(port, 'wedged');
+    await wedged.callTool({ name: 'search', arguments: { query: 'x' } });
+    const copy = processesWith(home).find((p) => p.argv.includes('--linger'))!;
+    await wedged.close(); // DELETE: the naive host closes its stdin and nothing else
+    await sleep(1000);
+    expect(isAlive(copy.pid)).toBe(true); // a wedged server outlives its session: the field's leak
+  }, 60_000);
+});
+
 describe('/mcp/<name> refuses bad requests', () => {
   it('no token 401, forged Host or foreign Origin 403, unknown server 404, a 10 MB body 413', async () => {
     home = makeHome();
