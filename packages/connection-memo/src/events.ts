@@ -1,5 +1,3 @@
-import type { Emitter, EventType } from 'mitt';
-
 /** Why a connection was handed to `close(conn)`. */
 export type CloseReason =
   /** reset() dropped it, or it was still being connected when reset() was called. */
@@ -32,56 +30,10 @@ export type ConnectionMemoEvents<C> = {
   invalidated: { connection: C; generation: number };
 };
 
-type AnyHandler = (...args: unknown[]) => void;
+export const PACKAGE = '@spawnguard/connection-memo';
 
-/**
- * Emit to each handler separately, so a throwing listener neither reaches the memo's caller nor
- * stops the listeners after it. Its error is reported as a process warning rather than lost.
- */
-export function safeEmit<E extends Record<EventType, unknown>, K extends keyof E & EventType>(
-  emitter: Emitter<E>,
-  type: K,
-  event: E[K],
-): void {
-  const all = emitter.all as Map<unknown, AnyHandler[]> | undefined;
-  if (!(all instanceof Map)) {
-    try {
-      emitter.emit(type, event);
-    } catch (error) {
-      warn(`a listener for '${String(type)}' threw`, error);
-    }
-    return;
-  }
-  const handlers = all.get(type);
-  if (handlers !== undefined) {
-    for (const handler of handlers.slice()) {
-      try {
-        handler(event);
-      } catch (error) {
-        warn(`a listener for '${String(type)}' threw`, error);
-      }
-    }
-  }
-  const wildcards = all.get('*');
-  if (wildcards !== undefined) {
-    for (const handler of wildcards.slice()) {
-      try {
-        handler(type, event);
-      } catch (error) {
-        warn(`a '*' listener threw on '${String(type)}'`, error);
-      }
-    }
-  }
-}
-
-/** True when someone listens for `type` (directly or through '*'). */
-export function hasListener(emitter: { all: unknown }, type: EventType): boolean {
-  const all = emitter.all as Map<unknown, unknown[]> | undefined;
-  if (!(all instanceof Map)) return true; // unknown emitter: assume it reports
-  return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0;
-}
-
+/** A problem that is not a listener's (close(conn) failed and nobody listens for `closed`). */
 export function warn(what: string, error: unknown): void {
   const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  process.emitWarning(`@spawnguard/connection-memo: ${what}: ${detail}`, { code: 'SPAWNGUARD_CONNECTION_MEMO' });
+  process.emitWarning(`${PACKAGE}: ${what}: ${detail}`, { code: 'SPAWNGUARD_CONNECTION_MEMO' });
 }

@@ -1,62 +1,17 @@
+import { deferred, hasListeners, safeEmit, untilAborted } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
+import { type Attempt, abortError, linkSignals, type Waiter } from './attempt.js';
 import { ConnectTimeoutError, MemoClosedError } from './errors.js';
-import { type CloseReason, type ConnectionMemoEvents, hasListener, safeEmit, warn } from './events.js';
-import { checkFunction, checkKnownKeys, checkTimeout, describe, isSignal, readSignal } from './validate.js';
-
-/**
- * Anything with the shape of a circuit breaker, such as `@spawnguard/circuit-breaker`. `fn` may get
- * a signal of the breaker's own in `context`; connect() then hears both it and the memo's.
- */
-export interface ConnectionBreaker {
-  execute<T>(
-    fn: (context: { signal?: AbortSignal | undefined }) => Promise<T>,
-    options?: { signal?: AbortSignal | undefined },
-  ): Promise<T>;
-}
-
-export interface ConnectionMemoOptions<C> {
-  /** Make one connection. Abort what you are doing when `signal` aborts. */
-  connect: (context: { signal: AbortSignal }) => Promise<C>;
-  /** Close a connection. Called at most once per connection; errors are reported by the `closed` event. */
-  close: (connection: C) => void | Promise<void>;
-  /** Every connect() goes through `breaker.execute`; an open circuit rejects get() without connecting. */
-  breaker?: ConnectionBreaker | undefined;
-  /** Abort a connect() that takes longer, and reject its waiters with ConnectTimeoutError. */
-  connectTimeoutMs?: number | undefined;
-  /** Emit into this mitt emitter instead of a new one. */
-  events?: Emitter<ConnectionMemoEvents<C>> | undefined;
-}
-
-export interface SignalOptions {
-  signal?: AbortSignal | undefined;
-}
-
-/**
- * - `idle`: no connection and none being made; the next get() connects.
- * - `connecting`: one connect() is in flight; get() calls wait for it.
- * - `connected`: get() returns the cached connection.
- * - `resetting`: an old connection (or a connect that was in flight) is being closed; get() calls
- *   wait and then receive the next, new connection.
- * - `closed`: close() was called; get() rejects with MemoClosedError.
- */
-export type MemoState = 'idle' | 'connecting' | 'connected' | 'resetting' | 'closed';
-
-export interface ConnectionMemo<C> {
-  /** The connection: cached, joined while one connect() is in flight, or made now. */
-  get(options?: SignalOptions): Promise<C>;
-  /** Close the current connection (or the one being made) before the next connect() starts. */
-  reset(options?: SignalOptions): Promise<void>;
-  /** `connection` is dead: if it is still the current one, drop and close it. Resolves true if it was. */
-  invalidate(connection: C): Promise<boolean>;
-  /** Final: close the connection, reject waiting and later get() calls with MemoClosedError. */
-  close(options?: SignalOptions): Promise<void>;
-  readonly events: Emitter<ConnectionMemoEvents<C>>;
-  readonly state: MemoState;
-  /** The cached connection, if the state is `connected`. */
-  readonly current: C | undefined;
-}
-
-const OPTION_KEYS = ['connect', 'close', 'breaker', 'connectTimeoutMs', 'events'] as const;
+import { type CloseReason, type ConnectionMemoEvents, PACKAGE, warn } from './events.js';
+import {
+  type ConnectionBreaker,
+  type ConnectionMemo,
+  type ConnectionMemoOptions,
+  checkMemoOptions,
+  type MemoState,
+  readSignal,
+  type SignalOptions,
+} from './options.js';
 
 /**
  * Share one connection between every caller: N concurrent get() calls make one connect(), a failed
@@ -64,74 +19,6 @@ const OPTION_KEYS = ['connect', 'close', 'breaker', 'connectTimeoutMs', 'events'
  */
 export function memoizeConnection<C>(options: ConnectionMemoOptions<C>): ConnectionMemo<C> {
   return new Memo(options);
-}
-
-/** One call to connect(). It stays "current" until it settles, times out, or the memo drops it. */
-interface Attempt {
-  readonly generation: number;
-  readonly controller: AbortController;
-  readonly startedAt: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Set when the memo let go of this attempt: the reason its connection, if one arrives, is closed. */
-  dropReason: CloseReason | undefined;
-  /** Every waiter aborted, so its signal was aborted; a caller who comes later may still join it. */
-  abandoned: boolean;
-  /** Resolved once this attempt can no longer leave a connection open: it failed, its late connection
-   * was closed, or its timeout elapsed. reset() and close() wait for this before anything new starts. */
-  readonly released: Promise<void>;
-  release: () => void;
-}
-
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-/** A get() with a signal: it can leave early, so it needs a promise of its own. */
-interface Waiter<C> extends Deferred<C> {
-  readonly signal: AbortSignal;
-  readonly onAbort: () => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function abortError(message: string): DOMException {
-  return new DOMException(message, 'AbortError');
-}
-
-/** Resolve/reject like `promise`, or reject with `signal.reason` as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** The breaker may hand connect() a signal of its own; connect() must hear both. */
-function linkSignals(own: AbortSignal, other: unknown): AbortSignal {
-  if (!isSignal(other) || other === own) return own;
-  return AbortSignal.any([own, other]);
 }
 
 class Memo<C> implements ConnectionMemo<C> {
@@ -145,7 +32,7 @@ class Memo<C> implements ConnectionMemo<C> {
   /** The in-flight connect(); set exactly when the state is `connecting`. */
   #attempt: Attempt | undefined;
   /** One promise shared by every waiting get() without a signal (they cannot leave early). */
-  #shared: Deferred<C> | undefined;
+  #shared: ReturnType<typeof deferred<C>> | undefined;
   #waiters = new Set<Waiter<C>>();
   /** The running reset/invalidate teardown; set exactly when the state is `resetting`. */
   #teardown: Promise<void> | undefined;
@@ -157,36 +44,12 @@ class Memo<C> implements ConnectionMemo<C> {
   readonly #timeoutMs: number | undefined;
 
   constructor(options: ConnectionMemoOptions<C>) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new TypeError(`memoizeConnection() needs an options object { connect, close }, got ${describe(options)}`);
-    }
-    checkKnownKeys('memoizeConnection()', options, OPTION_KEYS);
-    checkFunction('connect', options.connect, 'a function ({ signal }) => Promise<connection>');
-    checkFunction('close', options.close, 'a function (connection) => void | Promise<void>');
-    const { breaker, events } = options;
-    if (
-      breaker !== undefined &&
-      (breaker === null || typeof breaker !== 'object' || typeof breaker.execute !== 'function')
-    ) {
-      throw new TypeError(
-        `breaker must be an object with an execute(fn, { signal }) function (a circuit breaker), got ${describe(breaker)}`,
-      );
-    }
-    if (
-      events !== undefined &&
-      (events === null ||
-        typeof events !== 'object' ||
-        typeof events.on !== 'function' ||
-        typeof events.off !== 'function' ||
-        typeof events.emit !== 'function')
-    ) {
-      throw new TypeError(`events must be a mitt emitter (with on, off and emit), got ${describe(events)}`);
-    }
-    this.#connect = options.connect;
-    this.#close = options.close;
-    this.#breaker = breaker;
-    this.#timeoutMs = checkTimeout('connectTimeoutMs', options.connectTimeoutMs);
-    this.events = events ?? mitt<ConnectionMemoEvents<C>>();
+    const o = checkMemoOptions(options);
+    this.#connect = o.connect;
+    this.#close = o.close;
+    this.#breaker = o.breaker;
+    this.#timeoutMs = o.connectTimeoutMs;
+    this.events = o.events ?? mitt<ConnectionMemoEvents<C>>();
   }
 
   get state(): MemoState {
@@ -257,7 +120,7 @@ class Memo<C> implements ConnectionMemo<C> {
     }
     this.#dropCurrent();
     const done = this.#beginTeardown(this.#closeConnection(connection, current.generation, 'invalidate'));
-    safeEmit(this.events, 'invalidated', { connection, generation: current.generation });
+    safeEmit(PACKAGE, this.events, 'invalidated', { connection, generation: current.generation });
     return done.then(() => true);
   }
 
@@ -313,7 +176,7 @@ class Memo<C> implements ConnectionMemo<C> {
       attempt.timer = setTimeout(() => this.#onTimeout(attempt, timeoutMs), timeoutMs);
       attempt.timer.unref();
     }
-    safeEmit(this.events, 'connecting', { generation });
+    safeEmit(PACKAGE, this.events, 'connecting', { generation });
     this.#invoke(attempt.controller.signal).then(
       (connection) => this.#onConnected(attempt, connection),
       (error: unknown) => this.#onFailed(attempt, error),
@@ -347,7 +210,7 @@ class Memo<C> implements ConnectionMemo<C> {
     this.#state = 'connected';
     attempt.release();
     this.#settleWaiters(true, connection);
-    safeEmit(this.events, 'connected', {
+    safeEmit(PACKAGE, this.events, 'connected', {
       connection,
       generation: attempt.generation,
       durationMs: performance.now() - attempt.startedAt,
@@ -362,7 +225,7 @@ class Memo<C> implements ConnectionMemo<C> {
     this.#state = 'idle';
     // Callers who joined after everyone else aborted never asked for that abort: connect again for them.
     if (!attempt.abandoned) this.#settleWaiters(false, error);
-    safeEmit(this.events, 'connectFailed', {
+    safeEmit(PACKAGE, this.events, 'connectFailed', {
       error,
       generation: attempt.generation,
       durationMs: performance.now() - attempt.startedAt,
@@ -382,7 +245,7 @@ class Memo<C> implements ConnectionMemo<C> {
     }
     attempt.controller.abort(error);
     if (attempt.dropReason === 'timeout') {
-      safeEmit(this.events, 'connectFailed', {
+      safeEmit(PACKAGE, this.events, 'connectFailed', {
         error,
         generation: attempt.generation,
         durationMs: performance.now() - attempt.startedAt,
@@ -445,14 +308,14 @@ class Memo<C> implements ConnectionMemo<C> {
   #closeConnection(connection: C, generation: number, reason: CloseReason): Promise<void> {
     return Promise.resolve()
       .then(() => {
-        safeEmit(this.events, 'closing', { connection, generation, reason });
+        safeEmit(PACKAGE, this.events, 'closing', { connection, generation, reason });
         return this.#close(connection);
       })
       .then(
-        () => safeEmit(this.events, 'closed', { connection, generation, reason }),
+        () => safeEmit(PACKAGE, this.events, 'closed', { connection, generation, reason }),
         (error: unknown) => {
-          if (!hasListener(this.events, 'closed')) warn(`close(connection) failed (reason: ${reason})`, error);
-          safeEmit(this.events, 'closed', { connection, generation, reason, error });
+          if (!hasListeners(this.events, 'closed')) warn(`close(connection) failed (reason: ${reason})`, error);
+          safeEmit(PACKAGE, this.events, 'closed', { connection, generation, reason, error });
         },
       );
   }

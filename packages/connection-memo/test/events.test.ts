@@ -108,8 +108,13 @@ describe('events', () => {
     expect(await p).toBe(conn);
     await flush();
     expect(after).toEqual(['second listener ran']);
-    expect(warnings.map((w) => w.message).join('\n')).toMatch(/listener for 'connecting' threw.*listener bug/s);
-    expect(warnings.map((w) => w.message).join('\n')).toMatch(/listener bug 2/);
+    const listenerWarnings = warnings.filter((w) => (w as { code?: string }).code === 'SPAWNGUARD_LISTENER_ERROR');
+    expect(listenerWarnings.map((w) => [(w as { event?: string }).event, (w.cause as Error).message])).toEqual([
+      ['connecting', 'listener bug'],
+      ['connected', 'listener bug 2'],
+    ]);
+    expect(listenerWarnings[0]).toMatchObject({ name: 'SpawnguardWarning', package: '@spawnguard/connection-memo' });
+    expect(listenerWarnings[0]!.message).toMatch(/listener for 'connecting' threw.*listener bug/s);
   });
 
   it('a failing close with nobody listening for closed is still reported, as a warning', async () => {

@@ -92,8 +92,9 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
-export function checkFunction<F>(name: string, value: unknown): F {
-  if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${show(value)}`);
+/** `what` describes the function wanted: `a function ({ signal }) => Promise<connection>`. */
+export function checkFunction<F>(name: string, value: unknown, what = 'a function'): F {
+  if (typeof value !== 'function') throw new TypeError(`${name} must be ${what}, got ${show(value)}`);
   return value as F;
 }
 
@@ -120,14 +121,21 @@ export function checkSignal(name: string, value: unknown): AbortSignal | undefin
   return value;
 }
 
-/** A mitt emitter (or undefined): something with an `all` Map, `on`, `off` and `emit`. */
-export function checkEmitter<E>(name: string, value: unknown, hint = ''): E | undefined {
+/**
+ * A mitt emitter (or undefined): `on`, `off`, `emit` and mitt's `all` Map (without `mittMap`
+ * false, an emitter of the user's own with mitt's API is accepted too). `hint` follows "emitter".
+ */
+export function checkEmitter<E>(
+  name: string,
+  value: unknown,
+  { hint = '', mittMap = true }: { hint?: string; mittMap?: boolean } = {},
+): E | undefined {
   if (value === undefined) return undefined;
   const e = value as { all?: unknown; on?: unknown; off?: unknown; emit?: unknown } | null;
   if (
     e === null ||
     typeof e !== 'object' ||
-    !(e.all instanceof Map) ||
+    (mittMap && !(e.all instanceof Map)) ||
     typeof e.on !== 'function' ||
     typeof e.off !== 'function' ||
     typeof e.emit !== 'function'

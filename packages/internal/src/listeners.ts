@@ -53,6 +53,7 @@ export function reportListenerError(pkg: string, event: EventType, error: unknow
 export function hasListeners(emitter: { readonly all: Map<unknown, unknown> } | undefined, type: EventType): boolean {
   if (emitter === undefined) return false;
   const all = emitter.all as Map<unknown, readonly unknown[] | undefined>;
+  if (!(all instanceof Map)) return true; // not mitt's map (an emitter of the user's own): assume it listens
   const handlers = all.get(type);
   if (handlers !== undefined && handlers.length > 0) return true;
   const wildcards = all.get('*');
@@ -62,7 +63,8 @@ export function hasListeners(emitter: { readonly all: Map<unknown, unknown> } | 
 /**
  * mitt's emit under the listener-error policy above. `pkg` names the package in the warning;
  * `onListenerError`, when given, is told too (after the warning), and must not throw.
- * With no listener it returns after two map look-ups, allocating nothing.
+ * With no listener it returns after two map look-ups, allocating nothing. An emitter without mitt's
+ * `all` map (one of the user's own with mitt's API) is called through its `emit()`, guarded once.
  */
 export function safeEmit<Events extends Record<EventType, unknown>, Key extends keyof Events>(
   pkg: string,
@@ -72,7 +74,17 @@ export function safeEmit<Events extends Record<EventType, unknown>, Key extends 
   onListenerError?: (error: unknown, type: Key) => void,
 ): void {
   if (emitter === undefined) return;
-  const handlers = emitter.all.get(type) as Handler<Events[Key]>[] | undefined;
+  const all = emitter.all;
+  if (!(all instanceof Map)) {
+    // An emitter of the user's own with mitt's API but not its map: one guarded emit().
+    try {
+      emitter.emit(type, payload);
+    } catch (error) {
+      listenerFailed(pkg, type, error, onListenerError);
+    }
+    return;
+  }
+  const handlers = all.get(type) as Handler<Events[Key]>[] | undefined;
   if (handlers !== undefined && handlers.length > 0) {
     for (const handler of handlers.slice()) {
       try {
@@ -82,7 +94,7 @@ export function safeEmit<Events extends Record<EventType, unknown>, Key extends 
       }
     }
   }
-  const wildcards = emitter.all.get('*') as WildcardHandler<Events>[] | undefined;
+  const wildcards = all.get('*') as WildcardHandler<Events>[] | undefined;
   if (wildcards !== undefined && wildcards.length > 0) {
     for (const handler of wildcards.slice()) {
       try {

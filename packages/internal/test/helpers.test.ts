@@ -82,7 +82,10 @@ describe('option checks: (name, value, ...) and a message naming both', () => {
     expect(checkSignal('signal', undefined)).toBeUndefined();
     expect(() => checkSignal('signal', {})).toThrow(new TypeError('signal must be an AbortSignal, got an object'));
     expect(checkEmitter('events', mitt())).toBeDefined();
-    expect(() => checkEmitter('events', { all: new Map() }, ' (createEvents())')).toThrow(
+    const own = { on() {}, off() {}, emit() {} };
+    expect(() => checkEmitter('events', own)).toThrow(TypeError);
+    expect(checkEmitter('events', own, { mittMap: false })).toBe(own);
+    expect(() => checkEmitter('events', { all: new Map() }, { hint: ' (createEvents())' })).toThrow(
       new TypeError('events must be a mitt emitter (createEvents()), got an object'),
     );
     expect(() => checkKnownKeys('memoize', { conect: 1 }, ['connect'])).toThrow(
@@ -142,6 +145,27 @@ describe('safeEmit: the listener-error policy', () => {
     process.on('warning', onWarning);
     safeEmit('@spawnguard/test', events, 'a', 1, (error, type) => told.push([type, (error as Error).message]));
     expect(told).toEqual([['a', 'x']]);
+  });
+
+  it("an emitter without mitt's map is called through its emit(), guarded", () => {
+    process.on('warning', onWarning);
+    const calls: unknown[] = [];
+    const own = {
+      all: undefined as unknown as Map<unknown, unknown>,
+      on() {},
+      off() {},
+      emit(type: string, payload: unknown) {
+        calls.push([type, payload]);
+        throw new Error('own emitter');
+      },
+    };
+    const told: unknown[] = [];
+    expect(() =>
+      safeEmit('@spawnguard/test', own as never, 'a' as never, 1 as never, (e) => told.push((e as Error).message)),
+    ).not.toThrow();
+    expect(calls).toEqual([['a', 1]]);
+    expect(told).toEqual(['own emitter']);
+    expect(hasListeners(own, 'a')).toBe(true);
   });
 
   it('with no listener or no emitter it does nothing; hasListeners sees direct and wildcard listeners', () => {
