@@ -1,3 +1,4 @@
+import { checkFunction, checkPid, safeEmit, show } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
 import { darwinEnv, darwinIdentityArgs, darwinListArgs, parsePsOutput } from './darwin.js';
 import { ProcessListError, ProcessListTimeoutError } from './errors.js';
@@ -7,7 +8,7 @@ import { SingleFlight } from './single-flight.js';
 import { parsePidStartToken } from './token.js';
 import { ancestorsIn, childrenIn, descendantsIn } from './tree.js';
 import type { ListOptions, ProcessInfo, ProcessTableEvents } from './types.js';
-import { checkListOptions, checkPid, describe } from './validate.js';
+import { checkListOptions } from './validate.js';
 import { parseWin32ProcessJson, WINDOWS_SHELL, windowsPowerShellArgs } from './windows.js';
 
 export interface ProcessTableOptions {
@@ -62,27 +63,15 @@ async function bounded<T>(
 export function createProcessTable(options: ProcessTableOptions = {}): ProcessTable {
   const { platform = process.platform, procRoot = '/proc', runCommand = runBounded, command } = options;
   if (typeof platform !== 'string' || !SUPPORTED.includes(platform)) {
-    throw new RangeError(`platform must be one of ${SUPPORTED.join(', ')}, got ${describe(platform)}`);
+    throw new RangeError(`platform must be one of ${SUPPORTED.join(', ')}, got ${show(platform)}`);
   }
   if (typeof procRoot !== 'string' || procRoot === '') {
-    throw new TypeError(`procRoot must be a non-empty path, got ${describe(procRoot)}`);
+    throw new TypeError(`procRoot must be a non-empty path, got ${show(procRoot)}`);
   }
-  if (typeof runCommand !== 'function')
-    throw new TypeError(`runCommand must be a function, got ${describe(runCommand)}`);
+  checkFunction('runCommand', runCommand);
   const events = mitt<ProcessTableEvents>();
-  const emit = <K extends keyof ProcessTableEvents>(type: K, payload: ProcessTableEvents[K]) => {
-    // mitt's emit, except that a throwing listener breaks neither the listing nor the other listeners.
-    for (const handler of [...(events.all.get(type) ?? [])]) {
-      try {
-        (handler as (e: ProcessTableEvents[K]) => void)(payload);
-      } catch {}
-    }
-    for (const handler of [...(events.all.get('*') ?? [])]) {
-      try {
-        (handler as (t: K, e: ProcessTableEvents[K]) => void)(type, payload);
-      } catch {}
-    }
-  };
+  const emit = <K extends keyof ProcessTableEvents>(type: K, payload: ProcessTableEvents[K]) =>
+    safeEmit('@spawnguard/process-table', events, type, payload);
 
   const linux = platform === 'linux' ? new LinuxProc(procRoot) : undefined;
   const windows = platform === 'win32';
@@ -135,7 +124,7 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
   };
 
   const processIdentity = async (pid: number, opts?: ListOptions): Promise<ProcessInfo | null> => {
-    checkPid(pid);
+    checkPid('pid', pid);
     const { signal, timeoutMs } = checkListOptions(opts);
     if (signal?.aborted) throw signal.reason;
     if (linux) return bounded((bound) => linux.identity(pid, bound), signal, timeoutMs, 'process identity');
@@ -153,10 +142,10 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
   };
 
   const isSameProcess = async (record: { pid: number; startToken: string }, opts?: ListOptions) => {
-    if (!record || typeof record !== 'object') throw new TypeError(`record must be an object, got ${describe(record)}`);
-    checkPid(record.pid, 'record.pid');
+    if (!record || typeof record !== 'object') throw new TypeError(`record must be an object, got ${show(record)}`);
+    checkPid('record.pid', record.pid);
     if (typeof record.startToken !== 'string' || record.startToken === '') {
-      throw new TypeError(`record.startToken must be a non-empty string, got ${describe(record.startToken)}`);
+      throw new TypeError(`record.startToken must be a non-empty string, got ${show(record.startToken)}`);
     }
     const { signal } = checkListOptions(opts);
     if (signal?.aborted) throw signal.reason;
@@ -174,17 +163,17 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
   };
 
   const childrenOf = async (pid: number, opts?: ListOptions) => {
-    checkPid(pid);
+    checkPid('pid', pid);
     return childrenIn(await listProcesses(opts), pid);
   };
 
   const treeOf = async (pid: number, opts?: ListOptions) => {
-    checkPid(pid);
+    checkPid('pid', pid);
     return descendantsIn(await listProcesses(opts), pid);
   };
 
   const ancestorsOf = async (pid: number, opts?: ListOptions): Promise<ProcessInfo[]> => {
-    checkPid(pid);
+    checkPid('pid', pid);
     if (!linux) return ancestorsIn(await listProcesses(opts), pid);
     // Linux: walk up /proc/<pid>/stat; a few reads instead of a full listing.
     const { signal, timeoutMs } = checkListOptions(opts);
@@ -210,11 +199,11 @@ export function createProcessTable(options: ProcessTableOptions = {}): ProcessTa
   };
 
   const processAgeMs = (info: ProcessInfo): number => {
-    if (!info || typeof info !== 'object') throw new TypeError(`info must be a ProcessInfo, got ${describe(info)}`);
+    if (!info || typeof info !== 'object') throw new TypeError(`info must be a ProcessInfo, got ${show(info)}`);
     const monotonic = linux && typeof info.startToken === 'string' ? linux.ageMs(info.startToken) : null;
     if (monotonic !== null) return monotonic;
     if (typeof info.startTime !== 'number' || !Number.isFinite(info.startTime)) {
-      throw new TypeError(`info.startTime must be a finite number, got ${describe(info.startTime)}`);
+      throw new TypeError(`info.startTime must be a finite number, got ${show(info.startTime)}`);
     }
     return Math.max(0, Date.now() - info.startTime);
   };

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { captureWarnings } from '@spawnguard/internal/testing';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   ancestorsIn,
   childrenIn,
@@ -277,11 +278,11 @@ describe('tree helpers (pure)', () => {
 
 describe('validation', () => {
   it.each([
-    [{ timeoutMs: -1 }, RangeError, /timeoutMs must be a positive finite number of milliseconds, got -1/],
+    [{ timeoutMs: -1 }, RangeError, /timeoutMs must be a finite number of milliseconds > 0, got -1/],
     [{ timeoutMs: 0 }, RangeError, /got 0/],
     [{ timeoutMs: Number.NaN }, RangeError, /got NaN/],
     [{ timeoutMs: Number.POSITIVE_INFINITY }, RangeError, /got Infinity/],
-    [{ timeoutMs: '5' }, TypeError, /timeoutMs must be a number, got "5"/],
+    [{ timeoutMs: '5' }, TypeError, /timeoutMs must be a finite number of milliseconds > 0, got "5"/],
     [{ signal: 'nope' }, TypeError, /signal must be an AbortSignal, got "nope"/],
     ['fast', TypeError, /options must be an object/],
   ])('listProcesses(%j)', async (options, type, message) => {
@@ -293,7 +294,7 @@ describe('validation', () => {
     [-1, RangeError, /pid must be a non-negative integer, got -1/],
     [1.5, RangeError, /got 1.5/],
     [Number.NaN, RangeError, /got NaN/],
-    ['1', TypeError, /pid must be a number, got "1"/],
+    ['1', TypeError, /pid must be a non-negative integer, got "1"/],
   ])('pid %j', async (pid, type, message) => {
     await expect(processIdentity(pid as never)).rejects.toThrow(type);
     await expect(treeOf(pid as never)).rejects.toThrow(message);
@@ -321,7 +322,9 @@ describe('validation', () => {
 });
 
 describe('events', () => {
-  it('one list event per shared listing; a throwing listener breaks nothing', async () => {
+  it('one list event per shared listing; a throwing listener breaks nothing and is a coded warning', async () => {
+    const warnings = await captureWarnings();
+    onTestFinished(() => warnings.stop());
     fake.add(1, { ppid: 0 });
     const table = createProcessTable({ platform: 'linux', procRoot: fake.root });
     const seen: number[] = [];
@@ -339,5 +342,10 @@ describe('events', () => {
     expect(a).not.toBe(b);
     expect(seen).toEqual([2]);
     expect(all).toEqual(['list']);
+    await warnings.settled();
+    expect(warnings.list.map((w) => [w.code, w.event, w.package, (w.cause as Error).message])).toEqual([
+      ['SPAWNGUARD_LISTENER_ERROR', 'list', '@spawnguard/process-table', 'bad listener'],
+      ['SPAWNGUARD_LISTENER_ERROR', 'list', '@spawnguard/process-table', 'bad wildcard listener'],
+    ]);
   });
 });
