@@ -5,6 +5,7 @@ import {
   checkMs,
   checkObject,
   checkSignal,
+  MAX_TIMER_MS,
   show,
 } from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
@@ -88,7 +89,7 @@ export function checkMemoOptions<C>(options: ConnectionMemoOptions<C>): Connecti
     connectTimeoutMs:
       o.connectTimeoutMs === undefined
         ? undefined
-        : checkMs('connectTimeoutMs', o.connectTimeoutMs, { min: 0, minExclusive: true }),
+        : checkMs('connectTimeoutMs', o.connectTimeoutMs, { minExclusive: true, max: MAX_TIMER_MS }),
     events: checkEmitter<Emitter<ConnectionMemoEvents<C>>>('events', o.events, {
       hint: ' (with on, off and emit)',
       mittMap: false,

@@ -38,7 +38,9 @@ describe('options validation', () => {
 
   it.each(['5000', null, {}, true, 5n])('connectTimeoutMs %s of the wrong type is a TypeError', (bad) => {
     expect(build({ connect, close, connectTimeoutMs: bad })).toThrow(TypeError);
-    expect(build({ connect, close, connectTimeoutMs: bad })).toThrow(/connectTimeoutMs must be a finite number of milliseconds/);
+    expect(build({ connect, close, connectTimeoutMs: bad })).toThrow(
+      /connectTimeoutMs must be a finite number of milliseconds/,
+    );
   });
 
   it('accepts connectTimeoutMs undefined, fractional and the largest timer value', () => {

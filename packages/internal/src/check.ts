@@ -60,9 +60,9 @@ export function checkInteger(name: string, value: unknown, rule: Omit<NumberRule
   return checkNumber(name, value, { min: 0, ...rule, integer: true });
 }
 
-/** A duration: a finite number of milliseconds, by default from 0 to MAX_TIMER_MS. */
+/** A duration: a finite number of milliseconds, by default >= 0 (pass `max: MAX_TIMER_MS` for a timer's delay). */
 export function checkMs(name: string, value: unknown, rule: Omit<NumberRule, 'ms'> = {}): number {
-  return checkNumber(name, value, { min: 0, max: MAX_TIMER_MS, ...rule, ms: true });
+  return checkNumber(name, value, { min: 0, ...rule, ms: true });
 }
 
 /** A pid: a non-negative integer. */
