@@ -44,13 +44,15 @@ for (const name of suites) {
   for (let round = 0; round < repeats; round++) {
     for (const c of suite.cases) {
       if (runs[c.id][0]?.unavailable) continue; // its subject does not exist (yet): said once is enough
-      process.stderr.write(`  running ${c.id} (${round + 1}/${repeats}) ...\n`);
+      process.stderr.write(`  running ${c.id} (${round + 1}/${repeats}) ...`);
+      const started = performance.now();
       const out = execFileSync(process.execPath, [...(c.nodeArgs ?? []), join(here, 'lib', 'child.mjs'), name, c.id], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
         maxBuffer: 64 * 1024 * 1024,
         timeout: 10 * 60_000,
       });
+      process.stderr.write(` ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
       runs[c.id].push(JSON.parse(out.trim().split('\n').at(-1)));
     }
   }

@@ -3,7 +3,7 @@
 // processes started by SDK clients over stdio. Until `cli.js --help` lists `mcp`, every bridge
 // case fails its setup with EBENCHUNAVAILABLE, so it is reported as not measured (never faked).
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isBackend, serverConfig, stdioClient } from './mcp.mjs';
@@ -18,6 +18,11 @@ export class BenchUnavailableError extends Error {
 
 /** Throws BenchUnavailableError unless the worker CLI has an `mcp` command. */
 export async function requireBridge() {
+  // apps/worker/dist is rebuilt while people work (tsup empties it first): give a build in
+  // progress up to 60 s to put cli.js back before calling the bridge missing.
+  for (let waited = 0; !existsSync(workerCli) && waited < 60_000; waited += 500) {
+    await new Promise((r) => setTimeout(r, 500));
+  }
   let help = '';
   try {
     help = (await run(process.execPath, [workerCli, '--help'], { timeout: 30_000 })).stdout;

@@ -5,6 +5,7 @@
 // with proc.mjs and killed by pid at the end, on an error, or when the case process is signalled.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -180,6 +181,42 @@ export function fetchFloorClient(url) {
       });
       return (await res.json()).result;
     },
+  };
+}
+
+/** The same POST as `fetchFloorClient`, with node:http's `request` and a keep-alive agent. */
+export function httpRequestFloorClient(url) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let id = 0;
+  return {
+    callTool: ({ name, arguments: args }) =>
+      new Promise((resolve, reject) => {
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: ++id,
+          method: 'tools/call',
+          params: { name, arguments: args },
+        });
+        const req = request(
+          url,
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => {
+              text += d;
+            });
+            res.on('end', () => resolve(JSON.parse(text).result));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      }),
+    close: () => agent.destroy(),
   };
 }
 

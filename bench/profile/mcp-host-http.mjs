@@ -6,16 +6,27 @@
 //   host     bench/fixtures/mcp-host-server.mjs (@spawnguard/mcp-host + its backend);
 //   sdk-sse  fixtures/sdk-echo-server.mjs: the SDK's McpServer answering `echo` itself behind the
 //            same StreamableHTTPServerTransport (default SSE responses): no host, no backend;
-//   sdk-json the same with `enableJsonResponse: true`.
-// The client process is profiled the same way. Prints, per process, CPU per call split by
-// package / node internals, and the top functions by self time. Profiles stay in a temp folder
-// whose path is printed.
+//   sdk-json the same with `enableJsonResponse: true`;
+//   floor    fixtures/json-echo-server.mjs: node:http answering a fixed JSON-RPC result to a bare
+//            `fetch` POST (no MCP, no SDK on either side);
+//   floor-http the same POST with node:http's `request` (keep-alive agent) instead of fetch.
+// The client process is profiled the same way. Each kind runs in its own client process, the kinds
+// interleaved over 2 rounds (BENCH_REPEATS). Prints, for the last round, per process, CPU per call
+// split by package / node internals and the top functions by self time, then every round's p50,
+// calls/s and CPU per call (from /proc). Profiles stay in a temp folder whose path is printed.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { callOnce, EVERYTHING_BIN, httpClient, marker, serverConfig } from '../lib/mcp.mjs';
+import {
+  callOnce,
+  EVERYTHING_BIN,
+  fetchFloorClient,
+  httpClient,
+  httpRequestFloorClient,
+  serverConfig,
+} from '../lib/mcp.mjs';
 import { cpuMs, descendants, own, stopOwned } from '../lib/proc.mjs';
 
 // undici's fetch leaves one abort listener per request on the transport's signal until GC and
@@ -23,7 +34,9 @@ import { cpuMs, descendants, own, stopOwned } from '../lib/proc.mjs';
 const CALLS = Number(process.argv[2] ?? 1200);
 const WARMUP = 200;
 const here = import.meta.dirname;
-const out = mkdtempSync(join(tmpdir(), 'spawnguard-bench-profile-'));
+// The parent makes the folder; each per-kind child writes its profiles into it.
+const out = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'spawnguard-bench-profile-'));
+process.env.BENCH_PROFILE_DIR = out;
 
 function category(url, functionName) {
   if (!url) return functionName.startsWith('(') ? functionName : '(native: builtins, JSON, regexp)';
@@ -82,7 +95,9 @@ async function startServer(kind) {
           join(out, 'host-state'),
           JSON.stringify({ everything: serverConfig('everything') }),
         ]
-      : [join(here, '..', 'fixtures', 'sdk-echo-server.mjs'), kind === 'sdk-json' ? 'json' : 'sse'];
+      : kind.startsWith('floor')
+        ? [join(here, '..', 'fixtures', 'json-echo-server.mjs')]
+        : [join(here, '..', 'fixtures', 'sdk-echo-server.mjs'), kind === 'sdk-json' ? 'json' : 'sse'];
   const child = spawn(process.execPath, script, { stdio: ['pipe', 'pipe', 'inherit'] });
   own(child);
   const lines = [];
@@ -107,17 +122,66 @@ async function startServer(kind) {
     return nextLine();
   };
   const path = kind === 'host' ? '/mcp/everything' : '/mcp';
+  if (kind.startsWith('floor')) {
+    // json-echo-server takes no commands: its process is measured from /proc only.
+    return { child, command: async () => 'skipped', url: `http://127.0.0.1:${port}/` };
+  }
   return { child, command, url: `http://127.0.0.1:${port}${path}` };
 }
 
-const session = new Session();
-session.connect();
-await session.post('Profiler.enable');
+const KINDS = ['host', 'sdk-sse', 'sdk-json', 'floor', 'floor-http'];
+const [flag, only] = process.argv.slice(3);
 
+if (flag === '--kind') {
+  // One server kind, in this process only (one library per process, as in the suites).
+  console.log(`ROW ${JSON.stringify(await profileOne(only))}`);
+  process.exit(0);
+}
+
+// Every kind in its own client process, interleaved over ROUNDS rounds (noise shows as spread).
+const ROUNDS = Number(process.env.BENCH_REPEATS ?? 2);
 const rows = [];
-for (const kind of ['host', 'sdk-sse', 'sdk-json']) {
+for (let round = 0; round < ROUNDS; round++) {
+  for (const kind of KINDS) {
+    const child = spawn(process.execPath, [import.meta.filename, String(CALLS), '--kind', kind], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+    });
+    const code = await new Promise((r) => child.once('close', r));
+    if (code !== 0) throw new Error(`profile of ${kind} exited ${code}`);
+    const row = JSON.parse(text.slice(text.lastIndexOf('ROW ') + 4));
+    rows.push({ round: round + 1, ...row });
+    if (round === ROUNDS - 1) process.stdout.write(text.slice(0, text.lastIndexOf('ROW ')));
+  }
+}
+
+console.log(`\n${CALLS} calls each after ${WARMUP} warm-up calls, 1 client; CPU from /proc (10 ms ticks)`);
+console.log('| server | round | p50 | calls/s | client CPU/call | server process CPU/call | backend CPU/call |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.round - b.round)) {
+  console.log(
+    `| ${r.kind} | ${r.round} | ${r.p50.toFixed(2)} ms | ${r.callsPerSec.toFixed(0)} | ${r.clientUs} µs | ${r.serverUs} µs | ${r.kind === 'host' ? `${r.backendUs} µs` : '-'} |`,
+  );
+}
+console.log(`profiles of the last round: ${out}`);
+
+async function profileOne(kind) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
   const server = await startServer(kind);
-  const { client, close } = await httpClient(server.url);
+  const floors = { floor: fetchFloorClient, 'floor-http': httpRequestFloorClient };
+  let client;
+  let close;
+  if (floors[kind]) {
+    client = floors[kind](server.url);
+    close = async () => client.close?.();
+  } else {
+    ({ client, close } = await httpClient(server.url));
+  }
   for (let i = 0; i < WARMUP; i++) await callOnce(client);
   const backendPids = descendants(server.child.pid)
     .filter((d) => d.cmdline[1] === EVERYTHING_BIN)
@@ -143,24 +207,16 @@ for (const kind of ['host', 'sdk-sse', 'sdk-json']) {
   await close();
   await stopOwned(server.child.pid, { graceMs: 5000 });
   samples.sort((a, b) => a - b);
-  rows.push({
+  print(`${kind}: client process`, summarize(profile), CALLS);
+  if (!floors[kind]) {
+    print(`${kind}: server process`, summarize(JSON.parse(readFileSync(serverProfile, 'utf8'))), CALLS);
+  }
+  return {
     kind,
     p50: samples[Math.floor(samples.length / 2)],
     callsPerSec: (CALLS / wall) * 1000,
     clientUs: ((clientCpu.user + clientCpu.system) / CALLS).toFixed(0),
     serverUs: ((serverCpu * 1000) / CALLS).toFixed(0),
     backendUs: ((backendCpu * 1000) / CALLS).toFixed(0),
-  });
-  print(`${kind}: client process`, summarize(profile), CALLS);
-  print(`${kind}: server process`, summarize(JSON.parse(readFileSync(serverProfile, 'utf8'))), CALLS);
+  };
 }
-
-console.log(`\n${CALLS} calls each after ${WARMUP} warm-up calls, 1 client; CPU from /proc (10 ms ticks)`);
-console.log('| server | p50 | calls/s | client CPU/call | server process CPU/call | backend CPU/call |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-for (const r of rows) {
-  console.log(
-    `| ${r.kind} | ${r.p50.toFixed(2)} ms | ${r.callsPerSec.toFixed(0)} | ${r.clientUs} µs | ${r.serverUs} µs | ${r.kind === 'host' ? `${r.backendUs} µs` : '-'} |`,
-  );
-}
-console.log(`profiles: ${out} (marker ${marker})`);

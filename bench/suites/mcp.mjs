@@ -18,7 +18,9 @@ import {
 import { own } from '../lib/proc.mjs';
 
 export const title = 'MCP tool call (server-everything `echo`): direct stdio vs our host vs supergateway vs mcp-proxy';
-export const repeats = 3;
+// 13 cases, each in its own process with its own servers: 2 interleaved rounds keep the suite near
+// 2.5 minutes on this shared 2-core machine (BENCH_REPEATS=5 for a quiet machine).
+export const repeats = 2;
 // CPU per call (user + system, µs): in the bench process (the SDK clients; and the host itself in
 // the in-memory case) and in every other process of the case (proxy, bridges, backends). Wall time
 // on a loaded 2-core machine is mostly waiting for a core; CPU per call is what a core is spent on.
