@@ -21,11 +21,13 @@ export async function freePort() {
   return port;
 }
 
-const quote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
+export const quote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 
 /**
  * Runs the storm against one worker mode and returns the numbers for the before/after table plus
  * the raw storm result (for the HTML report). Everything it started is gone when it resolves.
+ * @param {{ naive: boolean, concurrency?: number, rounds?: number, signal?: AbortSignal,
+ *   onProgress?: (p: unknown) => void }} options
  */
 export async function runScenario({ naive, concurrency = 30, rounds = 1, signal, onProgress } = {}) {
   const home = mkdtempSync(join(tmpdir(), `spawnguard-demo-${naive ? 'naive' : 'guarded'}-`));
@@ -81,7 +83,7 @@ export async function runScenario({ naive, concurrency = 30, rounds = 1, signal,
 }
 
 /** Kills, by pid and start token, every process whose command line names this run's home. */
-async function killEverythingUnder(home) {
+export async function killEverythingUnder(home) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const mine = (await listProcesses()).filter((p) => p.pid !== process.pid && p.cmdline.some((a) => a === home));
     if (mine.length === 0) return;
@@ -89,6 +91,6 @@ async function killEverythingUnder(home) {
   }
 }
 
-function escapeRegExp(s) {
+export function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

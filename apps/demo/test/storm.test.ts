@@ -2,24 +2,11 @@
 // 3 rounds in a row on one home, then stop. Every invariant the demo claims must hold; the naive
 // worker must show the storm (otherwise the demo proves nothing).
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM module without types
 import { runScenario } from '../src/scenario.mjs';
-
-interface Scenario {
-  workersPeak: number;
-  helpersPeak: number;
-  workersStarted: number;
-  helpersStarted: number;
-  orphansAfterShutdown: number;
-  hooks: number;
-  hookExitCodes: Record<string, number>;
-  searchStatuses: Record<string, number>;
-  storm: { rounds: { peak: Record<string, number> }[]; overall: { launchers: { exitCodes: Record<string, number> } } };
-}
 
 describe('storm against apps/worker', () => {
   it('guarded, 50 concurrent launchers x 3 rounds: 1 worker, at most 1 helper, 0 orphans, every hook exit 0', async () => {
-    const s: Scenario = await runScenario({ naive: false, concurrency: 50, rounds: 3 });
+    const s = await runScenario({ naive: false, concurrency: 50, rounds: 3 });
     expect(s.hooks).toBe(150);
     expect(s.workersStarted).toBe(1);
     expect(s.workersPeak).toBe(1);
@@ -33,7 +20,7 @@ describe('storm against apps/worker', () => {
   }, 240_000);
 
   it('naive, 20 concurrent launchers: more than 1 worker at once and orphans after shutdown', async () => {
-    const s: Scenario = await runScenario({ naive: true, concurrency: 20 });
+    const s = await runScenario({ naive: true, concurrency: 20 });
     expect(s.workersPeak).toBeGreaterThan(1);
     expect(s.orphansAfterShutdown).toBeGreaterThan(0);
     // Hooks fail open even when the storm is raging.
