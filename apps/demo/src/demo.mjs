@@ -26,7 +26,7 @@ const progress = (label) => (p) => {
     );
 };
 const clearProgress = () => {
-  if (process.stderr.isTTY) process.stderr.write('\r'.padEnd(80) + '\r');
+  if (process.stderr.isTTY) process.stderr.write(`\r${' '.repeat(79)}\r`);
 };
 
 console.log(`spawnguard demo, 1/2 hooks: ${concurrency} concurrent launchers (hook + one search), then stop.\n`);
