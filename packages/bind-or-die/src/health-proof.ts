@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { show } from '@spawnguard/internal';
 
 /**
  * A name and a version in `/health` prove nothing: any local user can bind the port first and copy
@@ -34,10 +35,10 @@ function check({ secret, challenge, port }: HealthProofInput): void {
     throw new TypeError('secret must be a non-empty string or Uint8Array');
   }
   if (!isChallenge(challenge)) {
-    throw new TypeError(`challenge must be 32 to 128 lowercase hex characters, got ${JSON.stringify(challenge)}`);
+    throw new TypeError(`challenge must be 32 to 128 lowercase hex characters, got ${show(challenge)}`);
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(`port must be an integer from 1 to 65535, got ${String(port)}`);
+    throw new RangeError(`port must be an integer from 1 to 65535, got ${show(port)}`);
   }
 }
 

@@ -1,3 +1,7 @@
+export { bindOrDie } from './bind-or-die.js';
+export { LostBindError, NotASocketError } from './errors.js';
+export type { HealthProofInput } from './health-proof.js';
+export { createHealthProof, isChallenge, newChallenge, verifyHealthProof } from './health-proof.js';
 export type {
   BindOrDieEvents,
   BindOrDieOptions,
@@ -5,11 +9,8 @@ export type {
   LostInfo,
   SocketTarget,
   TcpTarget,
-} from './bind-or-die.js';
-export { bindOrDie, createBindOrDieEvents } from './bind-or-die.js';
-export { LostBindError, NotASocketError } from './errors.js';
-export type { HealthProofInput } from './health-proof.js';
-export { createHealthProof, isChallenge, newChallenge, verifyHealthProof } from './health-proof.js';
+} from './options.js';
+export { createBindOrDieEvents } from './options.js';
 export type {
   ExpectedIdentity,
   HealthIdentity,

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { checkMs, checkObject, checkSignal, show } from '@spawnguard/internal';
 import { newChallenge, verifyHealthProof } from './health-proof.js';
 
 /** What a spawnguard worker's `/health` answers with. */
@@ -184,10 +185,10 @@ function validateUrl(url: unknown): URL {
   try {
     parsed = url instanceof URL ? url : new URL(String(url));
   } catch {
-    throw new TypeError(`url must be an absolute http(s) URL, got ${JSON.stringify(url)}`);
+    throw new TypeError(`url must be an absolute http(s) URL, got ${show(url)}`);
   }
   if (typeof url !== 'string' && !(url instanceof URL)) {
-    throw new TypeError(`url must be a string or URL, got ${typeof url}`);
+    throw new TypeError(`url must be a string or URL, got ${show(url)}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new TypeError(`url must use http: or https:, got ${parsed.protocol}`);
@@ -197,15 +198,15 @@ function validateUrl(url: unknown): URL {
 
 function validateExpected(expected: unknown): asserts expected is ExpectedIdentity {
   if (typeof expected !== 'object' || expected === null) {
-    throw new TypeError(`expected must be { name, version?, instanceId? }, got ${String(expected)}`);
+    throw new TypeError(`expected must be { name, version?, instanceId? }, got ${show(expected)}`);
   }
   const e = expected as Record<string, unknown>;
   if (typeof e.name !== 'string' || e.name.length === 0) {
-    throw new TypeError(`expected.name must be a non-empty string, got ${JSON.stringify(e.name)}`);
+    throw new TypeError(`expected.name must be a non-empty string, got ${show(e.name)}`);
   }
   for (const key of ['version', 'instanceId'] as const) {
     if (e[key] !== undefined && typeof e[key] !== 'string') {
-      throw new TypeError(`expected.${key} must be a string, got ${JSON.stringify(e[key])}`);
+      throw new TypeError(`expected.${key} must be a string, got ${show(e[key])}`);
     }
   }
 }
@@ -215,17 +216,9 @@ function validateProbeOptions(options: unknown): {
   signal: AbortSignal | undefined;
   secret: string | Uint8Array | undefined;
 } {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`options must be an object, got ${String(options)}`);
-  }
-  const o = options as ProbeOptions;
-  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new RangeError(`timeoutMs must be a finite number > 0, got ${String(o.timeoutMs)}`);
-  }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new TypeError('signal must be an AbortSignal');
-  }
+  const o = checkObject('options', options) as ProbeOptions;
+  const timeoutMs = checkMs('timeoutMs', o.timeoutMs, { fallback: DEFAULT_TIMEOUT_MS, minExclusive: true });
+  const signal = checkSignal('signal', o.signal);
   const { secret } = o;
   if (
     secret !== undefined &&
@@ -234,5 +227,5 @@ function validateProbeOptions(options: unknown): {
   ) {
     throw new TypeError(`secret must be a non-empty string or Uint8Array, got ${typeof secret}`);
   }
-  return { timeoutMs, signal: o.signal, secret };
+  return { timeoutMs, signal, secret };
 }

@@ -132,7 +132,7 @@ describe('probeIdentity', () => {
     [
       'zero timeout',
       () => probeIdentity('http://127.0.0.1:1/', { name: 'x' }, { timeoutMs: 0 }),
-      /timeoutMs must be a finite number > 0, got 0/,
+      /timeoutMs must be a finite number of milliseconds > 0, got 0/,
     ],
     ['NaN timeout', () => probeIdentity('http://127.0.0.1:1/', { name: 'x' }, { timeoutMs: Number.NaN }), /got NaN/],
     ['bad signal', () => probeIdentity('http://127.0.0.1:1/', { name: 'x' }, { signal: 'x' as never }), /AbortSignal/],
