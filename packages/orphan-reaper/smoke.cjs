@@ -7,7 +7,17 @@ module.exports = async function smoke(m) {
   const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    await new Promise((r) => setTimeout(r, 500)); // let the grandchild start
+    // Wait (bounded) until the grandchild exists: a fixed sleep loses to a loaded machine.
+    const children = `/proc/${child.pid}/task/${child.pid}/children`;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      let text = '';
+      try {
+        text = require('node:fs').readFileSync(children, 'utf8').trim();
+      } catch {}
+      if (text !== '') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const result = await m.killTree(child.pid, { graceMs: 2000 });
     if (!result.terminated.includes(child.pid))
       throw new Error(`killTree did not terminate the child: ${JSON.stringify(result)}`);
