@@ -1,12 +1,13 @@
 // The before/after tables (text) and the side-by-side HTML report, for both scenarios.
 import { escapeHtml, renderTimelineSvg, timelinePeak } from '@spawnguard/storm';
 
+/** [label, value of a run, key row?] */
 const HOOK_ROWS = [
-  ['workers peak (concurrent)', (s) => s.workersPeak],
-  ['helpers peak (concurrent)', (s) => s.helpersPeak],
+  ['workers peak (concurrent)', (s) => s.workersPeak, true],
+  ['helpers peak (concurrent)', (s) => s.helpersPeak, true],
   ['workers started', (s) => s.workersStarted],
   ['helpers started', (s) => s.helpersStarted],
-  ['orphans after shutdown', (s) => s.orphansAfterShutdown],
+  ['orphans after shutdown', (s) => s.orphansAfterShutdown, true],
   ['hook exits', (s) => formatCounts(s.hookExitCodes)],
   ['hook p95 (whole process)', (s) => `${Math.round(s.hookP95Ms)} ms`],
   ['searches answered', (s) => `${s.searchStatuses['200'] ?? 0} / ${s.hooks}`],
@@ -22,8 +23,9 @@ function memory(s, series) {
   return `${series === 'servers' ? '' : `${m.count}x: `}${MB(m.rssBytes)}${pss}`;
 }
 
+/** [label, value of a run, key row?] */
 const MCP_ROWS = [
-  ['server processes peak (concurrent)', (s) => s.serversPeak],
+  ['server processes peak (concurrent)', (s) => s.serversPeak, true],
   ['server processes started', (s) => s.serversStarted],
   [
     'server processes left once the sessions are SIGKILLed',
@@ -33,6 +35,7 @@ const MCP_ROWS = [
   [
     'processes left at the end (guarded: after stop)',
     (s) => (s.mode === 'naive' ? `${s.leftAtEnd} (nothing to stop)` : s.leftAtEnd),
+    true,
   ],
   ['tool calls answered', (s) => `${s.callsOk} / ${s.callsExpected}`],
   [
@@ -53,9 +56,10 @@ export function formatCounts(counts) {
     .join(', ');
 }
 
+/** [label, naive, guarded, key]: `key` rows carry the point of the table (bold in markdown). */
 export function comparisonRows(naive, guarded) {
   const rows = naive.scenario === 'mcp' ? MCP_ROWS : HOOK_ROWS;
-  return rows.map(([label, get]) => [label, String(get(naive)), String(get(guarded))]);
+  return rows.map(([label, get, key = false]) => [label, String(get(naive)), String(get(guarded)), key]);
 }
 
 const headersOf = (naive) => (naive.scenario === 'mcp' ? MCP_HEADERS : HOOK_HEADERS);
@@ -76,7 +80,9 @@ export function formatMarkdown(naive, guarded) {
       .map((h) => (h.startsWith('--') ? `\`${h}\`` : h))
       .join(' | ')} |`,
     '| --- | ---: | ---: |',
-    ...comparisonRows(naive, guarded).map(([label, a, b]) => `| ${cell(label)} | ${cell(a)} | ${cell(b)} |`),
+    ...comparisonRows(naive, guarded).map(
+      ([label, a, b, key]) => `| ${cell(label)} | ${cell(a)} | ${key ? `**${cell(b)}**` : cell(b)} |`,
+    ),
   ].join('\n');
 }
 
