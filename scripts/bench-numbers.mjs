@@ -35,13 +35,15 @@ const NOTES = {
 const AFTER = {
   'packages/mcp-host':
     'Where the time goes: routing costs nothing measurable (in memory, through `host.connect()`, the host adds ' +
-    '0.00–0.01 ms to the p50 of a direct stdio connection, at the same CPU per call). Over Streamable HTTP the ' +
-    "cost is the SDK's HTTP transports on both ends: on this machine about 2.5 ms of CPU per call in the server " +
-    "transport and 3 ms or more in the SDK's client, against 0.6 ms for a whole direct stdio call, client and " +
-    'server ([profile and numbers](../../bench/README.md#where-our-hosts-http-time-goes)). ' +
+    '0.00–0.01 ms to the p50 of a direct stdio connection, at the same CPU per call). Over HTTP the host speaks ' +
+    "Streamable HTTP on node:http itself (the SDK's server transport cost about 2.5 ms of CPU per call here, " +
+    'mostly converting node requests to web Requests and back); what is left is mostly the client: the SDK\'s HTTP ' +
+    'client costs 3 ms or more of CPU per call, and a bare `fetch` to a no-op node:http server is already ~0.5 ms ' +
+    'slower than a whole direct stdio call, so no HTTP host meets a 0.5 ms added-latency target with that client ' +
+    '([profile and numbers](../../bench/README.md#where-our-hosts-http-time-goes)). ' +
     'What the tests prove: 20 concurrent sessions on one server run on exactly one backend process; the hot ' +
     'path is one `JSON.parse` per backend line, one map lookup per response or progress notification, and one ' +
-    "`JSON.stringify` per message to the backend (the session side is the SDK transport's own parse and serialize).",
+    '`JSON.stringify` per message each way.',
 };
 
 const fmt = (v, unit) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Clock } from './events.js';
+import { HttpSessionTransport, replyError } from './http-transport.js';
 import type { SessionTransport } from './session.js';
 
 interface HostLink {
@@ -12,33 +12,17 @@ interface HostLink {
 
 interface Entry {
   server: string;
-  transport: StreamableHTTPServerTransport;
+  transport: HttpSessionTransport;
   /** HTTP requests of this session still open (a GET stream counts while it is open). */
   active: number;
   expiry: unknown;
 }
 
-/**
- * The SDK's HTTP transport (and the web-request adapter under it) costs a daemon ~4 MB of heap: it
- * is loaded with the first HTTP session, not at import, so a host used only in-process (connect())
- * never pays for it.
- */
-let transportModule: Promise<typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js')> | null = null;
-const loadTransport = () => {
-  transportModule ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js');
-  return transportModule;
-};
-
-function reply(res: ServerResponse, status: number, code: number, message: string): void {
-  if (res.headersSent) return;
-  const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
+const reply = (res: ServerResponse, status: number, code: number, message: string) =>
+  replyError(res, status, code, message);
 
 /**
- * Streamable HTTP sessions: one SDK `StreamableHTTPServerTransport` per session, found by its
- * `Mcp-Session-Id`. A session with no open request or stream for `sessionIdleMs` is closed.
+ * Streamable HTTP sessions: one `HttpSessionTransport` per session, found by its `Mcp-Session-Id`. A session with no open request or stream for `sessionIdleMs` is closed.
  */
 export class HttpSessions {
   readonly #sessions = new Map<string, Entry>();
@@ -68,12 +52,10 @@ export class HttpSessions {
     if (req.method !== 'POST') {
       return reply(res, 400, -32000, 'Bad Request: no Mcp-Session-Id header; start a session with an initialize POST');
     }
-    const { StreamableHTTPServerTransport } = await loadTransport();
-    if (this.host.closed()) return reply(res, 503, -32000, 'the MCP host is closing');
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      maxRequestBodySize: this.maxBodyBytes,
-      onsessioninitialized: (sessionId): void | Promise<void> => {
+    const transport: HttpSessionTransport = new HttpSessionTransport({
+      newSessionId: randomUUID,
+      maxBodyBytes: this.maxBodyBytes,
+      onSessionInitialized: (sessionId) => {
         const entry: Entry = { server, transport, active: 0, expiry: null };
         this.#sessions.set(sessionId, entry);
         this.#track(sessionId, entry, res);
@@ -81,9 +63,9 @@ export class HttpSessions {
           this.host.connect(server, transport, sessionId, () => this.#forget(sessionId, entry));
         } catch {
           // The server was removed, or the host is closing, while the body was read: the transport
-          // answers 404 once it is closed.
+          // answers 404 now that it is closed.
           this.#forget(sessionId, entry);
-          return transport.close();
+          void transport.close();
         }
       },
     });
