@@ -1,8 +1,7 @@
 /* biome-ignore-all lint/suspicious/noExplicitAny: the test reads arbitrary JSON-RPC messages */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -21,14 +20,8 @@ import {
   waitFor,
   workerArgs,
 } from './helpers.js';
+import { EVERYTHING, MEMORY } from './mcp-servers.js';
 
-const require = createRequire(import.meta.url);
-function binOf(pkg: string): string {
-  const manifest = require.resolve(`${pkg}/package.json`);
-  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: string | Record<string, string> };
-  return join(dirname(manifest), typeof bin === 'string' ? bin : Object.values(bin)[0]!);
-}
-const EVERYTHING = binOf('@modelcontextprotocol/server-everything');
 /** mcp-host's recording fixture: an MCP server that appends every message it receives to RECORD_FILE. */
 const RECORDER = join(
   import.meta.dirname,
@@ -41,7 +34,6 @@ const RECORDER = join(
   'fixtures',
   'recorder.mjs',
 );
-const MEMORY = binOf('@modelcontextprotocol/server-memory');
 
 let home = '';
 const clients: Client[] = [];

@@ -1,7 +1,6 @@
 /* biome-ignore-all lint/suspicious/noExplicitAny: the test reads arbitrary JSON answers */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,15 +20,7 @@ import {
   waitFor,
   workerArgs,
 } from './helpers.js';
-
-const require = createRequire(import.meta.url);
-function binOf(pkg: string): string {
-  const manifest = require.resolve(`${pkg}/package.json`);
-  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: string | Record<string, string> };
-  return join(dirname(manifest), typeof bin === 'string' ? bin : Object.values(bin)[0]!);
-}
-const EVERYTHING = binOf('@modelcontextprotocol/server-everything');
-const MEMORY = binOf('@modelcontextprotocol/server-memory');
+import { EVERYTHING, MEMORY } from './mcp-servers.js';
 
 let home = '';
 const clients: Client[] = [];
