@@ -1,11 +1,9 @@
 import { hostname as osHostname } from 'node:os';
-import { resolve } from 'node:path';
+import { checkOptions, checkSignal, checkString, safeEmit } from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
-import { safeEmit } from './emit.js';
-import { requireHostname } from './ensure-singleton.js';
-import type { SpawnMutexEvents } from './events.js';
+import { PACKAGE, type SpawnMutexEvents } from './events.js';
 import { attemptLock } from './lock.js';
-import { MIN_STALE_MS, optionalEvents, optionalSignal, requireMs, requireObject, requireString } from './validate.js';
+import { checkEvents, checkLockPath, checkStaleMs } from './options.js';
 
 export interface AcquireSpawnLockOptions {
   /** Default 10000, min 2000. */
@@ -25,19 +23,19 @@ export async function acquireSpawnLock(
   lockPath: string,
   options: AcquireSpawnLockOptions = {},
 ): Promise<(() => Promise<void>) | null> {
-  const path = resolve(requireString('lockPath', lockPath));
-  const o = requireObject('options', options);
-  const staleMs = o.staleMs === undefined ? 10_000 : requireMs('staleMs', o.staleMs, MIN_STALE_MS);
-  const signal = optionalSignal(o.signal);
-  const events = optionalEvents(o.events);
-  const hostname = o.hostname === undefined ? osHostname() : requireHostname(o.hostname);
+  const path = checkLockPath(lockPath);
+  const o = checkOptions('options', options);
+  const staleMs = checkStaleMs(o.staleMs);
+  const signal = checkSignal('signal', o.signal);
+  const events = checkEvents(o.events);
+  const hostname = o.hostname === undefined ? osHostname() : checkString('hostname', o.hostname);
   signal?.throwIfAborted();
   const started = Date.now();
   const attempt = await attemptLock({ lockPath: path, lockDir: `${path}.lock`, staleMs, hostname, events, started });
   if (attempt.acquired) {
-    safeEmit(events, 'lockAcquired', { lockPath: path, elapsedMs: Date.now() - started });
+    safeEmit(PACKAGE, events, 'lockAcquired', { lockPath: path, elapsedMs: Date.now() - started });
     return attempt.release;
   }
-  safeEmit(events, 'lockBusy', { lockPath: path, owner: attempt.owner, elapsedMs: Date.now() - started });
+  safeEmit(PACKAGE, events, 'lockBusy', { lockPath: path, owner: attempt.owner, elapsedMs: Date.now() - started });
   return null;
 }

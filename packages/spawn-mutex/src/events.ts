@@ -2,6 +2,8 @@ import type { Emitter } from 'mitt';
 import mitt from 'mitt';
 import type { OwnerRecord } from './owner.js';
 
+export const PACKAGE = '@spawnguard/spawn-mutex';
+
 export type EnsureOutcome = 'already-running' | 'spawned' | 'waited';
 
 /** Every payload names the lock; events are emitted after the state they report has changed. */

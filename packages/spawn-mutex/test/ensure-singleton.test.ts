@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { captureWarnings } from '@spawnguard/internal/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   acquireSpawnLock,
@@ -214,20 +215,30 @@ describe('ensureSingleton', () => {
     await expect(ensureSingleton(throwing.options)).rejects.toMatchObject({ code: 'ESPAWNTIMEOUT' });
   });
 
-  it('a throwing event listener breaks neither the call nor the other listeners', async () => {
+  it('a throwing event listener breaks neither the call nor the other listeners; it is a coded process warning', async () => {
     const { events, options } = await setup();
+    const bug = new Error('listener bug');
     events.on('lockAcquired', () => {
-      throw new Error('listener bug');
+      throw bug;
     });
     const other = vi.fn();
     events.on('lockAcquired', other);
-    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const warnings = await captureWarnings();
     try {
       expect((await ensureSingleton(options)).outcome).toBe('spawned');
       expect(other).toHaveBeenCalledTimes(1);
-      expect(warning).toHaveBeenCalledWith(expect.stringContaining('listener bug'), 'SpawnguardSpawnMutexWarning');
+      await warnings.settled();
+      expect(warnings.list).toEqual([
+        expect.objectContaining({
+          name: 'SpawnguardWarning',
+          code: 'SPAWNGUARD_LISTENER_ERROR',
+          event: 'lockAcquired',
+          package: '@spawnguard/spawn-mutex',
+          cause: bug,
+        }),
+      ]);
     } finally {
-      warning.mockRestore();
+      warnings.stop();
     }
   });
 });
@@ -354,11 +365,11 @@ describe('bad input', () => {
     [
       'lockPath missing',
       { ...base(), lockPath: undefined },
-      /lockPath must be a non-empty path string, got undefined/,
+      /lockPath must be a non-empty string, got undefined/,
       TypeError,
     ],
-    ['lockPath empty', { ...base(), lockPath: '' }, /lockPath must be a non-empty path string, got ""/, TypeError],
-    ['lockPath with NUL', { ...base(), lockPath: 'a\0b' }, /lockPath must be/, TypeError],
+    ['lockPath empty', { ...base(), lockPath: '' }, /lockPath must be a non-empty string, got ""/, TypeError],
+    ['lockPath with NUL', { ...base(), lockPath: 'a\0b' }, /lockPath must not contain NUL bytes/, TypeError],
     ['isHealthy not a function', { ...base(), isHealthy: true }, /isHealthy must be a function, got true/, TypeError],
     [
       'spawn not a function',
@@ -369,8 +380,8 @@ describe('bad input', () => {
     [
       'waitTimeoutMs missing',
       { ...base(), waitTimeoutMs: undefined },
-      /waitTimeoutMs must be a finite number of ms >= 1, got undefined/,
-      RangeError,
+      /waitTimeoutMs must be a finite number of milliseconds >= 1, got undefined/,
+      TypeError,
     ],
     ['waitTimeoutMs negative', { ...base(), waitTimeoutMs: -1 }, /waitTimeoutMs .* got -1/, RangeError],
     ['waitTimeoutMs NaN', { ...base(), waitTimeoutMs: Number.NaN }, /waitTimeoutMs .* got NaN/, RangeError],
@@ -379,10 +390,10 @@ describe('bad input', () => {
     [
       'staleMs below the minimum',
       { ...base(), staleMs: 1000 },
-      /staleMs must be a finite number of ms >= 2000, got 1000/,
+      /staleMs must be a finite number of milliseconds >= 2000, got 1000/,
       RangeError,
     ],
-    ['staleMs string', { ...base(), staleMs: '10s' }, /staleMs .* got "10s"/, RangeError],
+    ['staleMs string', { ...base(), staleMs: '10s' }, /staleMs .* got "10s"/, TypeError],
     [
       'breaker without execute',
       { ...base(), breaker: {} },
@@ -401,7 +412,7 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['lockPath', () => acquireSpawnLock(42 as never), /lockPath must be a non-empty path string, got 42/],
+    ['lockPath', () => acquireSpawnLock(42 as never), /lockPath must be a non-empty string, got 42/],
     ['options', () => acquireSpawnLock('/tmp/x', null as never), /options must be an object, got null/],
     ['staleMs', () => acquireSpawnLock('/tmp/x', { staleMs: -5 }), /staleMs .* got -5/],
     ['signal', () => acquireSpawnLock('/tmp/x', { signal: 1 as never }), /signal must be an AbortSignal/],
