@@ -109,7 +109,13 @@ class Bridge {
       );
       return;
     }
-    void this.#handle(message as Message);
+    this.#handle(message as Message).catch((error: unknown) => {
+      // Never a crash, never a silent drop: a request that hit a bug still gets an answer.
+      const id = (message as Message).id;
+      if (typeof (message as Message).method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
+        this.#reply(id, CODE.host, `spawnguard bridge error: ${(error as Error).message}`);
+      }
+    });
   }
 
   async #handle(message: Message): Promise<void> {
@@ -177,13 +183,25 @@ class Bridge {
     }
     const client = this.#newClient(ready.token);
     let ok = false;
-    await this.#post(client, message, (reply) => {
-      if (reply.id === message.id && reply.result) {
-        ok = true;
-        client.protocolVersion = String((reply.result as { protocolVersion?: unknown }).protocolVersion ?? '');
-      }
-      this.#write(reply);
-    });
+    let answered = false;
+    try {
+      await this.#post(client, message, (reply) => {
+        if (reply.id === message.id) answered = true;
+        if (reply.id === message.id && reply.result) {
+          ok = true;
+          client.protocolVersion = String((reply.result as { protocolVersion?: unknown }).protocolVersion ?? '');
+        }
+        this.#write(reply);
+      });
+    } catch (error) {
+      // 404 (no such server at the worker), 401 (token changed under us), or the worker went away.
+      if (!answered)
+        this.#reply(
+          message.id,
+          CODE.host,
+          `cannot open MCP server "${this.name}" through spawnguard: ${(error as Error).message}`,
+        );
+    }
     if (ok) {
       this.#hello = message;
       this.#openStream(client);

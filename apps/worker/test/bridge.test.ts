@@ -343,5 +343,20 @@ describe('bad input on the bridge\u2019s stdin', () => {
     child.stdin!.end();
     await waitFor('bridge exits', () => child.exitCode !== null, 3000);
     expect(child.exitCode).toBe(0);
+
+    // A server name the worker does not host: initialize gets an error naming it, the bridge lives on.
+    const unknown = spawn(process.execPath, [CLI, 'mcp', 'nope', ...workerArgs(home, port)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    raw.push(unknown);
+    let out = '';
+    unknown.stdout!.on('data', (d) => (out += d));
+    unknown.stdin!.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`,
+    );
+    await waitFor('an answer', () => out.includes('"id":1'), 30_000);
+    expect(JSON.parse(out.trim())).toMatchObject({ id: 1, error: { code: -32000 } });
+    expect(out).toMatch(/no MCP server named \\"nope\\"/);
+    expect(unknown.exitCode).toBe(null);
   }, 90_000);
 });
