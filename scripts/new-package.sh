@@ -58,6 +58,8 @@ import { sharedTestConfig } from '../../scripts/vitest-shared.ts';
 export default defineConfig(sharedTestConfig(import.meta.dirname));
 TS
 [ -f "$dir/src/index.ts" ] || echo "export {};" > "$dir/src/index.ts"
+# The licence text ships in the tarball (the gate checks it).
+cp "$(dirname "$0")/../LICENSE" "$dir/LICENSE"
 # Registry metadata (repository with directory, homepage, bugs, keywords, files with CHANGELOG.md).
 node "$(dirname "$0")/package-metadata.mjs" "$dir"
 echo "scaffolded $dir"
