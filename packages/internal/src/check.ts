@@ -98,7 +98,9 @@ export function checkFunction<F>(name: string, value: unknown, what = 'a functio
   return value as F;
 }
 
-export function checkBoolean(name: string, value: unknown): boolean {
+/** A boolean; `fallback`, when given, for undefined. */
+export function checkBoolean(name: string, value: unknown, fallback?: boolean): boolean {
+  if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${show(value)}`);
   return value;
 }

@@ -1,6 +1,7 @@
 import mitt from 'mitt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  checkBoolean,
   checkEmitter,
   checkFunction,
   checkInteger,
@@ -79,6 +80,9 @@ describe('option checks: (name, value, ...) and a message naming both', () => {
     expect(() => checkString('path', 'a\0b')).toThrow(
       new TypeError('path must not contain NUL bytes, got "a\\u0000b"'),
     );
+    expect(checkBoolean('dryRun', undefined, false)).toBe(false);
+    expect(() => checkBoolean('dryRun', undefined)).toThrow(new TypeError('dryRun must be a boolean, got undefined'));
+    expect(() => checkBoolean('dryRun', 1, false)).toThrow(new TypeError('dryRun must be a boolean, got 1'));
     expect(() => checkFunction('spawn', 1)).toThrow(new TypeError('spawn must be a function, got 1'));
     expect(checkSignal('signal', undefined)).toBeUndefined();
     expect(() => checkSignal('signal', {})).toThrow(new TypeError('signal must be an AbortSignal, got an object'));

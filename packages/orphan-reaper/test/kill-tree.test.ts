@@ -227,12 +227,12 @@ describe('killTree refuses protected processes before signalling anything', () =
 describe('killTree option validation', () => {
   it.each([
     [-1, {}, RangeError, /pid must be a non-negative integer, got -1/],
-    ['12', {}, TypeError, /pid must be a number, got "12"/],
-    [12, { graceMs: -5 }, RangeError, /graceMs must be a non-negative finite number of milliseconds, got -5/],
+    ['12', {}, TypeError, /pid must be a non-negative integer, got "12"/],
+    [12, { graceMs: -5 }, RangeError, /graceMs must be a finite number of milliseconds >= 0, got -5/],
     [12, { graceMs: Number.NaN }, RangeError, /got NaN/],
     [12, { graceMs: Number.POSITIVE_INFINITY }, RangeError, /got Infinity/],
-    [12, { graceMs: '1s' }, TypeError, /graceMs must be a number of milliseconds, got "1s"/],
-    [12, { startToken: 5 }, TypeError, /startToken must be a non-empty string, got number 5/],
+    [12, { graceMs: '1s' }, TypeError, /graceMs must be a finite number of milliseconds >= 0, got "1s"/],
+    [12, { startToken: 5 }, TypeError, /startToken must be a non-empty string, got 5/],
     [12, { startToken: '' }, TypeError, /startToken must be a non-empty string/],
     [12, { signal: {} }, TypeError, /signal must be an AbortSignal/],
     [12, { force: 'yes' }, TypeError, /force must be a boolean, got "yes"/],
@@ -240,7 +240,7 @@ describe('killTree option validation', () => {
       12,
       { force: true, graceMs: 3000 },
       TypeError,
-      /graceMs cannot be combined with force: true .*got graceMs number 3000/,
+      /graceMs cannot be combined with force: true .*got graceMs 3000/,
     ],
     [12, 'fast', TypeError, /options must be an object, got "fast"/],
   ])('killTree(%j, %j)', async (pid, options, type, message) => {

@@ -1,5 +1,6 @@
+import { captureWarnings } from '@spawnguard/internal/testing';
 import { descendantsIn, type ProcessInfo } from '@spawnguard/process-table';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createReaper, type RunCommand, type TableLike, taskkillArgs } from '../src/index.js';
 
 /**
@@ -243,7 +244,9 @@ describe('macOS branch (signals, identity checked through one listing)', () => {
 });
 
 describe('events', () => {
-  it('a throwing listener breaks neither the kill nor the other listeners', async () => {
+  it('a throwing listener breaks neither the kill nor the other listeners; it is a coded process warning', async () => {
+    const warnings = await captureWarnings();
+    onTestFinished(() => warnings.stop());
     const uid = process.getuid?.() ?? 501;
     const sim = simulated('darwin', [proc(1, 0, { uid: 0 }), proc(me, 1, { uid }), proc(900, 1, { uid })]);
     const kill = (pid: number, sig: NodeJS.Signals | 0) => {
@@ -260,6 +263,15 @@ describe('events', () => {
     const result = await reaper.reap({ match: /spawnguard-sim/, orphansOnly: false, graceMs: 100 });
     expect(result.killed.map((p) => p.pid)).toEqual([900]);
     expect(seen).toEqual(['skipped 1 pid<=1', `skipped ${me} self`, 'signal 900 SIGTERM', 'killed 900 SIGTERM']);
+    await warnings.settled();
+    expect(warnings.list.map((w) => [w.code, w.event, w.package, (w.cause as Error).message])).toEqual(
+      ['skipped', 'skipped', 'signal', 'killed'].map((event) => [
+        'SPAWNGUARD_LISTENER_ERROR',
+        event,
+        '@spawnguard/orphan-reaper',
+        'bad listener',
+      ]),
+    );
   });
 });
 
@@ -268,8 +280,8 @@ describe('createReaper validation', () => {
     [{ table: {} }, TypeError, /table must provide listProcesses and isSameProcess/],
     [{ kill: 'x' }, TypeError, /kill must be a function/],
     [{ runCommand: 3 }, TypeError, /runCommand must be a function/],
-    [{ pollIntervalMs: -1 }, RangeError, /pollIntervalMs must be a non-negative finite number of milliseconds, got -1/],
-    [{ pollIntervalMs: 0 }, RangeError, /pollIntervalMs must be positive, got 0/],
+    [{ pollIntervalMs: -1 }, RangeError, /pollIntervalMs must be a finite number of milliseconds > 0, got -1/],
+    [{ pollIntervalMs: 0 }, RangeError, /pollIntervalMs must be a finite number of milliseconds > 0, got 0/],
     ['x', TypeError, /options must be an object/],
   ])('%j', (options, type, message) => {
     expect(() => createReaper(options as never)).toThrow(type);
