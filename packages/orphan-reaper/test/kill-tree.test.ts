@@ -236,12 +236,7 @@ describe('killTree option validation', () => {
     [12, { startToken: '' }, TypeError, /startToken must be a non-empty string/],
     [12, { signal: {} }, TypeError, /signal must be an AbortSignal/],
     [12, { force: 'yes' }, TypeError, /force must be a boolean, got "yes"/],
-    [
-      12,
-      { force: true, graceMs: 3000 },
-      TypeError,
-      /graceMs cannot be combined with force: true .*got graceMs 3000/,
-    ],
+    [12, { force: true, graceMs: 3000 }, TypeError, /graceMs cannot be combined with force: true .*got graceMs 3000/],
     [12, 'fast', TypeError, /options must be an object, got "fast"/],
   ])('killTree(%j, %j)', async (pid, options, type, message) => {
     const error = await killTree(pid as never, options as never).catch((e: unknown) => e);
