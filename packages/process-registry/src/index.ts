@@ -9,7 +9,7 @@ export type {
 } from './api.js';
 export { RegistryClosedError, RegistryFileError, RegistryNotOwnedError } from './errors.js';
 export { FORMAT, VERSION } from './file.js';
-export { openRegistry } from './registry.js';
+export { openRegistry } from './open.js';
 export { planSpawnOptions, type RegistrySpawnOptions } from './spawn-options.js';
 export type {
   ClaimedEvent,

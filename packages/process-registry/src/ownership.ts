@@ -1,6 +1,14 @@
+import { safeEmit, untilAborted } from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
-import { safeEmit } from './emit.js';
-import type { Entry, LeftoversResult, NotOwnedReason, OwnerRecord, Ownership, RegistryEvents } from './types.js';
+import {
+  type Entry,
+  type LeftoversResult,
+  type NotOwnedReason,
+  type OwnerRecord,
+  type Ownership,
+  PACKAGE,
+  type RegistryEvents,
+} from './types.js';
 import { sameOwner, type Verdict } from './verdict.js';
 
 /** How one claim runs: how long it waits for a live owner, how often it looks, how it reaps leftovers. */
@@ -110,7 +118,7 @@ export class OwnershipKeeper {
         const s = this.#state;
         const owner = s.state === 'not-owned' || s.state === 'waiting' || s.state === 'claiming' ? s.owner : null;
         this.#notClaimed('claim-failed', owner, this.#pending, performance.now(), true);
-        safeEmit(this.host.events, 'claimError', { path: this.host.path, error });
+        safeEmit(PACKAGE, this.host.events, 'claimError', { path: this.host.path, error });
         throw error;
       })
       .finally(() => {
@@ -134,7 +142,7 @@ export class OwnershipKeeper {
         () => null,
         (error: unknown) => error,
       );
-      const error = signal ? await abortable(settled, signal) : await settled;
+      const error = await untilAborted(settled, signal);
       if (error && rethrow) throw error;
     } finally {
       this.#countWaiter(-1);
@@ -196,7 +204,7 @@ export class OwnershipKeeper {
     this.#pending = [];
     this.#lastLeftovers = leftovers;
     this.#set({ state: 'owned', since: this.host.now(), previousOwner });
-    safeEmit(this.host.events, 'claimed', {
+    safeEmit(PACKAGE, this.host.events, 'claimed', {
       path: this.host.path,
       previousOwner: previousOwner && { ...previousOwner },
       waitedMs: Math.round(performance.now() - started),
@@ -210,7 +218,11 @@ export class OwnershipKeeper {
     if (s.state === 'waiting' && sameOwner(s.owner, owner)) return;
     const now = this.host.now();
     this.#set({ state: 'waiting', owner, since: now, until: now + Math.round(leftMs) });
-    safeEmit(this.host.events, 'ownerWait', { path: this.host.path, owner: { ...owner }, waitMs: Math.round(leftMs) });
+    safeEmit(PACKAGE, this.host.events, 'ownerWait', {
+      path: this.host.path,
+      owner: { ...owner },
+      waitMs: Math.round(leftMs),
+    });
   }
 
   #notClaimed(
@@ -232,7 +244,7 @@ export class OwnershipKeeper {
     if (unchanged) this.#state = { ...s, retryAt };
     else {
       this.#set({ state: 'not-owned', reason, owner, since: now, retryAt });
-      safeEmit(this.host.events, 'notClaimed', {
+      safeEmit(PACKAGE, this.host.events, 'notClaimed', {
         path: this.host.path,
         reason,
         owner: owner && { ...owner },
@@ -252,7 +264,7 @@ export class OwnershipKeeper {
 
   #set(next: Ownership): void {
     this.#state = next;
-    safeEmit(this.host.events, 'ownership', this.state);
+    safeEmit(PACKAGE, this.host.events, 'ownership', this.state);
   }
 
   #clearRetry(): void {
@@ -280,22 +292,4 @@ export class OwnershipKeeper {
     if (this.#waiters > 0) this.#poll.timer.ref();
     else this.#poll.timer.unref();
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -1,71 +1,28 @@
-import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
-import { hostname } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { checkOptions, checkSignal, checkString, safeEmit } from '@spawnguard/internal';
 import { killTree } from '@spawnguard/orphan-reaper';
-import { processIdentity } from '@spawnguard/process-table';
-import mitt, { type Emitter } from 'mitt';
-import type { ClaimOptions, OpenRegistryOptions, Registry, ShutdownOptions, SpawnResult, StopOptions } from './api.js';
-import { safeEmit } from './emit.js';
+import type { Emitter } from 'mitt';
+import type { ClaimOptions, Registry, ShutdownOptions, SpawnResult, StopOptions } from './api.js';
+import { checkSpawnArgs, startChild } from './child.js';
 import { notOwnedError, RegistryClosedError } from './errors.js';
 import { OwnershipKeeper, type TakeoverSettings } from './ownership.js';
 import { planSpawnOptions, processGroupOf, type RegistrySpawnOptions } from './spawn-options.js';
-import { IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
+import { stopMany } from './stop.js';
 import { copy, newestFirst, RegistryStore } from './store.js';
-import type {
-  Entry,
-  LeftoversResult,
-  OwnerRecord,
-  Ownership,
-  RegistryEvents,
-  RegistryState,
-  StopResult,
-} from './types.js';
 import {
-  checkClaimOptions,
-  checkEmitter,
-  checkFunction,
-  checkObject,
-  checkOwner,
-  checkPath,
-  checkShutdownOptions,
-  checkSignal,
-  checkStopOptions,
-  checkString,
-  checkTakeover,
-  type StopSettings,
-  show,
-} from './validate.js';
-import { bootIdOf } from './verdict.js';
+  type Entry,
+  type LeftoversResult,
+  type OwnerRecord,
+  type Ownership,
+  PACKAGE,
+  type RegistryEvents,
+  type RegistryState,
+  type StopResult,
+} from './types.js';
+import { checkClaimOptions, checkShutdownOptions, checkStopOptions, type StopSettings } from './validate.js';
 
-/**
- * Opens (or creates) the registry at `path`. Async because the default owner identity (this
- * process's start token) and the previous owner's liveness are read from the process table. It
- * never waits for another process: with `takeover`, a wait or a leftovers reap goes on in the
- * background (ownership 'waiting' / 'claiming') and spawn() joins it.
- */
-export async function openRegistry(path: string, options: OpenRegistryOptions = {}): Promise<Registry> {
-  checkPath('path', path);
-  const opts = checkObject('options', options);
-  const signal = checkSignal('options.signal', opts.signal);
-  const now = checkFunction<() => number>('options.now', opts.now) ?? Date.now;
-  const events = checkEmitter(opts.events) ?? mitt<RegistryEvents>();
-  const takeover = checkTakeover(opts.takeover);
-  signal?.throwIfAborted();
-  const me = await processIdentity(process.pid, { signal, timeoutMs: IDENTITY_TIMEOUT_MS });
-  if (!me && opts.owner === undefined) {
-    throw new Error(`cannot read this process's own identity (pid ${process.pid}); pass options.owner`);
-  }
-  const owner =
-    opts.owner === undefined
-      ? { pid: me!.pid, startToken: me!.startToken, hostname: hostname() }
-      : checkOwner(opts.owner);
-  // Start tokens carry the boot id on Linux only: elsewhere a hostname is all a file says about its host.
-  const bootId = process.platform === 'linux' && me ? bootIdOf(me.startToken) : null;
-  const registry = new ProcessRegistry(path, owner, now, events, takeover, bootId);
-  await registry.open(signal);
-  return registry;
-}
-
-class ProcessRegistry implements Registry {
+/** A registry file held by this process; openRegistry() (open.ts) makes one. */
+export class ProcessRegistry implements Registry {
   readonly #store: RegistryStore;
   readonly #keeper: OwnershipKeeper;
   /** shutdown() was called: spawn() refuses from now on (ownership turns 'closed' when it is done). */
@@ -115,7 +72,7 @@ class ProcessRegistry implements Registry {
   }
 
   list(filter: { session?: string; type?: string } = {}): Entry[] {
-    const f = checkObject('filter', filter);
+    const f = checkOptions('filter', filter);
     const session = f.session === undefined ? undefined : checkString('filter.session', f.session);
     const type = f.type === undefined ? undefined : checkString('filter.type', f.type);
     return this.entries().filter(
@@ -124,47 +81,13 @@ class ProcessRegistry implements Registry {
   }
 
   async spawn(command: string, args: readonly string[], options: RegistrySpawnOptions): Promise<SpawnResult> {
-    checkString('command', command);
-    if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {
-      throw new TypeError(`args must be an array of strings, got ${show(args)}`);
-    }
-    if (options === undefined) throw new TypeError('options must be an object with session and type, got undefined');
-    const opts = checkObject('options', options) as unknown as RegistrySpawnOptions;
-    const session = checkString('options.session', opts.session);
-    const type = checkString('options.type', opts.type);
-    const signal = checkSignal('options.signal', opts.signal);
+    const { session, type, signal, opts } = checkSpawnArgs(command, args, options);
     const planned = planSpawnOptions(process.platform, opts);
     signal?.throwIfAborted();
     await this.#whenOwned(signal);
 
-    const child = nodeSpawn(command, args, planned);
-    let exitedEarly = false;
-    let recorded: Entry | null = null;
-    child.once('exit', (code, sig) => {
-      if (recorded) void this.#childExited(recorded, code, sig);
-      else exitedEarly = true;
-    });
-    await new Promise<void>((resolve, reject) => {
-      const onSpawn = () => {
-        child.off('error', onError);
-        resolve();
-      };
-      const onError = (error: Error) => {
-        child.off('spawn', onSpawn);
-        reject(error);
-      };
-      child.once('spawn', onSpawn);
-      child.once('error', onError);
-    });
-    const pid = child.pid!;
-
-    let identity: Awaited<ReturnType<typeof processIdentity>>;
-    try {
-      identity = await processIdentity(pid, { signal, timeoutMs: IDENTITY_TIMEOUT_MS });
-    } catch (error) {
-      child.kill('SIGKILL'); // a child we cannot identify cannot be recorded safely
-      throw error;
-    }
+    const started = await startChild(command, args, planned, signal);
+    const { child, pid, identity } = started;
     const entry: Entry = {
       pid,
       startToken: identity?.startToken ?? '',
@@ -179,12 +102,12 @@ class ProcessRegistry implements Registry {
       signal?.throwIfAborted();
       this.#assertCanSpawn();
     }
-    if (!identity || exitedEarly) return { child, entry: copy(entry) }; // already gone: nothing to record
+    if (!identity || started.exitedEarly) return { child, entry: copy(entry) }; // already gone: nothing to record
 
     this.#store.track(entry);
-    recorded = entry;
+    started.onExit((code, sig) => void this.#childExited(entry, code, sig));
     await this.#persist();
-    safeEmit(this.events, 'spawned', { entry: copy(entry) });
+    safeEmit(PACKAGE, this.events, 'spawned', { entry: copy(entry) });
     return { child, entry: copy(entry) };
   }
 
@@ -222,7 +145,7 @@ class ProcessRegistry implements Registry {
 
   async #childExited(entry: Entry, code: number | null, sig: NodeJS.Signals | null): Promise<void> {
     if (this.#store.remove(entry)) await this.#persist();
-    safeEmit(this.events, 'exited', { entry: copy(entry), code, signal: sig });
+    safeEmit(PACKAGE, this.events, 'exited', { entry: copy(entry), code, signal: sig });
   }
 
   /** Persists the current state when the file is ours; a failure becomes a writeError event. */
@@ -231,12 +154,12 @@ class ProcessRegistry implements Registry {
   }
 
   async pruneDead(options: { signal?: AbortSignal } = {}): Promise<Entry[]> {
-    const opts = checkObject('options', options);
+    const opts = checkOptions('options', options);
     const signal = checkSignal('options.signal', opts.signal);
     signal?.throwIfAborted();
     const dropped = await this.#store.pruneDead(signal);
     if (dropped.length > 0) await this.#persist();
-    for (const { entry, reason } of dropped) safeEmit(this.events, 'dropped', { entry: copy(entry), reason });
+    for (const { entry, reason } of dropped) safeEmit(PACKAGE, this.events, 'dropped', { entry: copy(entry), reason });
     return dropped.map(({ entry }) => copy(entry));
   }
 
@@ -290,10 +213,10 @@ class ProcessRegistry implements Registry {
       await this.#persist();
       if (outcome.kind === 'reaped') {
         result.reaped.push({ entry: copy(entry), result: outcome.result });
-        safeEmit(this.events, 'reaped', { entry: copy(entry), result: outcome.result, leftover: false });
+        safeEmit(PACKAGE, this.events, 'reaped', { entry: copy(entry), result: outcome.result, leftover: false });
       } else {
         result.dropped.push(copy(entry));
-        safeEmit(this.events, 'dropped', { entry: copy(entry), reason: outcome.reason });
+        safeEmit(PACKAGE, this.events, 'dropped', { entry: copy(entry), reason: outcome.reason });
       }
     });
     return result;

@@ -1,11 +1,18 @@
+import { safeEmit } from '@spawnguard/internal';
 import { isSameProcess } from '@spawnguard/process-table';
 import type { Emitter } from 'mitt';
-import { safeEmit } from './emit.js';
 import { RegistryFileError } from './errors.js';
 import { ensureFolder, FORMAT, moveAside, type ReadResult, readRegistryFile, VERSION } from './file.js';
 import type { ClaimHost, ClaimSettings } from './ownership.js';
 import { checkIdentity, IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
-import type { DropReason, Entry, LeftoversResult, OwnerRecord, RegistryEvents } from './types.js';
+import {
+  type DropReason,
+  type Entry,
+  type LeftoversResult,
+  type OwnerRecord,
+  PACKAGE,
+  type RegistryEvents,
+} from './types.js';
 import { classify, type Verdict, withIdentity } from './verdict.js';
 import { FileWriter } from './writer.js';
 
@@ -90,7 +97,7 @@ export class RegistryStore implements ClaimHost {
     try {
       await this.#writer.write();
     } catch (error) {
-      safeEmit(this.events, 'writeError', { path: this.path, error: error as Error });
+      safeEmit(PACKAGE, this.events, 'writeError', { path: this.path, error: error as Error });
     }
   }
 
@@ -105,10 +112,10 @@ export class RegistryStore implements ClaimHost {
     await stopMany(newestFirst(entries), opts, async (entry, outcome) => {
       if (outcome.kind === 'reaped') {
         result.killed.push(copy(entry));
-        safeEmit(this.events, 'reaped', { entry: copy(entry), result: outcome.result, leftover: true });
+        safeEmit(PACKAGE, this.events, 'reaped', { entry: copy(entry), result: outcome.result, leftover: true });
       } else if (outcome.kind === 'dropped') {
         result.dropped.push(copy(entry));
-        safeEmit(this.events, 'dropped', { entry: copy(entry), reason: outcome.reason });
+        safeEmit(PACKAGE, this.events, 'dropped', { entry: copy(entry), reason: outcome.reason });
       } else {
         // Proven ours but not stopped: keep it recorded, so shutdown() or a later boot tries again.
         adopted.push(entry);
@@ -149,7 +156,7 @@ export class RegistryStore implements ClaimHost {
       movedTo = await moveAside(this.path, this.now());
     } catch (error) {
       const err = error as NodeJS.ErrnoException;
-      safeEmit(this.events, 'corruptFile', {
+      safeEmit(PACKAGE, this.events, 'corruptFile', {
         path: this.path,
         movedTo: null,
         reason: read.reason,
@@ -166,6 +173,11 @@ export class RegistryStore implements ClaimHost {
         { cause: error },
       );
     }
-    safeEmit(this.events, 'corruptFile', { path: this.path, movedTo, reason: read.reason, detail: read.detail });
+    safeEmit(PACKAGE, this.events, 'corruptFile', {
+      path: this.path,
+      movedTo,
+      reason: read.reason,
+      detail: read.detail,
+    });
   }
 }

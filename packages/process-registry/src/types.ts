@@ -109,6 +109,8 @@ export interface ClaimedEvent {
   leftovers: LeftoversResult;
 }
 
+export const PACKAGE = '@spawnguard/process-registry';
+
 export type RegistryEvents = {
   spawned: { entry: Entry };
   exited: { entry: Entry; code: number | null; signal: NodeJS.Signals | null };

@@ -42,16 +42,36 @@ describe('openRegistry validates its arguments', () => {
 
   it.each([
     [{ takeover: 5 }, TypeError, /options.takeover must be an object, got 5/],
-    [{ takeover: { waitMs: -1 } }, RangeError, /options.takeover.waitMs must be a finite number >= 0, got -1/],
-    [{ takeover: { waitMs: '10s' } }, TypeError, /options.takeover.waitMs must be a number of milliseconds, got "10s"/],
-    [{ takeover: { pollMs: 0 } }, RangeError, /options.takeover.pollMs must be a finite number > 0, got 0/],
+    [
+      { takeover: { waitMs: -1 } },
+      RangeError,
+      /options.takeover.waitMs must be a finite number of milliseconds >= 0, got -1/,
+    ],
+    [
+      { takeover: { waitMs: '10s' } },
+      TypeError,
+      /options.takeover.waitMs must be a finite number of milliseconds >= 0, got "10s"/,
+    ],
+    [
+      { takeover: { pollMs: 0 } },
+      RangeError,
+      /options.takeover.pollMs must be a finite number of milliseconds > 0, got 0/,
+    ],
     [
       { takeover: { retryMs: Number.NaN } },
       RangeError,
-      /options.takeover.retryMs must be a finite number >= 0, got NaN/,
+      /options.takeover.retryMs must be a finite number of milliseconds >= 0, got NaN/,
     ],
-    [{ takeover: { graceMs: -2 } }, RangeError, /options.takeover.graceMs must be a finite number >= 0, got -2/],
-    [{ takeover: { totalTimeoutMs: null } }, TypeError, /options.takeover.totalTimeoutMs must be a number/],
+    [
+      { takeover: { graceMs: -2 } },
+      RangeError,
+      /options.takeover.graceMs must be a finite number of milliseconds >= 0, got -2/,
+    ],
+    [
+      { takeover: { totalTimeoutMs: null } },
+      TypeError,
+      /options.takeover.totalTimeoutMs must be a finite number of milliseconds/,
+    ],
   ])('rejects a bad takeover %j before touching the file', async (options, type, message) => {
     const dir = tempDir();
     const error = await openRegistry(join(dir, 'r.json'), options as never).catch((e: unknown) => e);
@@ -86,7 +106,7 @@ describe('registry methods validate their arguments', () => {
       /args must be an array of strings, got "x"/,
     );
     await expect(registry.spawn('node', [1] as never, base)).rejects.toThrow(
-      /args must be an array of strings, got \[1\]/,
+      /args must be an array of strings, got an array/,
     );
     await expect(registry.spawn('node', [], undefined as never)).rejects.toThrow(
       /options must be an object with session and type/,
@@ -111,11 +131,11 @@ describe('registry methods validate their arguments', () => {
   });
 
   it.each([
-    [{ graceMs: -1 }, RangeError, /options.graceMs must be a finite number >= 0, got -1/],
-    [{ graceMs: Number.NaN }, RangeError, /options.graceMs must be a finite number >= 0, got NaN/],
+    [{ graceMs: -1 }, RangeError, /options.graceMs must be a finite number of milliseconds >= 0, got -1/],
+    [{ graceMs: Number.NaN }, RangeError, /options.graceMs must be a finite number of milliseconds >= 0, got NaN/],
     [{ graceMs: Number.POSITIVE_INFINITY }, RangeError, /got Infinity/],
-    [{ graceMs: '5' }, TypeError, /options.graceMs must be a number of milliseconds, got "5"/],
-    [{ totalTimeoutMs: -5 }, RangeError, /options.totalTimeoutMs must be a finite number >= 0, got -5/],
+    [{ graceMs: '5' }, TypeError, /options.graceMs must be a finite number of milliseconds >= 0, got "5"/],
+    [{ totalTimeoutMs: -5 }, RangeError, /options.totalTimeoutMs must be a finite number of milliseconds >= 0, got -5/],
     [{ signal: 1 }, TypeError, /options.signal must be an AbortSignal, got 1/],
   ])('stop options %j', async (options, type, message) => {
     const registry = await openRegistry(join(tempDir(), 'r.json'));
@@ -142,9 +162,9 @@ describe('registry methods validate their arguments', () => {
   });
 
   it.each([
-    [{ waitMs: -1 }, RangeError, /options.waitMs must be a finite number >= 0, got -1/],
-    [{ pollMs: 0 }, RangeError, /options.pollMs must be a finite number > 0, got 0/],
-    [{ graceMs: 'x' }, TypeError, /options.graceMs must be a number of milliseconds, got "x"/],
+    [{ waitMs: -1 }, RangeError, /options.waitMs must be a finite number of milliseconds >= 0, got -1/],
+    [{ pollMs: 0 }, RangeError, /options.pollMs must be a finite number of milliseconds > 0, got 0/],
+    [{ graceMs: 'x' }, TypeError, /options.graceMs must be a finite number of milliseconds >= 0, got "x"/],
     [{ signal: 1 }, TypeError, /options.signal must be an AbortSignal, got 1/],
     ['now', TypeError, /options must be an object, got "now"/],
   ])('claim(%j)', async (options, type, message) => {

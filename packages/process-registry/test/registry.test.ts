@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { captureWarnings } from '@spawnguard/internal/testing';
 import { processIdentity, treeOf } from '@spawnguard/process-table';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRegistry, type RegistryEvents } from '../src/index.js';
@@ -161,16 +162,15 @@ describe('spawn', () => {
     expect(await marked(mark)).toEqual([]);
   });
 
-  it('a throwing listener breaks neither spawn nor the other listeners', async () => {
+  it('a throwing listener breaks neither spawn nor the other listeners; it is a coded process warning', async () => {
     mark = marker();
     const registry = await openRegistry(join(tempDir(), 'registry.json'));
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
+    const warnings = await captureWarnings();
     try {
       let second = 0;
+      const bug = new Error('listener bug');
       registry.events.on('spawned', () => {
-        throw new Error('listener bug');
+        throw bug;
       });
       registry.events.on('spawned', () => second++);
       let wildcard = 0;
@@ -182,10 +182,18 @@ describe('spawn', () => {
       expect(entry.pid).toBeGreaterThan(0);
       expect(second).toBe(1);
       expect(wildcard).toBe(1);
-      await waitFor(() => warnings.length > 0);
-      expect(warnings[0]).toContain("a 'spawned' listener threw: listener bug");
+      await warnings.settled();
+      expect(warnings.list).toEqual([
+        expect.objectContaining({
+          name: 'SpawnguardWarning',
+          code: 'SPAWNGUARD_LISTENER_ERROR',
+          event: 'spawned',
+          package: '@spawnguard/process-registry',
+          cause: bug,
+        }),
+      ]);
     } finally {
-      process.off('warning', onWarning);
+      warnings.stop();
     }
   });
 });
