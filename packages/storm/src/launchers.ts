@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { pause } from '@spawnguard/internal';
 import { processIdentity } from '@spawnguard/process-table';
 
 const isWindows = process.platform === 'win32';
@@ -128,29 +129,16 @@ export async function killGroups(all: readonly Started[], graceMs: number): Prom
   for (const started of targets) signalGroup(started, 'SIGTERM');
   const alive = (s: Started) => s.running || (s.pid !== undefined && groupAlive(s.pid));
   const deadline = performance.now() + graceMs;
-  while (performance.now() < deadline && targets.some(alive)) await sleep(20);
+  while (performance.now() < deadline && targets.some(alive)) await pause(20);
   for (const started of targets) {
     if (alive(started) && (await isOurGroup(started))) signalGroup(started, 'SIGKILL');
   }
   // Let the exit events of launchers we just killed arrive (bounded; SIGKILL cannot be ignored).
-  await Promise.race([Promise.all(targets.map((t) => t.done)), sleep(2000)]);
+  await Promise.race([Promise.all(targets.map((t) => t.done)), pause(2000)]);
   return targets.length;
 }
 
 /** Last resort from a synchronous `exit` handler: SIGKILL the groups of launchers still running. */
 export function killRunningGroupsSync(all: Iterable<Started>): void {
   for (const started of all) if (started.running) signalGroup(started, 'SIGKILL');
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

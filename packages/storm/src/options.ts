@@ -1,3 +1,13 @@
+import {
+  checkEmitter,
+  checkFunction,
+  checkInteger,
+  checkMs,
+  checkObject,
+  checkSignal,
+  checkString,
+  show,
+} from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
 import type { StormEvents, StormProgress } from './types.js';
 
@@ -72,34 +82,6 @@ export interface ResolvedOptions {
   events: Emitter<StormEvents> | undefined;
 }
 
-const show = (value: unknown): string => {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
-};
-
-function integerIn(name: string, value: unknown, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${show(value)}`);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}..${max}`;
-    throw new RangeError(`${name} must be an integer ${range}, got ${show(value)}`);
-  }
-  return value;
-}
-
-function positive(name: string, value: unknown, fallback: number, min = Number.MIN_VALUE): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${show(value)}`);
-  if (!Number.isFinite(value) || value < min) {
-    throw new RangeError(
-      `${name} must be a finite number >= ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}, got ${show(value)}`,
-    );
-  }
-  return value;
-}
-
 function compilePattern(name: string, pattern: unknown, where: string): CompiledWatch {
   if (typeof pattern === 'string') {
     if (pattern.length === 0) throw new RangeError(`${where} must not be an empty string`);
@@ -138,50 +120,41 @@ export function compileWatch(watch: unknown): CompiledWatch[] {
 }
 
 export function resolveOptions(options: StormOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`runStorm options must be an object, got ${show(options)}`);
-  }
-  const { command, args = [], env, cwd, cleanup, signal, onProgress, events } = options;
-  if (typeof command !== 'string' || command.length === 0) {
-    throw new TypeError(`command must be a non-empty string, got ${show(command)}`);
-  }
+  checkObject('runStorm options', options);
+  const { args = [], env, cleanup } = options;
+  const command = checkString('command', options.command);
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
     throw new TypeError(`args must be an array of strings, got ${show(args)}`);
   }
   if (env !== undefined && (env === null || typeof env !== 'object' || Array.isArray(env))) {
     throw new TypeError(`env must be an object of strings, got ${show(env)}`);
   }
-  if (cwd !== undefined && (typeof cwd !== 'string' || cwd.length === 0)) {
-    throw new TypeError(`cwd must be a non-empty string, got ${show(cwd)}`);
-  }
+  const cwd = options.cwd === undefined ? undefined : checkString('cwd', options.cwd);
   if (cleanup !== undefined && (typeof cleanup !== 'string' || cleanup.trim().length === 0)) {
     throw new TypeError(`cleanup must be a non-empty shell command string, got ${show(cleanup)}`);
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
-  }
-  if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw new TypeError(`onProgress must be a function, got ${show(onProgress)}`);
-  }
-  if (events !== undefined && (events === null || typeof (events as { emit?: unknown }).emit !== 'function')) {
-    throw new TypeError(`events must be a mitt emitter, got ${show(events)}`);
-  }
+  const signal = checkSignal('signal', options.signal);
+  const onProgress =
+    options.onProgress === undefined
+      ? undefined
+      : checkFunction<ResolvedOptions['onProgress']>('onProgress', options.onProgress);
+  const events = checkEmitter<Emitter<StormEvents>>('events', options.events, { mittMap: false });
   if (options.watch === undefined) throw new TypeError('watch is required: which processes should the storm count?');
   return {
     command,
     args: [...args],
-    concurrency: integerIn('concurrency', options.concurrency, 1, MAX_CONCURRENCY, 10),
-    rounds: integerIn('rounds', options.rounds, 1, Number.MAX_SAFE_INTEGER, 1),
+    concurrency: checkInteger('concurrency', options.concurrency, { min: 1, max: MAX_CONCURRENCY, fallback: 10 }),
+    rounds: checkInteger('rounds', options.rounds, { min: 1, fallback: 1 }),
     watches: compileWatch(options.watch),
-    sampleEveryMs: positive('sampleEveryMs', options.sampleEveryMs, 15, 1),
-    timeoutMs: positive('timeoutMs', options.timeoutMs, 120_000),
+    sampleEveryMs: checkMs('sampleEveryMs', options.sampleEveryMs, { min: 1, fallback: 15 }),
+    timeoutMs: checkMs('timeoutMs', options.timeoutMs, { minExclusive: true, fallback: 120_000 }),
     env,
     cwd,
     cleanup,
-    cleanupTimeoutMs: positive('cleanupTimeoutMs', options.cleanupTimeoutMs, 30_000),
-    settleMs: positive('settleMs', options.settleMs, 300, 0),
-    observeMs: positive('observeMs', options.observeMs, 0, 0),
-    killGraceMs: positive('killGraceMs', options.killGraceMs, 1000, 0),
+    cleanupTimeoutMs: checkMs('cleanupTimeoutMs', options.cleanupTimeoutMs, { minExclusive: true, fallback: 30_000 }),
+    settleMs: checkMs('settleMs', options.settleMs, { fallback: 300 }),
+    observeMs: checkMs('observeMs', options.observeMs, { fallback: 0 }),
+    killGraceMs: checkMs('killGraceMs', options.killGraceMs, { fallback: 1000 }),
     signal,
     onProgress,
     events,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { pause } from '@spawnguard/internal';
 import { listProcesses, type ProcessInfo } from '@spawnguard/process-table';
-import { sleep } from './launchers.js';
 import type { CompiledWatch } from './options.js';
 
 export interface Snapshot {
@@ -46,7 +46,7 @@ export class Sampler {
         await this.sample();
         // A full pause after every listing, not a fixed period: listings can be synchronous (Linux
         // reads /proc), and the launchers' exit events need the event loop between them.
-        if (this.running) await sleep(everyMs, this.stopped.signal);
+        if (this.running) await pause(everyMs, this.stopped.signal);
       }
     })();
   }

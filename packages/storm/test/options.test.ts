@@ -20,20 +20,30 @@ const base: StormOptions = { command: process.execPath, args: ['-e', ''], watch:
 
 describe('runStorm rejects bad options before starting anything', () => {
   const cases: Array<[string, Partial<StormOptions> | Record<string, unknown>, RegExp, ErrorConstructor]> = [
-    ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer 1\.\.500, got 0/, RangeError],
+    ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer from 1 to 500, got 0/, RangeError],
     [
       'concurrency over the cap',
       { concurrency: MAX_CONCURRENCY + 1 },
-      /concurrency must be an integer 1\.\.500, got 501/,
+      /concurrency must be an integer from 1 to 500, got 501/,
       RangeError,
     ],
     ['concurrency 2.5', { concurrency: 2.5 }, /concurrency .* got 2\.5/, RangeError],
     ['concurrency NaN', { concurrency: Number.NaN }, /concurrency .* got NaN/, RangeError],
     ['concurrency Infinity', { concurrency: Number.POSITIVE_INFINITY }, /concurrency .* got Infinity/, RangeError],
-    ['concurrency as a string', { concurrency: '5' }, /concurrency must be a number, got "5"/, TypeError],
-    ['rounds 0', { rounds: 0 }, /rounds must be an integer >= 1, got 0/, RangeError],
+    [
+      'concurrency as a string',
+      { concurrency: '5' },
+      /concurrency must be an integer from 1 to 500, got "5"/,
+      TypeError,
+    ],
+    ['rounds 0', { rounds: 0 }, /rounds must be a positive integer, got 0/, RangeError],
     ['rounds -1', { rounds: -1 }, /rounds .* got -1/, RangeError],
-    ['sampleEveryMs 0', { sampleEveryMs: 0 }, /sampleEveryMs must be a finite number >= 1, got 0/, RangeError],
+    [
+      'sampleEveryMs 0',
+      { sampleEveryMs: 0 },
+      /sampleEveryMs must be a finite number of milliseconds >= 1, got 0/,
+      RangeError,
+    ],
     ['sampleEveryMs NaN', { sampleEveryMs: Number.NaN }, /sampleEveryMs .* got NaN/, RangeError],
     ['timeoutMs 0', { timeoutMs: 0 }, /timeoutMs .* got 0/, RangeError],
     ['timeoutMs -5', { timeoutMs: -5 }, /timeoutMs .* got -5/, RangeError],

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { captureWarnings } from '@spawnguard/internal/testing';
 import mitt from 'mitt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { runStorm, type StormEvents, type StormProgress } from '../src/index.js';
 import { fixture, killMarked, marked, newMarker, tempDir, waitFor } from './helpers.js';
 
@@ -268,7 +269,9 @@ describe('runStorm honours its signal', () => {
 });
 
 describe('runStorm events and progress', () => {
-  it('emits typed events in order, and a throwing listener breaks neither the storm nor other listeners', async () => {
+  it('emits typed events in order, and a throwing listener breaks neither the storm nor other listeners; it is a coded warning', async () => {
+    const warnings = await captureWarnings();
+    onTestFinished(() => warnings.stop());
     const marker = newMarker('events');
     owned.push(marker);
     const events = mitt<StormEvents>();
@@ -314,6 +317,11 @@ describe('runStorm events and progress', () => {
     expect(progress[0]?.phase).toBe('baseline');
     expect(progress.some((p) => p.phase === 'round' && p.round === 2)).toBe(true);
     expect(progress.at(-1)?.phase).toBe('cleanup');
+    await warnings.settled();
+    expect(warnings.list.map((w) => [w.code, w.event, w.package, (w.cause as Error).message])).toEqual([
+      ['SPAWNGUARD_LISTENER_ERROR', 'round-start', '@spawnguard/storm', 'listener bug'],
+      ['SPAWNGUARD_LISTENER_ERROR', 'round-start', '@spawnguard/storm', 'listener bug'],
+    ]);
   });
 
   it('timeoutMs bounds the rounds only: a slow cleanup is not a storm timeout', async () => {
