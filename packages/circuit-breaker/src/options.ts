@@ -1,4 +1,4 @@
-import { checkFunction, checkInteger, checkNumber, checkObject, show } from '@spawnguard/internal';
+import { checkFunction, checkInteger, checkKnownKeys, checkNumber, checkObject, show } from '@spawnguard/internal';
 import type { CircuitStore } from './snapshot.js';
 
 export interface CircuitBreakerOptions {
@@ -49,10 +49,8 @@ const DEFAULT_MAX_COOLDOWN_MS = 10 * 60_000;
 
 export function resolveOptions(options: unknown): ResolvedOptions {
   const o = options === undefined ? {} : checkObject('CircuitBreaker options', options);
-  for (const key of Object.keys(o)) {
-    // A typo (cooldown: 1000) would otherwise silently leave the 60 s default in place.
-    if (!KNOWN.has(key)) throw new TypeError(`unknown CircuitBreaker option ${key}; known: ${[...KNOWN].join(', ')}`);
-  }
+  // A typo (cooldown: 1000) would otherwise silently leave the 60 s default in place.
+  checkKnownKeys('CircuitBreaker options', o, KNOWN);
   const given = (key: string) => o[key] !== undefined;
 
   const cooldownMs = given('cooldownMs') ? checkNumber('cooldownMs', o.cooldownMs, { min: 0, ms: true }) : 60_000;

@@ -78,7 +78,7 @@ describe('every option is checked at construction, naming the option and the val
     expect(() => new CircuitBreaker(null as never)).toThrow(TypeError);
     expect(() => new CircuitBreaker([] as never)).toThrow(/got an array/);
     expect(() => new CircuitBreaker({ cooldown: 1_000 } as never)).toThrow(
-      /unknown CircuitBreaker option cooldown; known: failureThreshold, cooldownMs/,
+      /CircuitBreaker options.cooldown is not an option \(known: failureThreshold, cooldownMs/,
     );
   });
 

@@ -71,7 +71,7 @@ export function checkMemoOptions<C>(options: ConnectionMemoOptions<C>): Connecti
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`memoizeConnection() needs an options object { connect, close }, got ${show(options)}`);
   }
-  checkKnownKeys('memoizeConnection()', options, OPTION_KEYS);
+  checkKnownKeys('options', options, OPTION_KEYS);
   const o = options as unknown as Record<string, unknown>;
   const breaker = o.breaker as ConnectionBreaker | undefined;
   if (

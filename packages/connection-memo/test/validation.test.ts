@@ -77,7 +77,7 @@ describe('options validation', () => {
   it('an unknown option (a typo) is a TypeError naming it and the valid options', () => {
     expect(build({ connect, close, connectTimeout: 5000 })).toThrow(TypeError);
     expect(build({ connect, close, connectTimeout: 5000 })).toThrow(
-      'unknown option "connectTimeout"; the options are connect, close, breaker, connectTimeoutMs, events',
+      'options.connectTimeout is not an option (known: connect, close, breaker, connectTimeoutMs, events)',
     );
   });
 

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { show } from './show.js';
 
 /**
@@ -147,11 +148,17 @@ export function checkEmitter<E>(
   return value as E;
 }
 
-/** Every key of `options` is one of `known`. */
-export function checkKnownKeys(name: string, options: object, known: readonly string[]): void {
+/** Every key of `options` is one of `known`: a typo is a TypeError, `options.idle is not an option (known: ...)`. */
+export function checkKnownKeys(name: string, options: object, known: Iterable<string>): void {
+  const list = [...known];
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`${name}: unknown option ${JSON.stringify(key)}; the options are ${known.join(', ')}`);
-    }
+    if (!list.includes(key)) throw new TypeError(`${name}.${key} is not an option (known: ${list.join(', ')})`);
   }
+}
+
+/** A non-empty absolute path without NUL bytes. */
+export function checkAbsolutePath(name: string, value: unknown): string {
+  const path = checkString(name, value);
+  if (!isAbsolute(path)) throw new TypeError(`${name} must be an absolute path, got ${show(value)}`);
+  return path;
 }

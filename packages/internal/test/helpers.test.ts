@@ -1,6 +1,7 @@
 import mitt from 'mitt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  checkAbsolutePath,
   checkBoolean,
   checkEmitter,
   checkFunction,
@@ -93,8 +94,12 @@ describe('option checks: (name, value, ...) and a message naming both', () => {
     expect(() => checkEmitter('events', { all: new Map() }, { hint: ' (createEvents())' })).toThrow(
       new TypeError('events must be a mitt emitter (createEvents()), got an object'),
     );
-    expect(() => checkKnownKeys('memoize', { conect: 1 }, ['connect'])).toThrow(
-      new TypeError('memoize: unknown option "conect"; the options are connect'),
+    expect(() => checkKnownKeys('options', { conect: 1 }, ['connect', 'close'])).toThrow(
+      new TypeError('options.conect is not an option (known: connect, close)'),
+    );
+    expect(checkAbsolutePath('stateDir', '/tmp/x')).toBe('/tmp/x');
+    expect(() => checkAbsolutePath('stateDir', 'tmp/x')).toThrow(
+      new TypeError('stateDir must be an absolute path, got "tmp/x"'),
     );
   });
 });

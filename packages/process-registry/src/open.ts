@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
-import { checkEmitter, checkFunction, checkOptions, checkSignal } from '@spawnguard/internal';
+import { checkAbsolutePath, checkEmitter, checkFunction, checkOptions, checkSignal } from '@spawnguard/internal';
 import { processIdentity } from '@spawnguard/process-table';
 import mitt, { type Emitter } from 'mitt';
 import type { OpenRegistryOptions, Registry } from './api.js';
 import { ProcessRegistry } from './registry.js';
 import { IDENTITY_TIMEOUT_MS } from './stop.js';
 import type { RegistryEvents } from './types.js';
-import { checkOwner, checkPath, checkTakeover } from './validate.js';
+import { checkOwner, checkTakeover } from './validate.js';
 import { bootIdOf } from './verdict.js';
 
 /**
@@ -16,7 +16,7 @@ import { bootIdOf } from './verdict.js';
  * background (ownership 'waiting' / 'claiming') and spawn() joins it.
  */
 export async function openRegistry(path: string, options: OpenRegistryOptions = {}): Promise<Registry> {
-  checkPath('path', path);
+  checkAbsolutePath('path', path);
   const opts = checkOptions('options', options);
   const signal = checkSignal('options.signal', opts.signal);
   const now = opts.now === undefined ? Date.now : checkFunction<() => number>('options.now', opts.now);

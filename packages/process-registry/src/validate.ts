@@ -1,17 +1,10 @@
 import { hostname } from 'node:os';
-import { isAbsolute } from 'node:path';
 import { checkMs, checkOptions, checkSignal, checkString, show } from '@spawnguard/internal';
 import type { ClaimSettings, TakeoverSettings } from './ownership.js';
 import type { OwnerRecord } from './types.js';
 
 const DEFAULT_GRACE_MS = 3000;
 const DEFAULT_TOTAL_TIMEOUT_MS = 10_000;
-
-export function checkPath(name: string, value: unknown): string {
-  const path = checkString(name, value);
-  if (!isAbsolute(path)) throw new TypeError(`${name} must be an absolute path, got ${show(value)}`);
-  return path;
-}
 
 export function isPositiveInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
