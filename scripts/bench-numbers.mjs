@@ -37,7 +37,7 @@ const AFTER = {
     'Where the time goes: routing costs nothing measurable (in memory, through `host.connect()`, the host adds ' +
     '0.00–0.01 ms to the p50 of a direct stdio connection, at the same CPU per call). Over HTTP the host speaks ' +
     "Streamable HTTP on node:http itself (the SDK's server transport cost about 2.5 ms of CPU per call here, " +
-    'mostly converting node requests to web Requests and back); what is left is mostly the client: the SDK\'s HTTP ' +
+    "mostly converting node requests to web Requests and back); what is left is mostly the client: the SDK's HTTP " +
     'client costs 3 ms or more of CPU per call, and a bare `fetch` to a no-op node:http server is already ~0.5 ms ' +
     'slower than a whole direct stdio call, so no HTTP host meets a 0.5 ms added-latency target with that client ' +
     '([profile and numbers](../../bench/README.md#where-our-hosts-http-time-goes)). ' +

@@ -43,6 +43,7 @@ export function tarballProblems(dir) {
     }
   }
   // The manifest names a licence; the tarball must carry its text (npm packs LICENSE whatever `files` says).
-  if (!files.some((f) => /^(LICEN[CS]E)(\.(md|txt))?$/i.test(f))) problems.push('LICENSE: missing (the licence text must ship)');
+  if (!files.some((f) => /^(LICEN[CS]E)(\.(md|txt))?$/i.test(f)))
+    problems.push('LICENSE: missing (the licence text must ship)');
   return problems;
 }

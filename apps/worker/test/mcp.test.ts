@@ -1,5 +1,5 @@
 /* biome-ignore-all lint/suspicious/noExplicitAny: the test reads arbitrary JSON answers */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';

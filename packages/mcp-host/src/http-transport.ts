@@ -169,12 +169,18 @@ export class HttpSessionTransport implements SessionTransport {
   }
 
   #get(req: IncomingMessage, res: ServerResponse): void {
-    if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
-      return replyError(res, 406, -32000, 'Not Acceptable: the client must accept text/event-stream');
+    const refusal = !String(req.headers.accept ?? '').includes('text/event-stream')
+      ? ([406, 'Not Acceptable: the client must accept text/event-stream'] as const)
+      : this.sessionId === undefined
+        ? ([400, 'Bad Request: Server not initialized'] as const)
+        : this.#standalone
+          ? ([409, 'Conflict: only one SSE stream is allowed per session'] as const)
+          : null;
+    if (refusal) {
+      replyError(res, refusal[0], -32000, refusal[1]);
+      return;
     }
-    if (this.sessionId === undefined) return replyError(res, 400, -32000, 'Bad Request: Server not initialized');
-    if (this.#standalone) return replyError(res, 409, -32000, 'Conflict: only one SSE stream is allowed per session');
-    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId! });
     res.flushHeaders();
     this.#standalone = res;
     res.once('close', () => {
