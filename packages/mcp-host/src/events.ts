@@ -1,5 +1,3 @@
-import type { Emitter, EventType, Handler, WildcardHandler } from 'mitt';
-
 export type ShareMode = 'shared' | 'per-session';
 
 /** Why a backend stopped. `exited`: on its own (crash, kill by hand); the others: the host stopped it. */
@@ -44,44 +42,4 @@ export type McpHostEvents = {
   };
 };
 
-/** Emit like mitt does, but a throwing listener neither breaks the caller nor the other listeners: it becomes a warning. */
-export function safeEmit<Events extends Record<EventType, unknown>, Key extends keyof Events>(
-  emitter: Emitter<Events>,
-  type: Key,
-  payload: Events[Key],
-): void {
-  const handlers = emitter.all.get(type) as Handler<Events[Key]>[] | undefined;
-  const wildcards = emitter.all.get('*') as WildcardHandler<Events>[] | undefined;
-  if (!handlers?.length && !wildcards?.length) return;
-  for (const handler of [...(handlers ?? [])]) guard(type, () => handler(payload));
-  for (const handler of [...(wildcards ?? [])]) guard(type, () => handler(type, payload));
-}
-
-function guard(type: PropertyKey, call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.emitWarning(`a '${String(type)}' listener threw: ${message}`, 'SpawnguardMcpHostWarning');
-  }
-}
-
-/** Time and timers, injectable so tests can run idle and cooldown periods without waiting. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real clock; its timers never keep the process alive. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
+export const PACKAGE = '@spawnguard/mcp-host';

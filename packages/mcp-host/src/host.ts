@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { safeEmit } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
 import { readHello } from './capabilities.js';
-import { backendEnv } from './env.js';
+import { systemClock } from './clock.js';
 import { HostClosedError, JSONRPC, MaxInstancesError, toJsonRpcError, UnknownServerError } from './errors.js';
-import { type McpHostEvents, safeEmit, systemClock } from './events.js';
+import { type McpHostEvents, PACKAGE } from './events.js';
 import { HttpSessions } from './http.js';
 import { type McpHostOptions, type ResolvedHost, type ResolvedServer, resolveHost, resolveServers } from './options.js';
 import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './registry.js';
 import type { Msg } from './router.js';
+import { type ServerContext, serverContext } from './server-context.js';
 import { Session, type SessionTransport } from './session.js';
-import { type ServerContext, Slot, serverBreaker } from './slot.js';
+import { Slot } from './slot.js';
 import { type ServerStats, serverStats } from './stats.js';
 import { VERSION } from './version.js';
 
@@ -79,32 +81,15 @@ export class McpHost {
   }
 
   #add(config: ResolvedServer): void {
-    const ctx: ServerContext = {
-      config,
-      env: backendEnv(process.platform, this.#opts.baseEnv, config.env),
-      breaker: serverBreaker(config.name, this.#opts.failureThreshold, this.#opts.cooldownMs, this.#clock),
-      clock: this.#clock,
-      killGraceMs: this.#opts.killGraceMs,
-      maxLineBytes: this.#opts.maxLineBytes,
-      stderrLines: this.#opts.stderrLines,
-      clientInfo: this.#opts.clientInfo,
+    const ctx = serverContext(config, this.#opts, this.#clock, {
       registry: (signal) => this.#registry(signal),
-      emit: (type, payload) => safeEmit(this.events, type, payload),
-      sessionReady: (session) =>
-        safeEmit(this.events, 'sessionOpened', {
-          server: config.name,
-          sessionId: session.id,
-          clientName: session.hello?.clientInfo.name ?? 'unknown',
-          protocolVersion: session.hello?.protocolVersion ?? '',
-        }),
+      emit: (type, payload) => safeEmit(PACKAGE, this.events, type, payload),
       initFailed: (session) => {
         // Its backend did not start: nothing more can happen in it (and a per-session one holds a slot).
         const attached = this.#sessions.get(session.id);
         if (attached) setImmediate(() => this.#closeSession(attached, 'closed'));
       },
-      lastError: null,
-      totals: { starts: 0, restarts: 0 },
-    };
+    });
     const runtime: Runtime = {
       ctx,
       perSession: new Set(),
@@ -158,7 +143,7 @@ export class McpHost {
     const id = options.sessionId ?? transport.sessionId ?? randomUUID();
     if (this.#sessions.has(id)) throw new TypeError(`session id ${JSON.stringify(id)} is already connected`);
     const session = new Session(id, server, transport, (s, error, message) =>
-      safeEmit(this.events, 'routingError', {
+      safeEmit(PACKAGE, this.events, 'routingError', {
         server,
         sessionId: s.id,
         direction: 'to-session',
@@ -172,7 +157,7 @@ export class McpHost {
     transport.onmessage = (message: object) => this.#route(attached, message as Msg);
     transport.onclose = () => this.#closeSession(attached, 'closed');
     transport.onerror = (error: Error) =>
-      safeEmit(this.events, 'routingError', {
+      safeEmit(PACKAGE, this.events, 'routingError', {
         server,
         sessionId: id,
         direction: 'to-backend',
@@ -234,7 +219,7 @@ export class McpHost {
     attached.slot?.router.leave(session);
     attached.onClose?.();
     if (session.ready)
-      safeEmit(this.events, 'sessionClosed', { server: session.server, sessionId: session.id, reason });
+      safeEmit(PACKAGE, this.events, 'sessionClosed', { server: session.server, sessionId: session.id, reason });
     void session.transport.close().catch(() => {});
   }
 

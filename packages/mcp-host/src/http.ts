@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from './events.js';
+import type { Clock } from './clock.js';
 import { HttpSessionTransport, replyError } from './http-transport.js';
 import type { SessionTransport } from './session.js';
 

@@ -1,3 +1,4 @@
+export type { Clock } from './clock.js';
 export { backendEnv, DEFAULT_ENV_KEYS } from './env.js';
 export {
   BackendExitedError,
@@ -9,7 +10,7 @@ export {
   ServerUnavailableError,
   UnknownServerError,
 } from './errors.js';
-export type { Clock, McpHostEvents, RoutingReason, ShareMode, StopReason } from './events.js';
+export type { McpHostEvents, RoutingReason, ShareMode, StopReason } from './events.js';
 export { createMcpHost, McpHost, type ReconfigureResult, type SessionCloseReason } from './host.js';
 export {
   type ClientCapabilities,

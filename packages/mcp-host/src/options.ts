@@ -1,7 +1,19 @@
+import {
+  checkAbsolutePath,
+  checkBoolean,
+  checkEmitter,
+  checkInteger,
+  checkKnownKeys,
+  checkMs,
+  checkObject,
+  checkString,
+  MAX_TIMER_MS,
+  show,
+} from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
-import type { Clock, McpHostEvents, ShareMode } from './events.js';
+import type { Clock } from './clock.js';
+import type { McpHostEvents, ShareMode } from './events.js';
 import type { RegistryLike } from './registry.js';
-import { absolute, bool, int, ms, noUnknown, plainObject, show, string } from './validate.js';
 
 /** One MCP stdio server, as users write it for Claude Desktop, Claude Code and Cursor, plus the host's settings. */
 export interface ServerConfig {
@@ -134,15 +146,15 @@ export function resolveServer(
     );
   }
   const at = `servers.${name}`;
-  const c = plainObject(at, config);
-  noUnknown(at, c, SERVER_KEYS);
+  const c = checkObject(at, config);
+  checkKnownKeys(at, c, SERVER_KEYS);
   const args = c.args ?? [];
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {
     throw new TypeError(`${at}.args must be an array of strings, got ${show(c.args)}`);
   }
   const env: Record<string, string> = {};
   if (c.env !== undefined) {
-    for (const [key, value] of Object.entries(plainObject(`${at}.env`, c.env))) {
+    for (const [key, value] of Object.entries(checkObject(`${at}.env`, c.env))) {
       if (key.length === 0 || key.includes('=') || key.includes('\0')) {
         throw new TypeError(`${at}.env has an invalid variable name ${show(key)}`);
       }
@@ -154,20 +166,24 @@ export function resolveServer(
   if (share !== 'shared' && share !== 'per-session') {
     throw new TypeError(`${at}.share must be "shared" or "per-session", got ${show(c.share)}`);
   }
-  if (c.clientCapabilities !== undefined) plainObject(`${at}.clientCapabilities`, c.clientCapabilities);
+  if (c.clientCapabilities !== undefined) checkObject(`${at}.clientCapabilities`, c.clientCapabilities);
   return {
     name,
-    command: string(`${at}.command`, c.command),
+    command: checkString(`${at}.command`, c.command),
     args: [...args],
     env,
-    cwd: c.cwd === undefined ? defaults.cwd : absolute(`${at}.cwd`, c.cwd),
+    cwd: c.cwd === undefined ? defaults.cwd : checkAbsolutePath(`${at}.cwd`, c.cwd),
     share,
-    maxInstances: int(`${at}.maxInstances`, c.maxInstances, 16, 1),
-    idleMs: ms(`${at}.idleMs`, c.idleMs, 600_000),
-    serialize: bool(`${at}.serialize`, c.serialize, false),
+    maxInstances: checkInteger(`${at}.maxInstances`, c.maxInstances, { fallback: 16, min: 1 }),
+    idleMs: checkMs(`${at}.idleMs`, c.idleMs, { fallback: 600_000, max: MAX_TIMER_MS }),
+    serialize: checkBoolean(`${at}.serialize`, c.serialize, false),
     clientCapabilities: (c.clientCapabilities as ClientCapabilities | undefined) ?? DEFAULT_CLIENT_CAPABILITIES,
-    startTimeoutMs: ms(`${at}.startTimeoutMs`, c.startTimeoutMs, defaults.startTimeoutMs, { zero: false }),
-    windowsHide: bool(`${at}.windowsHide`, c.windowsHide, true),
+    startTimeoutMs: checkMs(`${at}.startTimeoutMs`, c.startTimeoutMs, {
+      fallback: defaults.startTimeoutMs,
+      minExclusive: true,
+      max: MAX_TIMER_MS,
+    }),
+    windowsHide: checkBoolean(`${at}.windowsHide`, c.windowsHide, true),
   };
 }
 
@@ -190,10 +206,14 @@ export interface ResolvedHost {
 }
 
 export function resolveHost(options: unknown, version: string): ResolvedHost {
-  const o = plainObject('options', options);
-  noUnknown('options', o, HOST_KEYS);
-  const stateDir = absolute('options.stateDir', o.stateDir);
-  const startTimeoutMs = ms('options.startTimeoutMs', o.startTimeoutMs, 30_000, { zero: false });
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, HOST_KEYS);
+  const stateDir = checkAbsolutePath('options.stateDir', o.stateDir);
+  const startTimeoutMs = checkMs('options.startTimeoutMs', o.startTimeoutMs, {
+    fallback: 30_000,
+    minExclusive: true,
+    max: MAX_TIMER_MS,
+  });
   const servers = resolveServers(o.servers, { cwd: stateDir, startTimeoutMs });
   const registry = o.registry;
   if (
@@ -205,10 +225,10 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
       `options.registry must have a spawn(command, args, options) method (or be a function returning one), got ${show(registry)}`,
     );
   }
-  const breaker = o.breaker === undefined ? {} : plainObject('options.breaker', o.breaker);
-  noUnknown('options.breaker', breaker, new Set(['failureThreshold', 'cooldownMs']));
+  const breaker = o.breaker === undefined ? {} : checkObject('options.breaker', o.breaker);
+  checkKnownKeys('options.breaker', breaker, new Set(['failureThreshold', 'cooldownMs']));
   const clientInfo = o.clientInfo === undefined ? { name: 'spawnguard-mcp-host', version } : o.clientInfo;
-  const info = plainObject('options.clientInfo', clientInfo);
+  const info = checkObject('options.clientInfo', clientInfo);
   const clock = o.clock as Clock | undefined;
   if (
     clock !== undefined &&
@@ -220,26 +240,26 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
       `options.clock must have now(), setTimeout(fn, ms) and clearTimeout(handle), got ${show(clock)}`,
     );
   }
-  const events = o.events as Emitter<McpHostEvents> | undefined;
-  if (events !== undefined && (typeof events?.emit !== 'function' || !(events.all instanceof Map))) {
-    throw new TypeError(`options.events must be a mitt emitter, got ${show(events)}`);
-  }
-  const baseEnv = o.baseEnv === undefined ? process.env : plainObject('options.baseEnv', o.baseEnv);
+  const events = checkEmitter<Emitter<McpHostEvents>>('options.events', o.events);
+  const baseEnv = o.baseEnv === undefined ? process.env : checkObject('options.baseEnv', o.baseEnv);
   return {
     servers,
     stateDir,
     registry: registry as ResolvedHost['registry'],
-    failureThreshold: int('options.breaker.failureThreshold', breaker.failureThreshold, 3, 1),
-    cooldownMs: ms('options.breaker.cooldownMs', breaker.cooldownMs, 60_000),
+    failureThreshold: checkInteger('options.breaker.failureThreshold', breaker.failureThreshold, {
+      fallback: 3,
+      min: 1,
+    }),
+    cooldownMs: checkMs('options.breaker.cooldownMs', breaker.cooldownMs, { fallback: 60_000, max: MAX_TIMER_MS }),
     startTimeoutMs,
-    killGraceMs: ms('options.killGraceMs', o.killGraceMs, 3000),
-    sessionIdleMs: ms('options.sessionIdleMs', o.sessionIdleMs, 1_800_000),
-    maxBodyBytes: int('options.maxBodyBytes', o.maxBodyBytes, 4 * 1024 * 1024, 1),
-    maxLineBytes: int('options.maxLineBytes', o.maxLineBytes, 64 * 1024 * 1024, 1),
-    stderrLines: int('options.stderrLines', o.stderrLines, 40, 0),
+    killGraceMs: checkMs('options.killGraceMs', o.killGraceMs, { fallback: 3000, max: MAX_TIMER_MS }),
+    sessionIdleMs: checkMs('options.sessionIdleMs', o.sessionIdleMs, { fallback: 1_800_000, max: MAX_TIMER_MS }),
+    maxBodyBytes: checkInteger('options.maxBodyBytes', o.maxBodyBytes, { fallback: 4 * 1024 * 1024, min: 1 }),
+    maxLineBytes: checkInteger('options.maxLineBytes', o.maxLineBytes, { fallback: 64 * 1024 * 1024, min: 1 }),
+    stderrLines: checkInteger('options.stderrLines', o.stderrLines, { fallback: 40, min: 0 }),
     clientInfo: {
-      name: string('options.clientInfo.name', info.name),
-      version: string('options.clientInfo.version', info.version),
+      name: checkString('options.clientInfo.name', info.name),
+      version: checkString('options.clientInfo.version', info.version),
     },
     clock,
     events,
@@ -251,7 +271,7 @@ export function resolveServers(
   servers: unknown,
   defaults: { cwd: string; startTimeoutMs: number },
 ): Map<string, ResolvedServer> {
-  const s = plainObject('options.servers', servers);
+  const s = checkObject('options.servers', servers);
   const resolved = new Map<string, ResolvedServer>();
   for (const [name, config] of Object.entries(s)) resolved.set(name, resolveServer(name, config, defaults));
   return resolved;

@@ -1,44 +1,11 @@
-import { CircuitBreaker } from '@spawnguard/circuit-breaker';
 import { type ConnectionMemo, memoizeConnection } from '@spawnguard/connection-memo';
 import { Backend, type ExitInfo } from './backend.js';
 import { type ClientHello, perSessionInitialize, sharedInitialize } from './capabilities.js';
 import { BackendExitedError, BackendStartError, ServerUnavailableError } from './errors.js';
-import type { Clock, McpHostEvents, StopReason } from './events.js';
-import type { ResolvedServer } from './options.js';
-import type { RegistryLike } from './registry.js';
+import type { McpHostEvents, StopReason } from './events.js';
 import { Router, type RouterLink } from './router.js';
+import type { ServerContext } from './server-context.js';
 import type { Session } from './session.js';
-
-/** What every backend of one server shares: its config, its breaker, the host's settings. */
-export interface ServerContext {
-  readonly config: ResolvedServer;
-  readonly env: Record<string, string>;
-  readonly breaker: CircuitBreaker;
-  readonly clock: Clock;
-  readonly killGraceMs: number;
-  readonly maxLineBytes: number;
-  readonly stderrLines: number;
-  readonly clientInfo: { name: string; version: string };
-  registry(signal: AbortSignal): Promise<RegistryLike>;
-  emit<K extends keyof McpHostEvents>(type: K, payload: McpHostEvents[K]): void;
-  sessionReady(session: Session): void;
-  initFailed(session: Session): void;
-  /** The last failed start or crash of any of this server's backends, for errors and stats. */
-  lastError: { message: string; at: number; stderr: readonly string[] } | null;
-  /** Counted over every backend this server ever had (per-session slots come and go). */
-  readonly totals: { starts: number; restarts: number };
-}
-
-export function serverBreaker(name: string, failureThreshold: number, cooldownMs: number, clock: Clock) {
-  return new CircuitBreaker({
-    name: `mcp:${name}`,
-    failureThreshold,
-    cooldownMs,
-    now: () => clock.now(),
-    // Only a backend that could not start counts; a start the host itself aborted (closing) does not.
-    isFailure: (error) => error instanceof BackendStartError,
-  });
-}
 
 export interface SlotStats {
   instance: string;

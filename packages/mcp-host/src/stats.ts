@@ -1,5 +1,6 @@
 import type { ShareMode } from './events.js';
-import type { ServerContext, Slot, SlotStats } from './slot.js';
+import type { ServerContext } from './server-context.js';
+import type { Slot, SlotStats } from './slot.js';
 
 export interface ServerStats {
   name: string;

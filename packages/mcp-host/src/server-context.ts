@@ -1,0 +1,70 @@
+import { CircuitBreaker } from '@spawnguard/circuit-breaker';
+import type { Clock } from './clock.js';
+import { backendEnv } from './env.js';
+import { BackendStartError } from './errors.js';
+import type { McpHostEvents } from './events.js';
+import type { ResolvedHost, ResolvedServer } from './options.js';
+import type { RegistryLike } from './registry.js';
+import type { Session } from './session.js';
+
+/** What every backend of one server shares: its config, its breaker, the host's settings. */
+export interface ServerContext {
+  readonly config: ResolvedServer;
+  readonly env: Record<string, string>;
+  readonly breaker: CircuitBreaker;
+  readonly clock: Clock;
+  readonly killGraceMs: number;
+  readonly maxLineBytes: number;
+  readonly stderrLines: number;
+  readonly clientInfo: { name: string; version: string };
+  registry(signal: AbortSignal): Promise<RegistryLike>;
+  emit<K extends keyof McpHostEvents>(type: K, payload: McpHostEvents[K]): void;
+  sessionReady(session: Session): void;
+  initFailed(session: Session): void;
+  /** The last failed start or crash of any of this server's backends, for errors and stats. */
+  lastError: { message: string; at: number; stderr: readonly string[] } | null;
+  /** Counted over every backend this server ever had (per-session slots come and go). */
+  readonly totals: { starts: number; restarts: number };
+}
+
+export function serverBreaker(name: string, failureThreshold: number, cooldownMs: number, clock: Clock) {
+  return new CircuitBreaker({
+    name: `mcp:${name}`,
+    failureThreshold,
+    cooldownMs,
+    now: () => clock.now(),
+    // Only a backend that could not start counts; a start the host itself aborted (closing) does not.
+    isFailure: (error) => error instanceof BackendStartError,
+  });
+}
+
+/** One server's context, from the host's settings; `host` is how its slots reach back into the host. */
+export function serverContext(
+  config: ResolvedServer,
+  opts: ResolvedHost,
+  clock: Clock,
+  host: Pick<ServerContext, 'registry' | 'emit' | 'initFailed'>,
+): ServerContext {
+  return {
+    config,
+    env: backendEnv(process.platform, opts.baseEnv, config.env),
+    breaker: serverBreaker(config.name, opts.failureThreshold, opts.cooldownMs, clock),
+    clock,
+    killGraceMs: opts.killGraceMs,
+    maxLineBytes: opts.maxLineBytes,
+    stderrLines: opts.stderrLines,
+    clientInfo: opts.clientInfo,
+    registry: host.registry,
+    emit: host.emit,
+    sessionReady: (session) =>
+      host.emit('sessionOpened', {
+        server: config.name,
+        sessionId: session.id,
+        clientName: session.hello?.clientInfo.name ?? 'unknown',
+        protocolVersion: session.hello?.protocolVersion ?? '',
+      }),
+    initFailed: host.initFailed,
+    lastError: null,
+    totals: { starts: 0, restarts: 0 },
+  };
+}
