@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { readStateFile } from '@spawnguard/internal';
+import { pidExists, readStateFile } from '@spawnguard/internal';
 import { NotASocketError } from './errors.js';
 
 /** A connect that neither succeeds nor is refused in this time means a swamped but live server. */
@@ -117,7 +117,7 @@ async function removeIfAbandoned(lockPath: string): Promise<void> {
   const judged = await readLock(lockPath);
   if (!judged) return;
   const age = Date.now() - judged.mtimeMs;
-  const abandoned = judged.pid === null ? age > LOCK_ABANDONED_MS : !isAlive(judged.pid) || age > LOCK_ABANDONED_MS;
+  const abandoned = judged.pid === null ? age > LOCK_ABANDONED_MS : !pidExists(judged.pid) || age > LOCK_ABANDONED_MS;
   if (!abandoned) return;
   const aside = `${lockPath}.${randomBytes(4).toString('hex')}`;
   try {
@@ -144,15 +144,6 @@ async function readLock(
     return { text, pid: Number.isInteger(pid) && pid > 0 ? pid : null, ino: stats.ino, mtimeMs: stats.mtimeMs };
   } catch {
     return null;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

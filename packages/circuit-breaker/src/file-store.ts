@@ -13,6 +13,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { readStateFileSync, StateFileError, show } from '@spawnguard/internal';
 import { CircuitStoreError } from './errors.js';
+import { writePrivateTemp } from './private-temp.js';
 import { fileProbeLease } from './probe-lease.js';
 import { type CircuitSnapshot, type CircuitStore, isSnapshot, pickSnapshot } from './snapshot.js';
 
@@ -133,7 +134,7 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
     const text = JSON.stringify({ format: FILE_FORMAT, version: FILE_VERSION, ...pickSnapshot(snapshot) });
     const temp = join(folder, `.${basename(file)}.${process.pid}.${++writes}.${randomSuffix()}.tmp`);
     try {
-      writeTemp(temp, text);
+      writePrivateTemp(fs, folder, temp, text);
       fs.renameSync(temp, file);
     } catch (error) {
       try {
@@ -142,17 +143,6 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
         // The temp file was never created, or is already gone.
       }
       throw error;
-    }
-  };
-
-  const writeTemp = (temp: string, text: string): void => {
-    try {
-      fs.writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      // The folder does not exist yet: create it private, as state folders should be.
-      fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-      fs.writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
     }
   };
 

@@ -1,6 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { readStateFileSync, StateFileError } from '@spawnguard/internal';
 import type { FileStoreFs } from './file-store.js';
+import { writePrivateTemp } from './private-temp.js';
 import type { CircuitSnapshot, ProbeClaim, ProbeLease } from './snapshot.js';
 
 const LEASE_FORMAT = '@spawnguard/circuit-breaker/probe';
@@ -86,13 +87,7 @@ export function fileProbeLease(file: string, fs: FileStoreFs, current: () => Cir
 
   const writeTemp = (text: string): string => {
     const temp = join(folder, `.${basename(file)}.probe-tmp.${process.pid}.${Math.random().toString(36).slice(2, 10)}`);
-    try {
-      fs.writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-      fs.writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
-    }
+    writePrivateTemp(fs, folder, temp, text);
     return temp;
   };
 

@@ -1,5 +1,6 @@
 export * from './async.js';
 export * from './check.js';
 export * from './listeners.js';
+export * from './process.js';
 export * from './show.js';
 export * from './state-file.js';

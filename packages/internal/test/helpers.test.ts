@@ -20,6 +20,7 @@ import {
   ListenerErrorWarning,
   MAX_TIMER_MS,
   pause,
+  pidExists,
   safeEmit,
   show,
   sleep,
@@ -192,6 +193,16 @@ describe('safeEmit: the listener-error policy', () => {
     expect(hasListeners(events, 'a')).toBe(false);
     events.on('*', h);
     expect(hasListeners(events, 'b')).toBe(true);
+  });
+});
+
+describe('pidExists', () => {
+  it('is true for this process and pid 1 (EPERM counts), false for a pid that is gone', async () => {
+    expect(pidExists(process.pid)).toBe(true);
+    expect(pidExists(1)).toBe(true);
+    const { spawnSync } = await import('node:child_process');
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    expect(pidExists(gone)).toBe(false);
   });
 });
 

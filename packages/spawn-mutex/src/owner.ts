@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { fileKind, readStateFile, writeStateFile } from '@spawnguard/internal';
+import { fileKind, pidExists, readStateFile, writeStateFile } from '@spawnguard/internal';
 import { isSameProcess, processIdentity } from '@spawnguard/process-table';
 
 export const OWNER_FORMAT = '@spawnguard/spawn-mutex';
@@ -217,13 +217,4 @@ export async function liveness(record: OwnerRecord, hostname = osHostname()): Pr
 
 export async function isOwnerDead(owner: OwnerRecord, hostname = osHostname()): Promise<boolean> {
   return (await liveness(owner, hostname)) === 'dead';
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
