@@ -1,4 +1,4 @@
-import { type Deferred, isSignal } from '@spawnguard/internal';
+import { type Deferred, deferred, isSignal } from '@spawnguard/internal';
 import type { CloseReason } from './events.js';
 
 /** One call to connect(). It stays "current" until it settles, times out, or the memo drops it. */
@@ -15,6 +15,26 @@ export interface Attempt {
    * was closed, or its timeout elapsed. reset() and close() wait for this before anything new starts. */
   readonly released: Promise<void>;
   release: () => void;
+}
+
+/** A new attempt of `generation`, its timeout (unref'd) armed when `timeoutMs` is set. */
+export function newAttempt(generation: number, timeoutMs: number | undefined, onTimeout: () => void): Attempt {
+  const { promise: released, resolve: release } = deferred<void>();
+  const attempt: Attempt = {
+    generation,
+    controller: new AbortController(),
+    startedAt: performance.now(),
+    timer: undefined,
+    dropReason: undefined,
+    abandoned: false,
+    released,
+    release,
+  };
+  if (timeoutMs !== undefined) {
+    attempt.timer = setTimeout(onTimeout, timeoutMs);
+    attempt.timer.unref();
+  }
+  return attempt;
 }
 
 /** A get() with a signal: it can leave early, so it needs a promise of its own. */

@@ -1,6 +1,6 @@
 import { deferred, hasListeners, safeEmit, untilAborted } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
-import { type Attempt, abortError, linkSignals, type Waiter } from './attempt.js';
+import { type Attempt, abortError, linkSignals, newAttempt, type Waiter } from './attempt.js';
 import { ConnectTimeoutError, MemoClosedError } from './errors.js';
 import { type CloseReason, type ConnectionMemoEvents, PACKAGE, warn } from './events.js';
 import {
@@ -158,24 +158,10 @@ class Memo<C> implements ConnectionMemo<C> {
 
   #startAttempt(): void {
     const generation = this.#generation;
-    const { promise: released, resolve: release } = deferred<void>();
-    const attempt: Attempt = {
-      generation,
-      controller: new AbortController(),
-      startedAt: performance.now(),
-      timer: undefined,
-      dropReason: undefined,
-      abandoned: false,
-      released,
-      release,
-    };
+    const timeoutMs = this.#timeoutMs;
+    const attempt: Attempt = newAttempt(generation, timeoutMs, () => this.#onTimeout(attempt, timeoutMs!));
     this.#attempt = attempt;
     this.#state = 'connecting';
-    const timeoutMs = this.#timeoutMs;
-    if (timeoutMs !== undefined) {
-      attempt.timer = setTimeout(() => this.#onTimeout(attempt, timeoutMs), timeoutMs);
-      attempt.timer.unref();
-    }
     safeEmit(PACKAGE, this.events, 'connecting', { generation });
     this.#invoke(attempt.controller.signal).then(
       (connection) => this.#onConnected(attempt, connection),
