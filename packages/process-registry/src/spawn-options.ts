@@ -1,4 +1,5 @@
 import type { SpawnOptions } from 'node:child_process';
+import { show } from '@spawnguard/internal';
 
 /** The options spawn() accepts: Node's, minus the ones the registry decides, plus session and type. */
 export interface RegistrySpawnOptions extends Omit<SpawnOptions, 'signal'> {
@@ -53,13 +54,13 @@ function checkStdio(stdio: SpawnOptions['stdio']): void {
   if (stdio === undefined || typeof stdio === 'string') {
     if (stdio !== undefined && !['pipe', 'ignore', 'inherit', 'overlapped'].includes(stdio)) {
       throw new TypeError(
-        `options.stdio must be 'pipe', 'ignore', 'inherit' or an array of up to 3 entries, got "${stdio}"`,
+        `options.stdio must be 'pipe', 'ignore', 'inherit' or an array of up to 3 entries, got ${show(stdio)}`,
       );
     }
     return;
   }
   if (!Array.isArray(stdio)) {
-    throw new TypeError(`options.stdio must be a string or an array of up to 3 entries, got ${typeof stdio}`);
+    throw new TypeError(`options.stdio must be a string or an array of up to 3 entries, got ${show(stdio)}`);
   }
   if (stdio.length > 3) {
     throw new TypeError(

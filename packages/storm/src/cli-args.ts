@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { show } from '@spawnguard/internal';
 import type { StormOptions, WatchPattern } from './options.js';
 
 export const USAGE = `Usage: spawnguard-storm [options] -- <command> [args...]
@@ -45,7 +46,7 @@ export interface CliArgs {
 
 function integer(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got ${show(value)}`);
   return Number(value);
 }
 

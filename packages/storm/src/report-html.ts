@@ -1,3 +1,4 @@
+import { checkNumber } from '@spawnguard/internal';
 import { formatCounts, summaryRows } from './report-text.js';
 import type { StormResult } from './types.js';
 
@@ -64,9 +65,7 @@ export function timelinePeak(...results: StormResult[]): number {
 export function renderTimelineSvg(result: StormResult, options: TimelineOptions = {}): string {
   const names = Object.keys(result.config.watch);
   const { timeline } = result;
-  if (options.yMax !== undefined && (!Number.isFinite(options.yMax) || options.yMax < 0)) {
-    throw new RangeError(`options.yMax must be a finite number >= 0, got ${String(options.yMax)}`);
-  }
+  if (options.yMax !== undefined) checkNumber('options.yMax', options.yMax, { min: 0 });
   const tMax = Math.max(1, result.durationMs, ...timeline.map((s) => s.t));
   const yTop = Math.max(1, options.yMax ?? 0, timelinePeak(result));
   const yStep = Math.max(1, Math.ceil(niceStep(yTop, 5)));
