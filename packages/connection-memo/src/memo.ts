@@ -266,6 +266,11 @@ class Memo<C> implements ConnectionMemo<C> {
     }
   }
 
+  /** Someone listens for `closed` (an emitter of the user's own, without mitt's map: assume so). */
+  #hearsClosed(): boolean {
+    return !(this.events.all instanceof Map) || hasListeners(this.events, 'closed');
+  }
+
   /** The hot path stops returning the connection at once; it is closed by the caller. */
   #dropCurrent(): void {
     this.#value = undefined;
@@ -300,7 +305,7 @@ class Memo<C> implements ConnectionMemo<C> {
       .then(
         () => safeEmit(PACKAGE, this.events, 'closed', { connection, generation, reason }),
         (error: unknown) => {
-          if (!hasListeners(this.events, 'closed')) warn(`close(connection) failed (reason: ${reason})`, error);
+          if (!this.#hearsClosed()) warn(`close(connection) failed (reason: ${reason})`, error);
           safeEmit(PACKAGE, this.events, 'closed', { connection, generation, reason, error });
         },
       );
