@@ -1,6 +1,6 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { captureWarnings } from '@spawnguard/internal/testing';
+import { captureWarnings, listenerWarning } from '@spawnguard/internal/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bindOrDie, createBindOrDieEvents, LostBindError, type LostInfo } from '../src/index.js';
 import { freePort } from './helpers.js';
@@ -85,15 +85,7 @@ describe('bindOrDie over TCP', () => {
       );
       expect(second).toHaveBeenCalledTimes(1);
       await warnings.settled();
-      expect(warnings.list).toEqual([
-        expect.objectContaining({
-          name: 'SpawnguardWarning',
-          code: 'SPAWNGUARD_LISTENER_ERROR',
-          event: 'lost',
-          package: '@spawnguard/bind-or-die',
-          cause: bug,
-        }),
-      ]);
+      expect(warnings.entries()).toEqual([listenerWarning('@spawnguard/bind-or-die', 'lost', bug)]);
     } finally {
       warnings.stop();
     }

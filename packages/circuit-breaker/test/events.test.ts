@@ -1,4 +1,4 @@
-import { captureWarnings } from '@spawnguard/internal/testing';
+import { captureWarnings, listenerWarning } from '@spawnguard/internal/testing';
 import { describe, expect, it } from 'vitest';
 import { BrokenCircuitError } from '../src/index.js';
 import { boom, breakerWithClock, deferred, failTimes, outcome, record, settle } from './helpers.js';
@@ -125,15 +125,7 @@ describe('a throwing listener', () => {
       expect(breaker.state).toBe('open');
       expect(others).toEqual(['second failure listener']);
       await warnings.settled();
-      expect(warnings.list).toEqual([
-        expect.objectContaining({
-          name: 'SpawnguardWarning',
-          code: 'SPAWNGUARD_LISTENER_ERROR',
-          event: 'failure',
-          package: '@spawnguard/circuit-breaker',
-          cause: bug,
-        }),
-      ]);
+      expect(warnings.entries()).toEqual([listenerWarning('@spawnguard/circuit-breaker', 'failure', bug)]);
     } finally {
       warnings.stop();
     }

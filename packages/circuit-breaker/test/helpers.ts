@@ -1,3 +1,4 @@
+import { deferred as makeDeferred } from '@spawnguard/internal';
 import { CircuitBreaker, type CircuitBreakerEvents, type CircuitBreakerOptions } from '../src/index.js';
 
 export const T0 = 1_700_000_000_000;
@@ -23,13 +24,7 @@ export interface Deferred<T> {
 }
 
 export function deferred<T = unknown>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+  return makeDeferred<T>();
 }
 
 /** Lets every pending promise reaction run (they all run before the next macrotask). */

@@ -4,6 +4,8 @@ import { LISTENER_ERROR_CODE, type ListenerErrorWarning } from './listeners.js';
 export interface CapturedWarnings {
   /** The listener-error warnings seen so far, in order. */
   readonly list: ListenerErrorWarning[];
+  /** The same as plain objects, to compare with listenerWarning(...). */
+  entries(): ExpectedWarning[];
   /** Resolves once warnings emitted before the call have arrived (Node delivers them on a later tick). */
   settled(): Promise<void>;
   stop(): void;
@@ -24,7 +26,22 @@ export async function captureWarnings(): Promise<CapturedWarnings> {
   process.on('warning', onWarning);
   return {
     list,
+    entries: () =>
+      list.map((w) => ({ name: w.name, code: w.code, event: w.event, package: w.package, cause: w.cause })),
     settled: nextTurn,
     stop: () => process.off('warning', onWarning),
   };
+}
+
+export interface ExpectedWarning {
+  name: string;
+  code: string;
+  event: string;
+  package: string;
+  cause: unknown;
+}
+
+/** What the policy says a throwing `event` listener in `pkg` becomes. */
+export function listenerWarning(pkg: string, event: string, cause: unknown): ExpectedWarning {
+  return { name: 'SpawnguardWarning', code: LISTENER_ERROR_CODE, event, package: pkg, cause };
 }

@@ -26,6 +26,7 @@ import {
   sleep,
   untilAborted,
 } from '../src/index.js';
+import { captureWarnings, listenerWarning } from '../src/testing.js';
 
 describe('show', () => {
   it.each([
@@ -192,6 +193,33 @@ describe('safeEmit: the listener-error policy', () => {
     expect(hasListeners(events, 'a')).toBe(false);
     events.on('*', h);
     expect(hasListeners(events, 'b')).toBe(true);
+  });
+});
+
+describe('captureWarnings, for the policy test of each package', () => {
+  it('sees only the listener-error warnings emitted after it started, as plain entries', async () => {
+    process.emitWarning('not ours', { code: 'OTHER' });
+    const warnings = await captureWarnings();
+    try {
+      const events = mitt<{ a: number }>();
+      const bug = new Error('x');
+      events.on('a', () => {
+        throw bug;
+      });
+      process.emitWarning('still not ours', { code: 'OTHER' });
+      safeEmit('@spawnguard/test', events, 'a', 1);
+      await warnings.settled();
+      expect(warnings.entries()).toEqual([listenerWarning('@spawnguard/test', 'a', bug)]);
+      expect(listenerWarning('p', 'e', bug)).toEqual({
+        name: 'SpawnguardWarning',
+        code: 'SPAWNGUARD_LISTENER_ERROR',
+        event: 'e',
+        package: 'p',
+        cause: bug,
+      });
+    } finally {
+      warnings.stop();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { captureWarnings } from '@spawnguard/internal/testing';
+import { captureWarnings, listenerWarning } from '@spawnguard/internal/testing';
 import { describe, expect, it } from 'vitest';
 import { recorder, textOf } from './helpers.js';
 import { useWorld } from './setup.js';
@@ -22,15 +22,7 @@ describe('a throwing listener', () => {
       expect(pid).toBeGreaterThan(0);
       expect(opened).toEqual(['rec']);
       await warnings.settled();
-      expect(warnings.list).toEqual([
-        expect.objectContaining({
-          name: 'SpawnguardWarning',
-          code: 'SPAWNGUARD_LISTENER_ERROR',
-          event: 'sessionOpened',
-          package: '@spawnguard/mcp-host',
-          cause: bug,
-        }),
-      ]);
+      expect(warnings.entries()).toEqual([listenerWarning('@spawnguard/mcp-host', 'sessionOpened', bug)]);
     } finally {
       warnings.stop();
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidExists } from '@spawnguard/internal';
 import { type FixtureChild, FixtureRunner } from '../../../test-kit/fixtures.js';
 import { waitUntil } from '../../../test-kit/net.js';
 import { pidsCarrying } from '../../../test-kit/processes.js';
@@ -50,14 +51,8 @@ export function adopt(pid: number): void {
   extraPids.add(pid);
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Is there a process with this pid (EPERM counts)? */
+export const alive = pidExists;
 
 /** SIGKILL one pid we started and wait (bounded) until it is gone. */
 export async function killPid(pid: number): Promise<void> {
