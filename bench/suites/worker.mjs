@@ -52,9 +52,6 @@ export const cases = [
       return {
         trial: async () => {
           await idle();
-          const registry = JSON.parse(readFileSync(join(w.home, 'registry.json'), 'utf8'));
-          const helperPid = registry.entries?.[0]?.pid;
-          if (helperPid) helper = rssMb(helperPid);
           const atBoot = rssMb(w.pid());
           // The MCP client is loaded at boot, so a daemon that has served searches must stay under too.
           for (let i = 0; i < 50; i++) {
@@ -66,6 +63,10 @@ export const cases = [
           }
           await idle();
           afterSearches = rssMb(w.pid());
+          // The helper (the built-in MCP server) starts with the first search, not at boot.
+          const registry = JSON.parse(readFileSync(join(w.home, 'registry.json'), 'utf8'));
+          const helperPid = registry.entries?.[0]?.pid;
+          if (helperPid) helper = rssMb(helperPid);
           return atBoot;
         },
         extra: () => ({ helperRssMb: helper, afterSearchesMb: afterSearches }),

@@ -5,7 +5,6 @@
  * demo server, through the host like any client.
  */
 import { readFileSync } from 'node:fs';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { memoizeConnection } from '@spawnguard/connection-memo';
 import { createMcpHost, type McpHost, type ReconfigureResult, type ServerStats } from '@spawnguard/mcp-host';
@@ -88,27 +87,28 @@ export function createHosting({ config, servers, registry, log }: HostingOptions
   host.events.on('sessionClosed', (e) => log.log('mcp.session_closed', e));
   host.events.on('routingError', (e) => log.warn('mcp.routing_error', e));
 
-  // One in-process session for /search: connect once (single flight), again after a failure.
-  const searchClient = memoizeConnection<Client>({
+  // One in-process session for /search: connect once (single flight), again after a failure. It
+  // speaks JSON-RPC to the host directly: the SDK's Client (and the schema validators it loads)
+  // would cost an idle daemon several MB for one tool call.
+  const searchClient = memoizeConnection<InProcessSession>({
     connect: async () => {
       if (!host.has(BUILT_IN_SERVER)) throw new NotHostedError(BUILT_IN_SERVER);
-      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-      host.connect(BUILT_IN_SERVER, serverSide, { onClose: () => void searchClient.invalidate(client) });
-      const client = new Client({ name: 'spawnguard-worker-search', version: VERSION });
-      await client.connect(clientSide);
-      return client;
+      const session = new InProcessSession(() => void searchClient.invalidate(session));
+      host.connect(BUILT_IN_SERVER, session.serverSide);
+      await session.initialize();
+      return session;
     },
-    close: (client) => client.close(),
+    close: (session) => session.close(),
   });
 
   return {
     host,
     async search(query, signal) {
-      const client = await searchClient.get(signal ? { signal } : {});
-      const result = await client.callTool({ name: 'search', arguments: { query } }, undefined, {
-        timeout: 15_000,
-        ...(signal ? { signal } : {}),
-      });
+      const session = await searchClient.get(signal ? { signal } : {});
+      const result = (await session.request('tools/call', { name: 'search', arguments: { query } }, signal)) as {
+        isError?: boolean;
+        content?: unknown;
+      };
       const first = (result.content as Array<{ type: string; text?: string }> | undefined)?.[0];
       if (result.isError || first?.type !== 'text' || typeof first.text !== 'string') {
         throw new Error(`search failed: ${first?.text ?? 'no content'}`);
@@ -133,4 +133,107 @@ export function createHosting({ config, servers, registry, log }: HostingOptions
       await host.close();
     },
   };
+}
+
+/** A JSON-RPC error as the host sent it (`code`, `message`, `data`): unavailable.ts reads `data.code`. */
+export class RpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data: unknown,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** The smallest MCP client that can call a tool: initialize, then requests matched by id. */
+class InProcessSession {
+  readonly serverSide: InMemoryTransport;
+  readonly #clientSide: InMemoryTransport;
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  #nextId = 1;
+
+  constructor(onClose: () => void) {
+    const [client, server] = InMemoryTransport.createLinkedPair();
+    this.#clientSide = client;
+    this.serverSide = server;
+    client.onmessage = (message) => this.#receive(message as Record<string, unknown>);
+    client.onclose = () => {
+      for (const p of this.#pending.values()) p.reject(new Error('the in-process MCP session closed'));
+      this.#pending.clear();
+      onClose();
+    };
+  }
+
+  async initialize(): Promise<void> {
+    await this.#clientSide.start();
+    await this.request('initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'spawnguard-worker-search', version: VERSION },
+    });
+    await this.#clientSide.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+
+  request(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#pending.delete(id);
+      };
+      const fail = (error: Error) => {
+        done();
+        void this.#clientSide
+          .send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: error.message } })
+          .catch(() => {});
+        reject(error);
+      };
+      const onAbort = () => fail(signal!.reason as Error);
+      const timer = setTimeout(
+        () => fail(new Error(`${method} not answered within ${REQUEST_TIMEOUT_MS} ms`)),
+        REQUEST_TIMEOUT_MS,
+      );
+      timer.unref();
+      if (signal?.aborted) return fail(signal.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(id, {
+        resolve: (value) => {
+          done();
+          resolve(value);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      });
+      this.#clientSide.send({ jsonrpc: '2.0', id, method, params } as never).catch((error: Error) => fail(error));
+    });
+  }
+
+  #receive(message: Record<string, unknown>): void {
+    if (typeof message.method === 'string') {
+      // The server asks something (ping, roots): answer at once; this client offers nothing else.
+      if (message.id === undefined) return;
+      const reply =
+        message.method === 'ping'
+          ? { jsonrpc: '2.0', id: message.id, result: {} }
+          : { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: `${message.method} is not supported` } };
+      void this.#clientSide.send(reply as never).catch(() => {});
+      return;
+    }
+    const pending = typeof message.id === 'number' ? this.#pending.get(message.id) : undefined;
+    if (!pending) return;
+    const error = message.error as { code: number; message: string; data?: unknown } | undefined;
+    if (error) pending.reject(new RpcError(error.code, error.message, error.data));
+    else pending.resolve(message.result);
+  }
+
+  close(): Promise<void> {
+    return this.#clientSide.close();
+  }
 }

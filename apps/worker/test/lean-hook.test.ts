@@ -64,7 +64,7 @@ describe('the hook fast path is lean', () => {
     expect(carries(slow.files, '@modelcontextprotocol')).toBe(false);
   });
 
-  it('the daemon is bundled and loads the MCP code only on first use: host and client, never McpServer', async () => {
+  it('the daemon is bundled and loads the MCP code only on first use: the host, never the SDK Client or McpServer', async () => {
     const cli = readFileSync(join(DIST, 'cli.js'), 'utf8');
     const daemonChunk = /import\("\.\/(daemon-[\w-]+\.js)"\)/.exec(cli)?.[1];
     expect(daemonChunk).toBeDefined();
@@ -77,7 +77,9 @@ describe('the hook fast path is lean', () => {
     expect(hosting).toBeDefined();
     const lazy = closure(hosting!);
     expect(carries(lazy.files, 'packages/mcp-host')).toBe(true);
-    expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/client')).toBe(true);
+    // /search speaks JSON-RPC to the host in process: no SDK Client (and no ajv) in the daemon.
+    expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/client')).toBe(false);
+    expect(carries(lazy.files, 'ajv')).toBe(false);
     expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/server/mcp.js')).toBe(false);
     // The HTTP transport (and hono under it) loads with the first /mcp session, not with /search.
     expect(carries(lazy.files, '@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js')).toBe(false);
