@@ -64,6 +64,19 @@ export async function killPid(pid: number): Promise<void> {
   await waitUntil(() => !alive(pid), 10_000, `pid ${pid} to die`).catch(() => {});
 }
 
+/**
+ * SIGKILL every process whose argv carries `text` (this file's MARKER, or one trial's temp folder),
+ * in bounded rounds: a duplicate daemon a launcher spawned an instant ago has no marker file yet,
+ * but its argv names the folder from exec on.
+ */
+export async function killCarrying(text: string): Promise<void> {
+  for (let round = 0; round < 10; round++) {
+    const left = pidsCarrying(text);
+    if (left.length === 0) return;
+    await Promise.all(left.map(killPid));
+  }
+}
+
 /** Kill what this file started, by pid: direct children and adopted daemons. */
 export async function cleanup(): Promise<void> {
   await runner.killAll();
@@ -74,11 +87,7 @@ export async function cleanup(): Promise<void> {
   extraPids.clear();
   // A daemon spawned just before the test ended may not have written its marker file yet; its argv
   // carries MARKER from exec on, so sweep by that (bounded) before its folder goes.
-  for (let round = 0; round < 10; round++) {
-    const left = pidsCarrying(MARKER);
-    if (left.length === 0) break;
-    await Promise.all(left.map(killPid));
-  }
+  await killCarrying(MARKER);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
 }

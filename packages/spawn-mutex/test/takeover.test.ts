@@ -10,6 +10,7 @@ import {
   cleanup,
   DIST,
   freePort,
+  killCarrying,
   killPid,
   MARKER,
   markerPids,
@@ -30,12 +31,17 @@ const eventOf = (c: Child, name: string) => c.lines().find((l) => l.event === na
 describe('a lock holder that dies', () => {
   for (const dieAfter of ['lockAcquired', 'spawned'] as const) {
     it(`SIGKILLed right after ${dieAfter}: the next launchers take over within 1 s (staleMs 30 s), never two daemons; 20 trials`, async () => {
-      const port = await freePort();
       for (let trial = 0; trial < 20; trial++) {
+        // A port and a folder per trial: a duplicate a launcher spawned late in one trial must not
+        // answer the next trial's victim (which would then find a daemon running and never spawn).
+        const port = await freePort();
         const dir = tempDir();
         const base = { port, dir, lockPath: join(dir, 'daemon'), staleMs: 30_000, waitTimeoutMs: 20_000 };
         const victim = startNode('launcher.mjs', [JSON.stringify({ ...base, dieAfter })]);
-        expect(await victim.exited, `trial ${trial}`).toEqual({ code: null, signal: 'SIGKILL' });
+        expect(await victim.exited, `trial ${trial}: ${JSON.stringify(victim.lines())}`).toEqual({
+          code: null,
+          signal: 'SIGKILL',
+        });
         expect(readdirSync(join(dir, 'daemon.lock')), 'the dead holder left its lock').toEqual([
           expect.stringMatching(/^owner-[0-9a-f]+\.json$/),
         ]);
@@ -72,6 +78,7 @@ describe('a lock holder that dies', () => {
         expect(daemons, `trial ${trial}: listening daemons`).toHaveLength(1);
         expect(markerPids(dir, 'spawn-').filter(alive)).toEqual(daemons);
         await killPid(daemons[0]!);
+        await killCarrying(dir); // and any duplicate still starting, before the next trial
       }
     }, 600_000);
   }
