@@ -8,7 +8,16 @@ import { existsSync } from 'node:fs';
 import { killTree } from '@spawnguard/orphan-reaper';
 import { spawnBreaker } from './breakers.js';
 import { type Config, HOST } from './config.js';
-import { checkHome, HomeError, homePaths, type PidRecord, readPidRecord, readToken, removeFile } from './home.js';
+import {
+  checkHome,
+  HomeError,
+  homePaths,
+  type PidRecord,
+  readPidRecord,
+  readToken,
+  removeFile,
+  removeOwnPidRecord,
+} from './home.js';
 import { call } from './http-client.js';
 import { probeWorker, unprovenMessage } from './identity.js';
 import { ensureWorker, isRecordedWorkerAlive } from './launcher.js';
@@ -121,8 +130,7 @@ export async function stop(config: Config): Promise<number> {
     }
   }
   if (await waitGone(record, 2000)) {
-    const current = readPidRecord(paths!.pidFile);
-    if (current?.instanceId === record.instanceId) removeFile(paths!.pidFile);
+    removeOwnPidRecord(paths!.pidFile, record.instanceId);
     out(`spawnguard-worker stopped (pid ${record.pid}${asked ? '' : ', by signal'})`);
     return 0;
   }

@@ -165,3 +165,22 @@ export function readToken(path: string): string | null {
 export function newToken(): string {
   return randomBytes(32).toString('hex');
 }
+
+/**
+ * The token survives daemon restarts (a client configured with it keeps working); a missing or
+ * unusable one is replaced. Delete the file and restart to rotate it.
+ */
+export function keepToken(path: string): string {
+  const token = readToken(path) ?? newToken();
+  writeSecureFile(path, `${token}\n`);
+  return token;
+}
+
+export function writePidRecord(path: string, record: PidRecord & Record<string, unknown>): void {
+  writeSecureFile(path, `${JSON.stringify(record)}\n`);
+}
+
+/** Removes the pid record if it still names this daemon (a successor may have written its own). */
+export function removeOwnPidRecord(path: string, instanceId: string): void {
+  if (readPidRecord(path)?.instanceId === instanceId) removeFile(path);
+}
