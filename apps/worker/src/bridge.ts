@@ -12,6 +12,8 @@
  * restored. Stdin closed or the parent gone: the session is ended and the bridge exits within a
  * second. Bad input on stdin gets a JSON-RPC error, never a hang.
  */
+
+import { SessionSetup } from './bridge-setup.js';
 import { type Config, MCP_BODY_LIMIT } from './config.js';
 import { homePaths } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
@@ -21,8 +23,6 @@ import { readLines } from './stdin-lines.js';
 const CODE = { parse: -32700, invalid: -32600, notInitialized: -32002, host: -32000 } as const;
 /** How long a bridge keeps trying to bring a worker back before it answers requests with errors. */
 const RECOVER_BUDGET_MS = 60_000;
-/** Ids of the bridge's own requests (replayed setup), never seen by the client. */
-const OWN_ID = 'spawnguard-bridge:';
 
 type Id = string | number;
 const idKey = (id: unknown) => (typeof id === 'number' ? `n:${id}` : `s:${String(id)}`);
@@ -34,16 +34,12 @@ export async function runBridge(config: Config, name: string): Promise<number> {
 
 class Bridge {
   #client: McpHttpClient | null = null;
-  /** The client's initialize request, replayed to open a new session after a restart. */
-  #hello: Message | null = null;
-  #initialized = false;
+  /** What the client set up (its initialize first), restored in a new session after a restart. */
+  readonly #setup = new SessionSetup();
   /** Client requests sent to the host and not answered yet: failed at once if the host goes. */
   readonly #inFlight = new Map<string, Id>();
-  readonly #subscriptions = new Set<string>();
-  #logLevel: unknown = null;
   #recovering: Promise<boolean> | null = null;
   #starting: Promise<void> | null = null;
-  #ownIds = 0;
   #closing = false;
   #exit!: (code: number) => void;
 
@@ -138,7 +134,7 @@ class Bridge {
       if (isRequest) this.#reply(message.id, CODE.host, this.#downMessage());
       return;
     }
-    if (message.method === 'notifications/initialized') this.#initialized = true;
+    if (message.method === 'notifications/initialized') this.#setup.initialized = true;
     await this.#forward(message);
   }
 
@@ -172,7 +168,7 @@ class Bridge {
   }
 
   async #initialize(message: Message): Promise<void> {
-    if (this.#hello) {
+    if (this.#setup.hello) {
       this.#reply(message.id, CODE.invalid, 'Invalid Request: the session is already initialized');
       return;
     }
@@ -203,7 +199,7 @@ class Bridge {
         );
     }
     if (ok) {
-      this.#hello = message;
+      this.#setup.hello = message;
       this.#openStream(client);
     } else client.forget();
   }
@@ -231,7 +227,7 @@ class Bridge {
       await this.#post(client, message, (reply) => {
         if (isRequest && reply.id === message.id && reply.method === undefined) {
           this.#inFlight.delete(key);
-          if (reply.result !== undefined) this.#remember(message);
+          if (reply.result !== undefined) this.#setup.remember(message);
         }
         this.#write(reply);
       });
@@ -247,15 +243,6 @@ class Bridge {
       }
       this.#lost(`${error.message}`);
     }
-  }
-
-  /** What the client set up, to restore in a new session. */
-  #remember(request: Message): void {
-    const uri = (request.params as { uri?: unknown } | undefined)?.uri;
-    if (request.method === 'resources/subscribe' && typeof uri === 'string') this.#subscriptions.add(uri);
-    if (request.method === 'resources/unsubscribe' && typeof uri === 'string') this.#subscriptions.delete(uri);
-    if (request.method === 'logging/setLevel')
-      this.#logLevel = (request.params as { level?: unknown } | undefined)?.level;
   }
 
   #openStream(client: McpHttpClient): void {
@@ -298,25 +285,8 @@ class Bridge {
   /** A new session with the client's own initialize, then what it had set up. */
   async #reopen(token: string): Promise<boolean> {
     const client = this.#newClient(token);
-    const own = (method: string, params?: unknown): Message => ({
-      jsonrpc: '2.0',
-      id: `${OWN_ID}${++this.#ownIds}`,
-      method,
-      ...(params === undefined ? {} : { params }),
-    });
     try {
-      let ok = false;
-      await client.post({ ...this.#hello!, id: `${OWN_ID}${++this.#ownIds}` }, (reply) => {
-        const result = reply.result as { protocolVersion?: unknown } | undefined;
-        if (result && typeof reply.id === 'string' && reply.id.startsWith(OWN_ID)) {
-          ok = true;
-          client.protocolVersion = String(result.protocolVersion ?? '');
-        } else if (reply.method !== undefined) this.#write(reply);
-      });
-      if (!ok) return false;
-      if (this.#initialized) await client.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, () => {});
-      if (this.#logLevel !== null) await client.post(own('logging/setLevel', { level: this.#logLevel }), () => {});
-      for (const uri of this.#subscriptions) await client.post(own('resources/subscribe', { uri }), () => {});
+      if (!(await this.#setup.replay(client, (message) => this.#write(message)))) return false;
       this.#openStream(client);
       return true;
     } catch {
