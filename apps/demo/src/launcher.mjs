@@ -40,6 +40,7 @@ while (Date.now() < deadline) {
 }
 
 let searchStatus = null;
+let searchError = null;
 try {
   // /search needs the home's token (the worker wrote it, 0600, before it answered /health).
   const token = readFileSync(join(home, 'token'), 'utf8').trim();
@@ -50,10 +51,11 @@ try {
   await res.arrayBuffer();
   searchStatus = res.status;
 } catch (error) {
-  searchStatus = String(error?.cause?.code ?? error?.name ?? error);
+  searchStatus = String(error?.cause?.code ?? error?.code ?? error?.name ?? error);
+  searchError = String(error?.message ?? error);
 }
 
 writeFileSync(
   join(out, `launcher-${process.pid}.json`),
-  JSON.stringify({ hookMs, hookCode, hookStderr: hookStderr.trim(), searchStatus }),
+  JSON.stringify({ hookMs, hookCode, hookStderr: hookStderr.trim(), searchStatus, searchError }),
 );

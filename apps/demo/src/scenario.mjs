@@ -73,6 +73,7 @@ export async function runScenario({ naive, concurrency = 30, rounds = 1, signal,
       hookExitCodes: Object.fromEntries(count(launchers.map((l) => l.hookCode))),
       hookP95Ms: percentile(hookMs, 95),
       searchStatuses: Object.fromEntries(count(launchers.map((l) => l.searchStatus))),
+      searchErrors: [...new Set(launchers.map((l) => l.searchError).filter(Boolean))].slice(0, 3),
       hookStderr: [...new Set(launchers.map((l) => l.hookStderr).filter(Boolean))].slice(0, 3),
       storm: result,
     };
