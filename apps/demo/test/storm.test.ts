@@ -1,8 +1,9 @@
 // The storm as a CI job: the guarded worker under the demo's 30 concurrent launchers (hook + one
-// search), 3 rounds in a row on one home, then stop. (At 50 on this 2-core machine the hooks' p95 is
-// ~6.5 s, past their 5 s budget: every hook fails open in time, but in some rounds none reaches the
-// spawn and no worker starts that round. That is a known liveness gap, not what this job measures.) Every invariant the demo claims must hold; the naive
-// worker must show the storm (otherwise the demo proves nothing).
+// search), 3 rounds in a row on one home, then stop. Every invariant the demo claims must hold; the
+// naive worker must show the storm (otherwise the demo proves nothing).
+// At 50 on this 2-core machine the hooks' p95 is ~6.5 s, past their 5 s budget: every hook fails
+// open in time, but in some rounds none reaches the spawn and no worker starts that round. That is
+// a known liveness gap, not what this job measures.
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../src/scenario.mjs';
 

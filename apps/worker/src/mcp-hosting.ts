@@ -179,6 +179,8 @@ class InProcessSession {
   }
 
   request(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+    // Aborted already: nothing was sent, so there is nothing to cancel.
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const done = () => {
@@ -199,7 +201,6 @@ class InProcessSession {
         REQUEST_TIMEOUT_MS,
       );
       timer.unref();
-      if (signal?.aborted) return fail(signal.reason as Error);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, {
         resolve: (value) => {
