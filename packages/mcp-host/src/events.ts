@@ -5,7 +5,7 @@ export type StopReason = 'exited' | 'idle' | 'session-closed' | 'reconfigured' |
 
 /** Why a message could not be delivered; every one of them is also answered (never left hanging) where it was a request. */
 export type RoutingReason =
-  /** A server-to-client request arrived while zero or several sessions had requests in flight (stdio carries no tag). */
+  /** A server-to-client request nothing proves the cause of (no task tag, shared backend without `serialize`, or nothing in flight). */
   | 'ambiguous'
   /** The session it belongs to did not declare the capability (sampling, elicitation, roots). */
   | 'capability-missing'

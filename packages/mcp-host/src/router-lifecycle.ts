@@ -43,7 +43,6 @@ export function detachBackend(router: Router, backend: Backend, error: Error): v
     pending.session.fail(pending.clientId, rpc);
   }
   router.pending.clear();
-  router.busy.clear();
   router.gateOwner = null;
   for (const { session, sid } of router.outgoing.values()) {
     const open = session.serverRequests.get(sid);
@@ -90,7 +89,6 @@ export function leaveRouter(router: Router, session: Session): void {
     });
   }
   session.toBackend.clear();
-  router.busy.delete(session);
   if (router.gateOwner === session) router.releaseGate();
   for (const open of session.serverRequests.values()) {
     router.outgoing.delete(open.backendId);

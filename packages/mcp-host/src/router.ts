@@ -49,8 +49,6 @@ export class Router {
   readonly sessions = new Set<Session>();
   /** Backend id → the session request it stands for. */
   readonly pending = new Map<number, Pending>();
-  /** Sessions with at least one request in flight: the candidates for a server-to-client request. */
-  readonly busy = new Set<Session>();
   /** Backend's server-to-client request id → the session (and the id it sees) that must answer. */
   readonly outgoing = new Map<RequestId, { session: Session; sid: number }>();
   /** URL-mode elicitation id → its session, for `notifications/elicitation/complete`. */
@@ -163,7 +161,6 @@ export class Router {
     }
     this.pending.set(id, { session, clientId: message.id as RequestId, clientToken, onResponse });
     session.toBackend.set(message.id as RequestId, id);
-    if (session.toBackend.size === 1) this.busy.add(session);
     if (this.link.serialize) this.gateOwner = session;
     backend.write(
       params === undefined
@@ -172,11 +169,10 @@ export class Router {
     );
   }
 
-  /** A session request is over (answered, cancelled, failed): it no longer makes the session a candidate. */
+  /** A session request is over (answered, cancelled, failed). */
   settled(session: Session, clientId: RequestId): void {
     session.toBackend.delete(clientId);
     if (session.toBackend.size > 0) return;
-    this.busy.delete(session);
     if (this.gateOwner === session) this.releaseGate();
   }
 
