@@ -105,11 +105,22 @@ export class Router {
       session.respond(id, {});
       return;
     }
-    if (session.toBackend.has(id)) {
-      session.fail(id, { code: -32600, message: `request id ${JSON.stringify(id)} is already in flight` });
+    if (this.#open(session, id)) {
+      session.fail(id, { code: -32600, message: `request id ${JSON.stringify(id)} is already queued or in flight in this session` });
       return;
     }
     this.dispatch(session, message);
+  }
+
+  /**
+   * Whether `session` has a request `id` queued (waiting for a backend or for the serialize gate) or in
+   * flight. The queues are scanned only while something waits in them: the hot path is one map lookup.
+   */
+  #open(session: Session, id: RequestId): boolean {
+    if (session.toBackend.has(id)) return true;
+    if (this.waiting === 0) return false;
+    const same = (item: Queued) => item.session === session && item.message.id === id;
+    return this.waitingQueue.some(same) || this.gated.some(same);
   }
 
   /** Runs a request now, or queues it until the backend is there. */
