@@ -16,6 +16,9 @@ export type RoutingReason =
   /** A message that is not JSON-RPC 2.0, from a session. */
   | 'invalid';
 
+/** Why a session ended. */
+export type SessionEndReason = 'closed' | 'expired' | 'host-closed' | 'reconfigured';
+
 export type McpHostEvents = {
   backendStarted: { server: string; pid: number; instance: string; durationMs: number; restart: boolean };
   backendStartFailed: { server: string; instance: string; error: Error };
@@ -31,7 +34,7 @@ export type McpHostEvents = {
   /** A line of the backend's stderr, or a line of its stdout that is not JSON-RPC (chroma-mcp prints some). */
   output: { server: string; pid: number; stream: 'stdout' | 'stderr'; line: string };
   sessionOpened: { server: string; sessionId: string; clientName: string; protocolVersion: string };
-  sessionClosed: { server: string; sessionId: string; reason: 'closed' | 'expired' | 'host-closed' | 'reconfigured' };
+  sessionClosed: { server: string; sessionId: string; reason: SessionEndReason };
   routingError: {
     server: string;
     sessionId: string | null;

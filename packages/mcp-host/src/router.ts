@@ -2,7 +2,7 @@ import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.
 import type { Backend, BackendMessage } from './backend.js';
 import { sessionInitResult } from './capabilities.js';
 import { JSONRPC } from './errors.js';
-import type { McpHostEvents } from './events.js';
+import type { McpHostEvents, SessionEndReason } from './events.js';
 import { type Json, type Msg, object } from './message.js';
 import { attachBackend, detachBackend, failWaiting, leaveRouter } from './router-lifecycle.js';
 import { routeServerNotification, routeServerRequest } from './server-messages.js';
@@ -106,7 +106,10 @@ export class Router {
       return;
     }
     if (this.#open(session, id)) {
-      session.fail(id, { code: -32600, message: `request id ${JSON.stringify(id)} is already queued or in flight in this session` });
+      session.fail(id, {
+        code: -32600,
+        message: `request id ${JSON.stringify(id)} is already queued or in flight in this session`,
+      });
       return;
     }
     this.dispatch(session, message);
@@ -286,7 +289,7 @@ export class Router {
     failWaiting(this, error);
   }
 
-  leave(session: Session): void {
-    leaveRouter(this, session);
+  leave(session: Session, reason: SessionEndReason): void {
+    leaveRouter(this, session, reason);
   }
 }

@@ -92,7 +92,10 @@ describe('request ids: a session id is refused while a request with the same id 
     // Both are sent before the new backend is there: the first waits for it, the second is refused.
     void a(call(5, 'echo', { text: 'first' }));
     void a(call(5, 'echo', { text: 'second' }));
-    await waitFor(() => log.filter((r) => r.id === 5).length === 2, { what: 'both answers for id 5', timeoutMs: 15_000 });
+    await waitFor(() => log.filter((r) => r.id === 5).length === 2, {
+      what: 'both answers for id 5',
+      timeoutMs: 15_000,
+    });
     const fives = log.filter((r) => r.id === 5);
     expect(fives.map((r) => (r.error ? r.error.code : textOfReply(r)))).toEqual([-32600, 'first']);
     expect(recorded(file).some((m) => m.params?.arguments?.text === 'second')).toBe(false);

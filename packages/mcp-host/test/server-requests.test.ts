@@ -120,7 +120,11 @@ describe('server-to-client requests go to the session whose request caused them'
     expect(seenB).toEqual([]);
     expect(seenA).toEqual([]);
     expect(textOf(slow)).not.toContain('answer from');
-    const outcomes = recorded(file) as Array<{ job?: string; result?: unknown; error?: { code: number; message: string } }>;
+    const outcomes = recorded(file) as Array<{
+      job?: string;
+      result?: unknown;
+      error?: { code: number; message: string };
+    }>;
     expect(outcomes).toHaveLength(1);
     expect(outcomes[0]!.job).toBe('A-PRIVATE-NOTES');
     expect(outcomes[0]!.result).toBeUndefined();
