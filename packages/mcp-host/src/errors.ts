@@ -1,5 +1,7 @@
 /** Every error this package creates carries a `code` and the name of the server it concerns. */
 
+import type { SessionEndReason } from './events.js';
+
 const tail = (stderr: readonly string[]): string =>
   stderr.length === 0 ? 'no stderr output' : `last stderr lines:\n  ${stderr.join('\n  ')}`;
 
@@ -86,17 +88,40 @@ export class HostClosedError extends Error {
   }
 }
 
+const ENDED: Record<SessionEndReason, string> = {
+  closed: 'was closed',
+  expired: 'expired (no request and no open stream for sessionIdleMs)',
+  'host-closed': 'ended because the MCP host is closing',
+  reconfigured: 'ended because its server was reconfigured (changed or removed)',
+};
+
+/** The session ended with this request queued or in flight: it is answered with this (and cancelled at the backend). */
+export class SessionClosedError extends Error {
+  readonly code = 'ESESSIONCLOSED';
+  constructor(
+    readonly server: string,
+    readonly sessionId: string,
+    readonly reason: SessionEndReason,
+  ) {
+    super(
+      `MCP session ${sessionId} of server "${server}" ${ENDED[reason]}; the request was not answered by the server`,
+    );
+    this.name = 'SessionClosedError';
+  }
+}
+
 export type McpHostError =
   | BackendStartError
   | BackendExitedError
   | ServerUnavailableError
   | MaxInstancesError
   | UnknownServerError
-  | HostClosedError;
+  | HostClosedError
+  | SessionClosedError;
 
 /** JSON-RPC error codes the host answers with (besides the standard ones). */
 export const JSONRPC = {
-  /** The SDK's ConnectionClosed: the backend is gone, could not start, or its circuit is open. */
+  /** The SDK's ConnectionClosed: the backend is gone, could not start, or its circuit is open; or the session ended. */
   backendUnavailable: -32000,
   /** The request was made before `initialize`. */
   notInitialized: -32002,
@@ -115,6 +140,13 @@ export function toJsonRpcError(error: unknown): { code: number; message: string;
     const data: Record<string, unknown> = { code: error.code, server: error.server, stderr: error.stderr };
     if (error instanceof ServerUnavailableError) data.retryAfterMs = error.retryAfterMs;
     return { code: JSONRPC.backendUnavailable, message: error.message, data };
+  }
+  if (error instanceof SessionClosedError) {
+    return {
+      code: JSONRPC.backendUnavailable,
+      message: error.message,
+      data: { code: error.code, server: error.server, reason: error.reason },
+    };
   }
   if (error instanceof MaxInstancesError || error instanceof UnknownServerError || error instanceof HostClosedError) {
     return { code: JSONRPC.backendUnavailable, message: error.message, data: { code: error.code } };

@@ -5,7 +5,7 @@ export type StopReason = 'exited' | 'idle' | 'session-closed' | 'reconfigured' |
 
 /** Why a message could not be delivered; every one of them is also answered (never left hanging) where it was a request. */
 export type RoutingReason =
-  /** A server-to-client request arrived while zero or several sessions had requests in flight (stdio carries no tag). */
+  /** A server-to-client request nothing proves the cause of (no task tag, shared backend without `serialize`, or nothing in flight). */
   | 'ambiguous'
   /** The session it belongs to did not declare the capability (sampling, elicitation, roots). */
   | 'capability-missing'
@@ -15,6 +15,9 @@ export type RoutingReason =
   | 'unroutable'
   /** A message that is not JSON-RPC 2.0, from a session. */
   | 'invalid';
+
+/** Why a session ended. */
+export type SessionEndReason = 'closed' | 'expired' | 'host-closed' | 'reconfigured';
 
 export type McpHostEvents = {
   backendStarted: { server: string; pid: number; instance: string; durationMs: number; restart: boolean };
@@ -31,7 +34,7 @@ export type McpHostEvents = {
   /** A line of the backend's stderr, or a line of its stdout that is not JSON-RPC (chroma-mcp prints some). */
   output: { server: string; pid: number; stream: 'stdout' | 'stderr'; line: string };
   sessionOpened: { server: string; sessionId: string; clientName: string; protocolVersion: string };
-  sessionClosed: { server: string; sessionId: string; reason: 'closed' | 'expired' | 'host-closed' | 'reconfigured' };
+  sessionClosed: { server: string; sessionId: string; reason: SessionEndReason };
   routingError: {
     server: string;
     sessionId: string | null;

@@ -155,7 +155,7 @@ export class McpHost {
     const attached: Attached = { session, slot: null, onClose: options.onClose };
     this.#sessions.set(id, attached);
     transport.onmessage = (message: object) => this.#route(attached, message as Msg);
-    transport.onclose = () => this.#closeSession(attached, 'closed');
+    transport.onclose = () => this.#closeSession(attached, 'closed', true);
     transport.onerror = (error: Error) =>
       safeEmit(PACKAGE, this.events, 'routingError', {
         server,
@@ -211,12 +211,14 @@ export class McpHost {
     return slot;
   }
 
-  #closeSession(attached: Attached, reason: SessionCloseReason): void {
+  #closeSession(attached: Attached, reason: SessionCloseReason, transportClosed = false): void {
     const { session } = attached;
-    if (session.closed) return;
-    session.closed = true;
+    if (session.closed || this.#sessions.get(session.id) !== attached) return;
     this.#sessions.delete(session.id);
-    attached.slot?.router.leave(session);
+    // The router answers the session's requests while its transport is open; one already closed gets nothing.
+    if (transportClosed) session.closed = true;
+    attached.slot?.router.leave(session, reason);
+    session.closed = true;
     attached.onClose?.();
     if (session.ready)
       safeEmit(PACKAGE, this.events, 'sessionClosed', { server: session.server, sessionId: session.id, reason });

@@ -8,9 +8,10 @@ export {
   MaxInstancesError,
   type McpHostError,
   ServerUnavailableError,
+  SessionClosedError,
   UnknownServerError,
 } from './errors.js';
-export type { McpHostEvents, RoutingReason, ShareMode, StopReason } from './events.js';
+export type { McpHostEvents, RoutingReason, SessionEndReason, ShareMode, StopReason } from './events.js';
 export { createMcpHost, McpHost, type ReconfigureResult, type SessionCloseReason } from './host.js';
 export {
   type ClientCapabilities,

@@ -1,8 +1,9 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Backend } from './backend.js';
 import { LOG_LEVELS } from './capabilities.js';
-import { JSONRPC, toJsonRpcError } from './errors.js';
-import type { Router } from './router.js';
+import { JSONRPC, SessionClosedError, toJsonRpcError } from './errors.js';
+import type { SessionEndReason } from './events.js';
+import type { Queued, Router } from './router.js';
 import type { Session } from './session.js';
 import { aggregateLevel } from './shared-state.js';
 
@@ -43,7 +44,6 @@ export function detachBackend(router: Router, backend: Backend, error: Error): v
     pending.session.fail(pending.clientId, rpc);
   }
   router.pending.clear();
-  router.busy.clear();
   router.gateOwner = null;
   for (const { session, sid } of router.outgoing.values()) {
     const open = session.serverRequests.get(sid);
@@ -75,22 +75,33 @@ export function failWaiting(router: Router, error: Error): void {
   }
 }
 
-/** A session ends: its requests are cancelled at the backend, its server-to-client requests answered with an error. */
-export function leaveRouter(router: Router, session: Session): void {
+/**
+ * A session ends (`reason`): each of its requests, queued or in flight, is answered with a
+ * SessionClosedError while the session can still receive it (its client need not wait for its own
+ * timeout), and those in flight are cancelled at the backend; its server-to-client requests are
+ * answered with an error.
+ */
+export function leaveRouter(router: Router, session: Session, reason: SessionEndReason): void {
   if (!router.sessions.delete(session)) return;
-  router.waitingQueue = router.waitingQueue.filter((item) => item.session !== session);
-  router.gated = router.gated.filter((item) => item.session !== session);
+  const rpc = toJsonRpcError(new SessionClosedError(router.link.server, session.id, reason));
+  const answer = (item: Queued) => {
+    if (item.session !== session) return true;
+    if (item.message.id !== undefined) session.fail(item.message.id, rpc);
+    return false;
+  };
+  router.waitingQueue = router.waitingQueue.filter(answer);
+  router.gated = router.gated.filter(answer);
   const backend = router.backend;
-  for (const id of session.toBackend.values()) {
+  for (const [clientId, id] of session.toBackend) {
     router.pending.delete(id);
     backend?.write({
       jsonrpc: '2.0',
       method: 'notifications/cancelled',
-      params: { requestId: id, reason: 'session closed' },
+      params: { requestId: id, reason: `session ${reason}` },
     });
+    session.fail(clientId, rpc);
   }
   session.toBackend.clear();
-  router.busy.delete(session);
   if (router.gateOwner === session) router.releaseGate();
   for (const open of session.serverRequests.values()) {
     router.outgoing.delete(open.backendId);

@@ -2,7 +2,7 @@ import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.
 import type { Backend, BackendMessage } from './backend.js';
 import { sessionInitResult } from './capabilities.js';
 import { JSONRPC } from './errors.js';
-import type { McpHostEvents } from './events.js';
+import type { McpHostEvents, SessionEndReason } from './events.js';
 import { type Json, type Msg, object } from './message.js';
 import { attachBackend, detachBackend, failWaiting, leaveRouter } from './router-lifecycle.js';
 import { routeServerNotification, routeServerRequest } from './server-messages.js';
@@ -49,8 +49,6 @@ export class Router {
   readonly sessions = new Set<Session>();
   /** Backend id → the session request it stands for. */
   readonly pending = new Map<number, Pending>();
-  /** Sessions with at least one request in flight: the candidates for a server-to-client request. */
-  readonly busy = new Set<Session>();
   /** Backend's server-to-client request id → the session (and the id it sees) that must answer. */
   readonly outgoing = new Map<RequestId, { session: Session; sid: number }>();
   /** URL-mode elicitation id → its session, for `notifications/elicitation/complete`. */
@@ -107,11 +105,25 @@ export class Router {
       session.respond(id, {});
       return;
     }
-    if (session.toBackend.has(id)) {
-      session.fail(id, { code: -32600, message: `request id ${JSON.stringify(id)} is already in flight` });
+    if (this.#open(session, id)) {
+      session.fail(id, {
+        code: -32600,
+        message: `request id ${JSON.stringify(id)} is already queued or in flight in this session`,
+      });
       return;
     }
     this.dispatch(session, message);
+  }
+
+  /**
+   * Whether `session` has a request `id` queued (waiting for a backend or for the serialize gate) or in
+   * flight. The queues are scanned only while something waits in them: the hot path is one map lookup.
+   */
+  #open(session: Session, id: RequestId): boolean {
+    if (session.toBackend.has(id)) return true;
+    if (this.waiting === 0) return false;
+    const same = (item: Queued) => item.session === session && item.message.id === id;
+    return this.waitingQueue.some(same) || this.gated.some(same);
   }
 
   /** Runs a request now, or queues it until the backend is there. */
@@ -163,7 +175,6 @@ export class Router {
     }
     this.pending.set(id, { session, clientId: message.id as RequestId, clientToken, onResponse });
     session.toBackend.set(message.id as RequestId, id);
-    if (session.toBackend.size === 1) this.busy.add(session);
     if (this.link.serialize) this.gateOwner = session;
     backend.write(
       params === undefined
@@ -172,11 +183,10 @@ export class Router {
     );
   }
 
-  /** A session request is over (answered, cancelled, failed): it no longer makes the session a candidate. */
+  /** A session request is over (answered, cancelled, failed). */
   settled(session: Session, clientId: RequestId): void {
     session.toBackend.delete(clientId);
     if (session.toBackend.size > 0) return;
-    this.busy.delete(session);
     if (this.gateOwner === session) this.releaseGate();
   }
 
@@ -279,7 +289,7 @@ export class Router {
     failWaiting(this, error);
   }
 
-  leave(session: Session): void {
-    leaveRouter(this, session);
+  leave(session: Session, reason: SessionEndReason): void {
+    leaveRouter(this, session, reason);
   }
 }

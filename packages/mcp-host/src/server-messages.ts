@@ -15,12 +15,17 @@ const CAPABILITY: Record<string, string> = {
 const first = <T>(set: Iterable<T>): T | undefined => set[Symbol.iterator]().next().value;
 
 /**
- * Who must answer a server-to-client request. Over stdio the SDK keeps the request that caused it
- * (`relatedRequestId`) inside the server process: nothing on the wire names it. So:
+ * Who must answer a server-to-client request: only a session that provably caused it. Over stdio the
+ * SDK keeps the request that caused it (`relatedRequestId`) inside the server process: nothing on the
+ * wire names it, and which sessions happen to have requests in flight proves nothing (a server may ask
+ * for a job an earlier request queued, while another session is busy). So:
  * - a request tagged with a task (`_meta["io.modelcontextprotocol/related-task"]`): the session that created the task;
  * - per-session backend: its one session;
- * - shared backend: the one session that has requests in flight to it; with zero or several such
- *   sessions the request cannot be attributed and is refused (never broadcast, never guessed).
+ * - `serialize`: the session holding the gate (the operator declared that the server asks only from
+ *   inside a request, and only that session's requests are at the backend);
+ * - anything else is refused (never broadcast, never guessed). A `_meta.progressToken` on the request
+ *   is no proof either: the SDK sets it to the server's own request id, which shares the numbers of
+ *   the host's backend ids by chance.
  */
 export function ownerOf(router: Router, message: Msg): { owner: Session } | { refused: string } {
   // A request the SDK made for a task names the task on the wire: its creator is the owner.
@@ -33,12 +38,14 @@ export function ownerOf(router: Router, message: Msg): { owner: Session } | { re
     const owner = first(router.sessions);
     return owner?.ready ? { owner } : { refused: 'its session has closed' };
   }
-  if (router.busy.size === 1) return { owner: first(router.busy)! };
+  if (router.link.serialize) {
+    const owner = router.gateOwner;
+    return owner ? { owner } : { refused: 'no session has a request in flight to this server (serialize)' };
+  }
   return {
     refused:
-      router.busy.size === 0
-        ? 'no session has a request in flight to this server'
-        : `${router.busy.size} sessions have requests in flight to this server and stdio does not say which one caused it (set serialize: true or share: "per-session" for this server)`,
+      'nothing on the stdio wire says which session caused it, and the host never guesses ' +
+      '(set share: "per-session" for this server, or serialize: true if it asks only from inside a request)',
   };
 }
 

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   CreateMessageRequestSchema,
@@ -6,20 +7,27 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { pidsCarrying } from '../../../test-kit/processes.js';
-import type { McpHostEvents } from '../src/index.js';
-import { everything, textOf } from './helpers.js';
+import type { McpHostEvents, ServerConfig } from '../src/index.js';
+import { everything, FIXTURES, recorded, textOf } from './helpers.js';
 import { useWorld } from './setup.js';
 
 const world = useWorld();
 const CALL = { timeout: 20_000 };
 
+/** fixtures/deferred-sampler.mjs: `queue` returns at once; the next `slow` call sends the queued sampling requests. */
+const deferred = (marker: string, recordFile: string, extra: Partial<ServerConfig> = {}): ServerConfig => ({
+  command: process.execPath,
+  args: [join(FIXTURES, 'deferred-sampler.mjs'), marker],
+  env: { RECORD_FILE: recordFile },
+  ...extra,
+});
+
 /** A client that answers sampling with its own name and records every sampling request it gets. */
-function sampler(name: string, seen: string[], before?: () => Promise<void>) {
+function sampler(name: string, seen: string[]) {
   return (client: Client) =>
     client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
       const content = request.params.messages[0]?.content as { text?: string };
       seen.push(content.text ?? '');
-      await before?.();
       return { role: 'assistant', model: `model-${name}`, content: { type: 'text', text: `answer from ${name}` } };
     });
 }
@@ -76,7 +84,7 @@ describe('server-to-client requests go to the session whose request caused them'
   });
 
   it('a session without the capability gets an error result quickly, not a hang', async () => {
-    const w = await world.start({ servers: { everything: everything(world.get().marker) } });
+    const w = await world.start({ servers: { everything: everything(world.get().marker, { serialize: true }) } });
     const errors: McpHostEvents['routingError'][] = [];
     w.host.events.on('routingError', (e) => errors.push(e));
     const plain = await w.connect('everything', { capabilities: {} });
@@ -96,37 +104,50 @@ describe('server-to-client requests go to the session whose request caused them'
     expect(elicit.isError).toBe(true);
   });
 
-  it('with several sessions in flight and no tag on the wire, the request is refused at once (never guessed)', async () => {
-    const w = await world.start({ servers: { everything: everything(world.get().marker) } });
+  it("A's queued job asks for sampling while only B is busy: B never receives A's text, the backend gets an error", async () => {
+    const file = join(world.get().dir, 'outcomes.jsonl');
+    const w = await world.start({ servers: { deferred: deferred(world.get().marker, file) } });
     const errors: McpHostEvents['routingError'][] = [];
     w.host.events.on('routingError', (e) => errors.push(e));
     const seenA: string[] = [];
     const seenB: string[] = [];
-    let resultB: Awaited<ReturnType<Client['callTool']>> | undefined;
-    const b = await w.connect('everything', { capabilities: { sampling: {} }, setup: sampler('B', seenB) });
-    // A's sampling request arrives while only A is in flight: it is A's. A answers only after B's call
-    // (made while A is still in flight) has ended, so B's sampling request finds two sessions in flight.
-    const a = await w.connect('everything', {
-      capabilities: { sampling: {} },
-      setup: sampler('A', seenA, async () => {
-        resultB = await b.client.callTool(
-          { name: 'trigger-sampling-request', arguments: { prompt: 'from B' } },
-          undefined,
-          {
-            timeout: 10_000,
-          },
-        );
-      }),
-    });
-    const resultA = await a.client.callTool(
+    const a = await w.connect('deferred', { name: 'A', capabilities: { sampling: {} }, setup: sampler('A', seenA) });
+    const b = await w.connect('deferred', { name: 'B', capabilities: { sampling: {} }, setup: sampler('B', seenB) });
+    // A's tool queues a job and returns: A has nothing in flight any more.
+    expect(textOf(await a.client.callTool({ name: 'queue', arguments: { text: 'A-PRIVATE-NOTES' } }))).toBe('queued');
+    // The job's sampling request arrives while B's call, and only B's, is in flight.
+    const slow = await b.client.callTool({ name: 'slow', arguments: {} }, undefined, CALL);
+    expect(seenB).toEqual([]);
+    expect(seenA).toEqual([]);
+    expect(textOf(slow)).not.toContain('answer from');
+    const outcomes = recorded(file) as Array<{
+      job?: string;
+      result?: unknown;
+      error?: { code: number; message: string };
+    }>;
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]!.job).toBe('A-PRIVATE-NOTES');
+    expect(outcomes[0]!.result).toBeUndefined();
+    expect(outcomes[0]!.error?.code).toBe(-32603);
+    expect(outcomes[0]!.error?.message).toMatch(/cannot route sampling\/createMessage/);
+    expect(errors).toContainEqual(
+      expect.objectContaining({ reason: 'ambiguous', method: 'sampling/createMessage', sessionId: null }),
+    );
+  });
+
+  it('without serialize, even one session in flight does not make it the owner: refused at once (never guessed)', async () => {
+    const w = await world.start({ servers: { everything: everything(world.get().marker) } });
+    const errors: McpHostEvents['routingError'][] = [];
+    w.host.events.on('routingError', (e) => errors.push(e));
+    const seenA: string[] = [];
+    const a = await w.connect('everything', { capabilities: { sampling: {} }, setup: sampler('A', seenA) });
+    const result = await a.client.callTool(
       { name: 'trigger-sampling-request', arguments: { prompt: 'from A' } },
       undefined,
       CALL,
     );
-    expect(textOf(resultA)).toContain('answer from A');
-    expect(seenA).toEqual(['Resource trigger-sampling-request context: from A']);
-    expect(resultB?.isError).toBe(true);
-    expect(seenB).toEqual([]);
+    expect(result.isError).toBe(true);
+    expect(seenA).toEqual([]);
     expect(errors).toContainEqual(expect.objectContaining({ reason: 'ambiguous', method: 'sampling/createMessage' }));
   });
 
