@@ -70,6 +70,20 @@ export class MaxInstancesError extends Error {
   }
 }
 
+/** A server already has `maxSessions` sessions: one more `initialize` (or `connect()`) is refused. */
+export class MaxSessionsError extends Error {
+  readonly code = 'EMAXSESSIONS';
+  constructor(
+    readonly server: string,
+    readonly maxSessions: number,
+  ) {
+    super(
+      `MCP server "${server}" already has maxSessions=${maxSessions} sessions; close a session (DELETE) or raise maxSessions`,
+    );
+    this.name = 'MaxSessionsError';
+  }
+}
+
 export class UnknownServerError extends Error {
   readonly code = 'EUNKNOWNSERVER';
   constructor(readonly server: string) {
@@ -91,6 +105,7 @@ export type McpHostError =
   | BackendExitedError
   | ServerUnavailableError
   | MaxInstancesError
+  | MaxSessionsError
   | UnknownServerError
   | HostClosedError;
 
@@ -114,6 +129,10 @@ export function toJsonRpcError(error: unknown): { code: number; message: string;
   ) {
     const data: Record<string, unknown> = { code: error.code, server: error.server, stderr: error.stderr };
     if (error instanceof ServerUnavailableError) data.retryAfterMs = error.retryAfterMs;
+    return { code: JSONRPC.backendUnavailable, message: error.message, data };
+  }
+  if (error instanceof MaxSessionsError) {
+    const data = { code: error.code, server: error.server, maxSessions: error.maxSessions };
     return { code: JSONRPC.backendUnavailable, message: error.message, data };
   }
   if (error instanceof MaxInstancesError || error instanceof UnknownServerError || error instanceof HostClosedError) {

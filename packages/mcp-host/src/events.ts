@@ -3,6 +3,14 @@ export type ShareMode = 'shared' | 'per-session';
 /** Why a backend stopped. `exited`: on its own (crash, kill by hand); the others: the host stopped it. */
 export type StopReason = 'exited' | 'idle' | 'session-closed' | 'reconfigured' | 'closed';
 
+/**
+ * Why a session ended. `closed`: DELETE, `closeSession()`, or its transport closed; `expired`: no
+ * request and no stream for `sessionIdleMs`; `disconnected`: it had a GET stream and its client held
+ * no connection for `streamReconnectGraceMs`; `evicted`: a per-session server at `maxInstances` made
+ * room for a new session; `host-closed`, `reconfigured`: the host or its server went.
+ */
+export type SessionCloseReason = 'closed' | 'expired' | 'disconnected' | 'evicted' | 'host-closed' | 'reconfigured';
+
 /** Why a message could not be delivered; every one of them is also answered (never left hanging) where it was a request. */
 export type RoutingReason =
   /** A server-to-client request arrived while zero or several sessions had requests in flight (stdio carries no tag). */
@@ -31,7 +39,7 @@ export type McpHostEvents = {
   /** A line of the backend's stderr, or a line of its stdout that is not JSON-RPC (chroma-mcp prints some). */
   output: { server: string; pid: number; stream: 'stdout' | 'stderr'; line: string };
   sessionOpened: { server: string; sessionId: string; clientName: string; protocolVersion: string };
-  sessionClosed: { server: string; sessionId: string; reason: 'closed' | 'expired' | 'host-closed' | 'reconfigured' };
+  sessionClosed: { server: string; sessionId: string; reason: SessionCloseReason };
   routingError: {
     server: string;
     sessionId: string | null;
