@@ -32,11 +32,9 @@ describe('backpressure: a client that never reads its stream', () => {
     const stall = await stalled(url, stalledId);
     expect(watched.responses).toHaveLength(1);
     const b = await w.connect('flood');
-    const result = await b.client.callTool(
-      { name: 'flood', arguments: { count: COUNT, bytes: BYTES } },
-      undefined,
-      { timeout: 120_000 },
-    );
+    const result = await b.client.callTool({ name: 'flood', arguments: { count: COUNT, bytes: BYTES } }, undefined, {
+      timeout: 120_000,
+    });
     expect(textOf(result)).toBe(`flooded ${COUNT}`);
     const seen = watched.responses[0]!;
     expect(seen.maxQueued).toBeGreaterThan(0);
@@ -56,6 +54,10 @@ describe('backpressure: a client that never reads its stream', () => {
       maxStreamBufferBytes: BOUND,
       servers: { flood: flood(world.get().marker, { serialize: true }) },
     });
+    const stderr: string[] = [];
+    w.host.events.on('output', (e) => {
+      if (e.stream === 'stderr') stderr.push(e.line);
+    });
     const url = w.front.url('flood');
     const sessionId = await rawSession(url);
     const watched = watchResponses(
@@ -66,7 +68,12 @@ describe('backpressure: a client that never reads its stream', () => {
       jsonrpc: '2.0',
       id: 7,
       method: 'tools/call',
-      params: { name: 'flood', arguments: { count: COUNT, bytes: BYTES, progress: true }, _meta: { progressToken: 'p' } },
+      // 100 MB if nothing stopped it: the cancellation does, long before its end.
+      params: {
+        name: 'flood',
+        arguments: { count: 5 * COUNT, bytes: BYTES, progress: true },
+        _meta: { progressToken: 'p' },
+      },
     };
     const stall = await stalled(url, sessionId, call);
     const seen = await waitFor(() => watched.responses[0], { what: 'the POST seen' });
@@ -80,6 +87,10 @@ describe('backpressure: a client that never reads its stream', () => {
     // Not wedged: the request is no longer in flight (it was cancelled at the backend), so with
     // serialize another session is not held behind it, and the same session is answered again.
     await waitFor(() => w.host.stats()[0]!.inFlight === 0, { what: 'the stalled request settled', timeoutMs: 30_000 });
+    await waitFor(() => stderr.some((line) => /^flood: cancelled request \d+$/.test(line)), {
+      what: 'the backend told to cancel it',
+      timeoutMs: 30_000,
+    });
     const other = await w.connect('flood');
     expect(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'other' } }))).toBe('other');
     const again = await post(
