@@ -56,7 +56,7 @@ export class ServerUnavailableError extends Error {
   }
 }
 
-/** A `share: 'per-session'` server already runs `maxInstances` backends. */
+/** A `share: 'per-session'` server already runs `maxInstances` backends and none of their sessions can be evicted. */
 export class MaxInstancesError extends Error {
   readonly code = 'EMAXINSTANCES';
   constructor(
@@ -64,7 +64,7 @@ export class MaxInstancesError extends Error {
     readonly maxInstances: number,
   ) {
     super(
-      `MCP server "${server}" already runs maxInstances=${maxInstances} per-session backends; close a session or raise maxInstances`,
+      `MCP server "${server}" already runs maxInstances=${maxInstances} per-session backends, each with a session in use (a request in flight or a connected client); close a session or raise maxInstances`,
     );
     this.name = 'MaxInstancesError';
   }
