@@ -58,7 +58,7 @@ export class ServerUnavailableError extends Error {
   }
 }
 
-/** A `share: 'per-session'` server already runs `maxInstances` backends. */
+/** A `share: 'per-session'` server already runs `maxInstances` backends and none of their sessions can be evicted. */
 export class MaxInstancesError extends Error {
   readonly code = 'EMAXINSTANCES';
   constructor(
@@ -66,9 +66,23 @@ export class MaxInstancesError extends Error {
     readonly maxInstances: number,
   ) {
     super(
-      `MCP server "${server}" already runs maxInstances=${maxInstances} per-session backends; close a session or raise maxInstances`,
+      `MCP server "${server}" already runs maxInstances=${maxInstances} per-session backends, each with a session in use (a request in flight or a connected client); close a session or raise maxInstances`,
     );
     this.name = 'MaxInstancesError';
+  }
+}
+
+/** A server already has `maxSessions` sessions: one more `initialize` (or `connect()`) is refused. */
+export class MaxSessionsError extends Error {
+  readonly code = 'EMAXSESSIONS';
+  constructor(
+    readonly server: string,
+    readonly maxSessions: number,
+  ) {
+    super(
+      `MCP server "${server}" already has maxSessions=${maxSessions} sessions; close a session (DELETE) or raise maxSessions`,
+    );
+    this.name = 'MaxSessionsError';
   }
 }
 
@@ -91,6 +105,8 @@ export class HostClosedError extends Error {
 const ENDED: Record<SessionEndReason, string> = {
   closed: 'was closed',
   expired: 'expired (no request and no open stream for sessionIdleMs)',
+  disconnected: 'ended: its client held no connection for streamReconnectGraceMs after it had a GET stream',
+  evicted: 'was evicted to make room for a new session (maxInstances)',
   'host-closed': 'ended because the MCP host is closing',
   reconfigured: 'ended because its server was reconfigured (changed or removed)',
 };
@@ -115,6 +131,7 @@ export type McpHostError =
   | BackendExitedError
   | ServerUnavailableError
   | MaxInstancesError
+  | MaxSessionsError
   | UnknownServerError
   | HostClosedError
   | SessionClosedError;
@@ -147,6 +164,10 @@ export function toJsonRpcError(error: unknown): { code: number; message: string;
       message: error.message,
       data: { code: error.code, server: error.server, reason: error.reason },
     };
+  }
+  if (error instanceof MaxSessionsError) {
+    const data = { code: error.code, server: error.server, maxSessions: error.maxSessions };
+    return { code: JSONRPC.backendUnavailable, message: error.message, data };
   }
   if (error instanceof MaxInstancesError || error instanceof UnknownServerError || error instanceof HostClosedError) {
     return { code: JSONRPC.backendUnavailable, message: error.message, data: { code: error.code } };

@@ -16,8 +16,13 @@ export type RoutingReason =
   /** A message that is not JSON-RPC 2.0, from a session. */
   | 'invalid';
 
-/** Why a session ended. */
-export type SessionEndReason = 'closed' | 'expired' | 'host-closed' | 'reconfigured';
+/**
+ * Why a session ended. `closed`: DELETE, `closeSession()`, or its transport closed; `expired`: no
+ * request and no stream for `sessionIdleMs`; `disconnected`: it had a GET stream and its client held
+ * no connection for `streamReconnectGraceMs`; `evicted`: a per-session server at `maxInstances` made
+ * room for a new session; `host-closed`, `reconfigured`: the host or its server went.
+ */
+export type SessionEndReason = 'closed' | 'expired' | 'disconnected' | 'evicted' | 'host-closed' | 'reconfigured';
 
 export type McpHostEvents = {
   backendStarted: { server: string; pid: number; instance: string; durationMs: number; restart: boolean };

@@ -4,7 +4,14 @@ import { safeEmit } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
 import { readHello } from './capabilities.js';
 import { systemClock } from './clock.js';
-import { HostClosedError, JSONRPC, MaxInstancesError, toJsonRpcError, UnknownServerError } from './errors.js';
+import {
+  HostClosedError,
+  JSONRPC,
+  MaxInstancesError,
+  MaxSessionsError,
+  toJsonRpcError,
+  UnknownServerError,
+} from './errors.js';
 import { type McpHostEvents, PACKAGE } from './events.js';
 import { HttpSessions } from './http.js';
 import { type McpHostOptions, type ResolvedHost, type ResolvedServer, resolveHost, resolveServers } from './options.js';
@@ -22,11 +29,19 @@ interface Runtime {
   ctx: ServerContext;
   shared: Slot;
   perSession: Set<Slot>;
+  /** Sessions of this server (of any transport), for `maxSessions`. */
+  sessions: number;
 }
 
 interface Attached {
   session: Session;
+  runtime: Runtime;
   slot: Slot | null;
+  /**
+   * Messages held while the per-session backend evicted for this session stops (so a server never
+   * runs more than `maxInstances` at once); null once they flow to `slot`.
+   */
+  held: Msg[] | null;
   onClose: (() => void) | undefined;
 }
 
@@ -48,6 +63,8 @@ export class McpHost {
   readonly #servers = new Map<string, Runtime>();
   readonly #sessions = new Map<string, Attached>();
   readonly #http: HttpSessions;
+  /** A per-session slot that lost its session, and its stopping (once per slot). */
+  readonly #retiring = new WeakMap<Slot, Promise<void>>();
   #own: Promise<OwnRegistry> | null = null;
   #closing: Promise<void> | null = null;
 
@@ -60,11 +77,19 @@ export class McpHost {
       {
         has: (name) => this.#servers.has(name),
         connect: (server, transport, sessionId, onClose) => this.connect(server, transport, { sessionId, onClose }),
+        end: (sessionId, reason) => {
+          const attached = this.#sessions.get(sessionId);
+          if (attached) this.#closeSession(attached, reason);
+        },
         closed: () => this.#closing !== null,
       },
-      this.#opts.maxBodyBytes,
-      this.#opts.sessionIdleMs,
-      this.#clock,
+      {
+        maxBodyBytes: this.#opts.maxBodyBytes,
+        maxStreamBufferBytes: this.#opts.maxStreamBufferBytes,
+        sessionIdleMs: this.#opts.sessionIdleMs,
+        streamReconnectGraceMs: this.#opts.streamReconnectGraceMs,
+        clock: this.#clock,
+      },
     );
   }
 
@@ -94,6 +119,7 @@ export class McpHost {
       ctx,
       perSession: new Set(),
       shared: new Slot(ctx, `mcp:${config.name}`, null, () => {}),
+      sessions: 0,
     };
     this.#servers.set(config.name, runtime);
   }
@@ -131,7 +157,8 @@ export class McpHost {
 
   /**
    * Serves one client session over any SDK server-side transport. The session belongs to
-   * `server`; its first message must be `initialize`. Returns the session id.
+   * `server`; its first message must be `initialize`. Returns the session id. Throws
+   * `MaxSessionsError` when the server already has `maxSessions` sessions.
    */
   connect(
     server: string,
@@ -139,21 +166,29 @@ export class McpHost {
     options: { sessionId?: string; onClose?: () => void } = {},
   ): string {
     if (this.#closing) throw new HostClosedError();
-    if (!this.#servers.has(server)) throw new UnknownServerError(server);
+    const runtime = this.#servers.get(server);
+    if (!runtime) throw new UnknownServerError(server);
     const id = options.sessionId ?? transport.sessionId ?? randomUUID();
     if (this.#sessions.has(id)) throw new TypeError(`session id ${JSON.stringify(id)} is already connected`);
-    const session = new Session(id, server, transport, (s, error, message) =>
-      safeEmit(PACKAGE, this.events, 'routingError', {
-        server,
-        sessionId: s.id,
-        direction: 'to-session',
-        reason: 'unknown-id',
-        method: (message as { method?: string }).method ?? null,
-        detail: `could not send to the session: ${error.message}`,
-      }),
+    if (runtime.sessions >= this.#opts.maxSessions) throw new MaxSessionsError(server, this.#opts.maxSessions);
+    const session = new Session(
+      id,
+      server,
+      transport,
+      (s, error, message) =>
+        safeEmit(PACKAGE, this.events, 'routingError', {
+          server,
+          sessionId: s.id,
+          direction: 'to-session',
+          reason: 'unknown-id',
+          method: (message as { method?: string }).method ?? null,
+          detail: `could not send to the session: ${error.message}`,
+        }),
+      () => this.#clock.now(),
     );
-    const attached: Attached = { session, slot: null, onClose: options.onClose };
+    const attached: Attached = { session, runtime, slot: null, held: null, onClose: options.onClose };
     this.#sessions.set(id, attached);
+    runtime.sessions++;
     transport.onmessage = (message: object) => this.#route(attached, message as Msg);
     transport.onclose = () => this.#closeSession(attached, 'closed', true);
     transport.onerror = (error: Error) =>
@@ -172,6 +207,11 @@ export class McpHost {
   #route(attached: Attached, message: Msg): void {
     const { session } = attached;
     if (session.closed) return;
+    session.touch();
+    if (attached.held) {
+      attached.held.push(message);
+      return;
+    }
     if (attached.slot === null) {
       if (message.method !== 'initialize' || message.id === undefined) {
         if (message.id !== undefined && message.method !== undefined) {
@@ -185,36 +225,89 @@ export class McpHost {
         return;
       }
       session.hello = hello;
+      let evicted: Promise<void> | null;
       try {
-        attached.slot = this.#slotFor(session);
+        [attached.slot, evicted] = this.#slotFor(attached);
       } catch (error) {
         session.fail(message.id, toJsonRpcError(error));
+        return;
+      }
+      if (evicted) {
+        const slot = attached.slot;
+        attached.held = [message];
+        void evicted.then(() => {
+          const held = attached.held ?? [];
+          attached.held = null;
+          for (const m of held) if (!session.closed) slot.router.fromSession(session, m);
+        });
         return;
       }
     }
     attached.slot.router.fromSession(session, message);
   }
 
-  #slotFor(session: Session): Slot {
-    const runtime = this.#servers.get(session.server);
-    if (!runtime) throw new UnknownServerError(session.server);
+  /**
+   * The slot a new session runs on, and, when a session was evicted to make room for it, the
+   * stopping of that session's backend (the new one starts after it).
+   */
+  #slotFor(attached: Attached): [Slot, Promise<void> | null] {
+    const { session, runtime } = attached;
+    if (this.#servers.get(session.server) !== runtime) throw new UnknownServerError(session.server);
     const { config } = runtime.ctx;
-    if (config.share === 'shared') return runtime.shared;
+    if (config.share === 'shared') return [runtime.shared, null];
+    let evicted: Promise<void> | null = null;
     if (runtime.perSession.size >= config.maxInstances) {
-      throw new MaxInstancesError(config.name, config.maxInstances);
+      const victim = this.#evictable(runtime);
+      if (!victim) throw new MaxInstancesError(config.name, config.maxInstances);
+      this.#closeSession(victim, 'evicted');
+      evicted = victim.slot ? this.#retire(runtime, victim.slot) : null;
     }
     const slot = new Slot(runtime.ctx, `mcp:${config.name}:${session.id}`, session.hello, (empty) => {
-      runtime.perSession.delete(empty);
-      void empty.close('session-closed');
+      void this.#retire(runtime, empty);
     });
     runtime.perSession.add(slot);
-    return slot;
+    return [slot, evicted];
+  }
+
+  /**
+   * The per-session session to evict at `maxInstances`: the longest idle of those that nobody can
+   * miss right now: ready, no request in flight or queued, no server-to-client request open, and
+   * no HTTP connection from its client (a client that still holds its GET stream is alive: live
+   * clients never evict each other, which would be a start/kill loop between them). Null: refuse.
+   */
+  #evictable(runtime: Runtime): Attached | null {
+    let best: Attached | null = null;
+    for (const attached of this.#sessions.values()) {
+      const { session, slot } = attached;
+      if (!slot || !runtime.perSession.has(slot) || attached.held || !session.ready) continue;
+      if (session.inFlight > 0 || session.serverRequests.size > 0 || slot.router.waiting > 0) continue;
+      if (this.#http.connected(session.id)) continue;
+      if (!best || session.lastActive < best.session.lastActive) best = attached;
+    }
+    return best;
+  }
+
+  /** A per-session slot without its session: it stops (whole tree) and no longer counts toward maxInstances. */
+  #retire(runtime: Runtime, slot: Slot): Promise<void> {
+    let stopping = this.#retiring.get(slot);
+    if (!stopping) {
+      runtime.perSession.delete(slot);
+      stopping = slot.close('session-closed').catch(() => {});
+      this.#retiring.set(slot, stopping);
+    }
+    return stopping;
   }
 
   #closeSession(attached: Attached, reason: SessionCloseReason, transportClosed = false): void {
     const { session } = attached;
     if (session.closed || this.#sessions.get(session.id) !== attached) return;
     this.#sessions.delete(session.id);
+    attached.runtime.sessions--;
+    if (attached.held && attached.slot) {
+      // It never reached its slot (it waited for an evicted backend to stop): the slot goes too.
+      attached.held = null;
+      if (attached.runtime.perSession.has(attached.slot)) void this.#retire(attached.runtime, attached.slot);
+    }
     // The router answers the session's requests while its transport is open; one already closed gets nothing.
     if (transportClosed) session.closed = true;
     attached.slot?.router.leave(session, reason);

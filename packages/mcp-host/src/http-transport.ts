@@ -12,15 +12,27 @@ import type { SessionTransport } from './session.js';
  *         ends. An `initialize` opens the session: its answer carries `Mcp-Session-Id`.
  *   GET   the session's one standalone SSE stream, for messages tied to no request.
  *   DELETE ends the session.
+ * Backpressure: what a client does not read queues in node's buffers, so every stream is bounded
+ * (`maxStreamBufferBytes`): a message that would queue past the bound closes that stream instead,
+ * and the requests whose answers it was to carry are cancelled at the server (see `#overflow`).
  */
 type Id = string | number;
 type Message = Record<string, unknown>;
 
 interface Stream {
   res: ServerResponse;
-  /** Requests of this POST still waiting for their response. */
-  pending: Set<string>;
+  /** Requests of this POST still waiting for their response: key → the id the client gave. */
+  pending: Map<string, Id>;
 }
+
+/** What an `initialize` is refused with when the session cannot be opened (the host is full, or closing). */
+export interface Refusal {
+  status: number;
+  error: { code: number; message: string; data?: unknown };
+}
+
+/** Bytes of chunked-encoding framing around one write (`<hex length>\r\n` ... `\r\n`), at most. */
+const CHUNK_FRAMING = 16;
 
 const key = (id: unknown) => (typeof id === 'number' ? `n${id}` : `s${String(id)}`);
 const isRequest = (m: Message) => typeof m.method === 'string' && m.id !== undefined && m.id !== null;
@@ -35,12 +47,20 @@ const isMessage = (m: unknown): m is Message => {
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' };
 
-export function replyError(res: ServerResponse, status: number, code: number, message: string, headers = {}): void {
+export function replyError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers = {},
+  extra: { id?: Id | null; data?: unknown } = {},
+): void {
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;
   }
-  const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } });
+  const error = extra.data === undefined ? { code, message } : { code, message, data: extra.data };
+  const body = JSON.stringify({ jsonrpc: '2.0', id: extra.id ?? null, error });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
@@ -68,9 +88,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
 
 export interface HttpSessionOptions {
   maxBodyBytes: number;
+  /** Most bytes queued for one stream the client does not read; past it the stream is closed. */
+  maxStreamBufferBytes: number;
   newSessionId(): string;
-  /** Called when an `initialize` POST opened the session, before the message is delivered. */
-  onSessionInitialized(sessionId: string): void;
+  /**
+   * Called when an `initialize` POST opens the session, before the message is delivered. A refusal
+   * is the answer instead (the session is not opened).
+   */
+  onSessionInitialized(sessionId: string): Refusal | null;
 }
 
 export class HttpSessionTransport implements SessionTransport {
@@ -80,6 +105,7 @@ export class HttpSessionTransport implements SessionTransport {
   onerror?: (error: Error) => void;
   readonly #streams = new Map<string, Stream>();
   #standalone: ServerResponse | null = null;
+  #hadStandalone = false;
   #closed = false;
 
   constructor(private readonly options: HttpSessionOptions) {}
@@ -88,6 +114,11 @@ export class HttpSessionTransport implements SessionTransport {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The client opened a standalone GET stream at least once (the SDK's client does, right after initialize). */
+  get hadStandaloneStream(): boolean {
+    return this.#hadStandalone;
   }
 
   async handleRequest(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
@@ -140,7 +171,12 @@ export class HttpSessionTransport implements SessionTransport {
       if (messages.length > 1)
         return replyError(res, 400, -32600, 'Invalid Request: only one initialization request is allowed');
       this.sessionId = this.options.newSessionId();
-      this.options.onSessionInitialized(this.sessionId);
+      const refusal = this.options.onSessionInitialized(this.sessionId);
+      if (refusal) {
+        this.sessionId = undefined;
+        const { code, message, data } = refusal.error;
+        return replyError(res, refusal.status, code, message, {}, { id: init[0]!.id as Id, data });
+      }
       // The server was removed (or the host is closing) while the body was read.
       if (this.#closed) return replyError(res, 404, -32001, 'Session not found');
     } else {
@@ -158,11 +194,11 @@ export class HttpSessionTransport implements SessionTransport {
     }
     res.writeHead(200, init.length > 0 ? { ...SSE_HEADERS, 'mcp-session-id': this.sessionId! } : SSE_HEADERS);
     res.flushHeaders();
-    const stream: Stream = { res, pending: new Set(requests.map((m) => key(m.id))) };
-    for (const k of stream.pending) this.#streams.set(k, stream);
+    const stream: Stream = { res, pending: new Map(requests.map((m) => [key(m.id), m.id as Id])) };
+    for (const k of stream.pending.keys()) this.#streams.set(k, stream);
     res.once('close', () => {
       // The client went away: what its requests still produce has nowhere to go.
-      for (const k of stream.pending) if (this.#streams.get(k) === stream) this.#streams.delete(k);
+      for (const k of stream.pending.keys()) if (this.#streams.get(k) === stream) this.#streams.delete(k);
       stream.pending.clear();
     });
     for (const message of messages) this.onmessage?.(message);
@@ -183,6 +219,7 @@ export class HttpSessionTransport implements SessionTransport {
     res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId! });
     res.flushHeaders();
     this.#standalone = res;
+    this.#hadStandalone = true;
     res.once('close', () => {
       if (this.#standalone === res) this.#standalone = null;
     });
@@ -198,13 +235,51 @@ export class HttpSessionTransport implements SessionTransport {
         ? this.#streams.get(key(options.relatedRequestId))
         : undefined;
     const res = target?.res ?? (response ? null : this.#standalone);
-    if (res && !res.writableEnded && !res.destroyed) res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     if (response && target) {
       const k = key(m.id);
       this.#streams.delete(k);
       target.pending.delete(k);
-      if (target.pending.size === 0 && !target.res.writableEnded) target.res.end();
     }
+    if (res && !res.writableEnded && !res.destroyed) {
+      const frame = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+      const queued = res.writableLength;
+      // One message larger than the bound still goes out alone, once everything before it was sent.
+      if (queued > 0 && queued + Buffer.byteLength(frame) + CHUNK_FRAMING > this.options.maxStreamBufferBytes) {
+        this.#overflow(res, target);
+        return;
+      }
+      res.write(frame);
+    }
+    if (response && target && target.pending.size === 0 && !target.res.writableEnded && !target.res.destroyed) {
+      target.res.end();
+    }
+  }
+
+  /**
+   * The client does not read `res`: close it rather than queue more. A GET stream just goes (a live
+   * client opens a new one). A request's stream carried answers the client can no longer get: its
+   * requests still in flight are cancelled at the server, as if the client had cancelled them, so
+   * they stop holding the session (in-flight counts, `serialize`'s gate) and the server's work.
+   */
+  #overflow(res: ServerResponse, stream: Stream | undefined): void {
+    const orphaned: Id[] = [];
+    if (stream) {
+      for (const [k, id] of stream.pending) {
+        if (this.#streams.get(k) === stream) this.#streams.delete(k);
+        orphaned.push(id);
+      }
+      stream.pending.clear();
+    }
+    res.destroy();
+    if (orphaned.length === 0) return;
+    const reason = `the client did not read this request's stream: closed at maxStreamBufferBytes=${this.options.maxStreamBufferBytes}`;
+    // Not from inside the send that found the stream full (the router is mid-delivery).
+    queueMicrotask(() => {
+      for (const requestId of orphaned) {
+        if (this.#closed) return;
+        this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } });
+      }
+    });
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ export {
   HostClosedError,
   JSONRPC,
   MaxInstancesError,
+  MaxSessionsError,
   type McpHostError,
   ServerUnavailableError,
   SessionClosedError,

@@ -62,6 +62,16 @@ export interface McpHostOptions {
   sessionIdleMs?: number;
   /** Largest HTTP request body (413 above it); default 4 MiB. */
   maxBodyBytes?: number;
+  /**
+   * An HTTP session that has had a GET stream is closed ('disconnected') when its client holds no
+   * connection for this long (a client that died keeps none; a live one reconnects its stream in
+   * about a second); 0 = off (such sessions wait for `sessionIdleMs`); default 5000.
+   */
+  streamReconnectGraceMs?: number;
+  /** Most bytes queued for one HTTP stream a client does not read; past it that stream is closed; default 4 MiB. */
+  maxStreamBufferBytes?: number;
+  /** Most sessions per server (HTTP and `connect()`); one more `initialize` is refused; default 256. */
+  maxSessions?: number;
   /** Largest line a backend may print; longer lines are dropped and reported; default 64 MiB. */
   maxLineBytes?: number;
   /** Lines of each backend's stderr kept for errors; default 40. */
@@ -113,6 +123,9 @@ const HOST_KEYS = new Set([
   'killGraceMs',
   'sessionIdleMs',
   'maxBodyBytes',
+  'streamReconnectGraceMs',
+  'maxStreamBufferBytes',
+  'maxSessions',
   'maxLineBytes',
   'stderrLines',
   'clientInfo',
@@ -197,6 +210,9 @@ export interface ResolvedHost {
   killGraceMs: number;
   sessionIdleMs: number;
   maxBodyBytes: number;
+  streamReconnectGraceMs: number;
+  maxStreamBufferBytes: number;
+  maxSessions: number;
   maxLineBytes: number;
   stderrLines: number;
   clientInfo: { name: string; version: string };
@@ -255,6 +271,15 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
     killGraceMs: checkMs('options.killGraceMs', o.killGraceMs, { fallback: 3000, max: MAX_TIMER_MS }),
     sessionIdleMs: checkMs('options.sessionIdleMs', o.sessionIdleMs, { fallback: 1_800_000, max: MAX_TIMER_MS }),
     maxBodyBytes: checkInteger('options.maxBodyBytes', o.maxBodyBytes, { fallback: 4 * 1024 * 1024, min: 1 }),
+    streamReconnectGraceMs: checkMs('options.streamReconnectGraceMs', o.streamReconnectGraceMs, {
+      fallback: 5000,
+      max: MAX_TIMER_MS,
+    }),
+    maxStreamBufferBytes: checkInteger('options.maxStreamBufferBytes', o.maxStreamBufferBytes, {
+      fallback: 4 * 1024 * 1024,
+      min: 1,
+    }),
+    maxSessions: checkInteger('options.maxSessions', o.maxSessions, { fallback: 256, min: 1 }),
     maxLineBytes: checkInteger('options.maxLineBytes', o.maxLineBytes, { fallback: 64 * 1024 * 1024, min: 1 }),
     stderrLines: checkInteger('options.stderrLines', o.stderrLines, { fallback: 40, min: 0 }),
     clientInfo: {

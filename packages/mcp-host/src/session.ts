@@ -41,6 +41,8 @@ export class Session {
   /** Rank in LOG_LEVELS of the level this session set; undefined: it never did (it gets every message). */
   level: number | undefined;
   readonly subscriptions = new Set<string>();
+  /** When the session last sent a message or was answered (`now()`): the longest idle is evicted first. */
+  lastActive: number;
   #nextServerId = 1;
 
   constructor(
@@ -48,7 +50,15 @@ export class Session {
     readonly server: string,
     readonly transport: SessionTransport,
     private readonly onSendError: (session: Session, error: Error, message: JSONRPCMessage) => void,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.lastActive = now();
+  }
+
+  /** The session did something (a message from it arrived). */
+  touch(): void {
+    this.lastActive = this.now();
+  }
 
   get inFlight(): number {
     return this.toBackend.size;
@@ -65,6 +75,7 @@ export class Session {
 
   send(message: JSONRPCMessage, relatedRequestId?: RequestId): void {
     if (this.closed) return;
+    if ('result' in message || 'error' in message) this.lastActive = this.now(); // answered: idle from now
     let sent: Promise<void>;
     try {
       sent = this.transport.send(message, relatedRequestId === undefined ? undefined : { relatedRequestId });
