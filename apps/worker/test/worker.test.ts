@@ -115,8 +115,18 @@ describe('a running worker', () => {
     expect(human.stdout).toMatch(/reaped +0 leftovers at boot/);
   });
 
-  it('exposes Prometheus metrics', async () => {
-    const metrics = await http(port, '/metrics');
+  it('exposes Prometheus metrics to the token holder only; /health and /ready stay open', async () => {
+    // The metrics name every configured server and its activity: nothing for a process without the token.
+    const anonymous = await http(port, '/metrics');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(anonymous.text).not.toContain('spawnguard_mcp');
+    expect(anonymous.text).not.toContain('demo');
+    const wrong = await http(port, '/metrics', { headers: { authorization: `Bearer ${'0'.repeat(64)}` } });
+    expect(wrong.status).toBe(401);
+    expect((await http(port, '/health')).status).toBe(200);
+    expect((await http(port, '/ready')).status).toBe(200);
+    const metrics = await http(port, '/metrics', { home });
     expect(metrics.status).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     for (const line of [
@@ -307,7 +317,7 @@ describe('a running worker', () => {
     });
 
     it('counts them by route and status, and is still healthy', async () => {
-      const metrics = (await http(port, '/metrics')).text;
+      const metrics = (await http(port, '/metrics', { home })).text;
       expect(metrics).toMatch(/spawnguard_http_requests_total\{route="\/health",status="403"\} [1-9]/);
       expect(metrics).toMatch(/spawnguard_http_requests_total\{route="unknown",status="404"\} [1-9]/);
       expect(metrics).toMatch(/spawnguard_http_requests_total\{route="\/events",status="400"\} [1-9]/);
