@@ -15,10 +15,11 @@ import { WorkerDaemon } from './worker-daemon.js';
  *   4. serve: the MCP host (one backend per configured server, started on first use) at /mcp/<name>,
  *      and /search through it on the built-in demo server.
  * SIGTERM/SIGINT: stop accepting, drain (bounded), close the host (every backend tree killed),
- *   registry.shutdown(), remove files. A second SIGTERM/SIGINT: SIGKILL every recorded tree at once
+ *   registry.shutdown(), remove the pid file (the token stays: clients configured with it keep working). A second SIGTERM/SIGINT: SIGKILL every recorded tree at once
  *   (registry.shutdown({ force })) and exit.
  * SIGHUP: reload the servers config in place (same pid, port and token): only changed servers
- *   restart, removed ones stop; the spawn breaker is left to its cooldown.
+ *   restart, removed ones stop; the spawn breaker is left to its cooldown; the token is not re-read.
+ *   SIGHUPs during a reload (or the boot) make exactly one more reload once it is over.
  * --naive (naive.ts): every step above that is a defence is skipped.
  */
 export async function runDaemon(config: Config): Promise<number> {
