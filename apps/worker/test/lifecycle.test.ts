@@ -346,6 +346,43 @@ describe('worker lifecycle', () => {
     await waitFor('nothing left', () => processesWith(home).length === 0, 20_000);
   }, 90_000);
 
+  it('a SIGHUP while the daemon boots neither kills it nor is lost: the config is read again once it is up', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const helper = (...extra: string[]) => ({
+      command: process.execPath,
+      args: [HELPER, '--spawnguard-helper', '--home', home, ...extra],
+    });
+    const write = (servers: Record<string, unknown>) =>
+      writeFileSync(join(home, 'servers.json'), JSON.stringify({ mcpServers: servers }), { mode: 0o600 });
+    write({ demo: helper() });
+    // The daemon reads the config, then waits 3 s before it binds (the drill for a slow boot).
+    const starting = runCli(['start', ...workerArgs(home, port)], { env: { SPAWNGUARD_BOOT_DELAY_MS: '3000' } });
+    const pid = (await waitFor(
+      'the boot delay',
+      () => logEvents().find((e) => e.event === 'boot.delay')?.pid,
+      10_000,
+    )) as number;
+    write({ demo: helper(), added: helper('--added') });
+    process.kill(pid, 'SIGHUP');
+    const start = await starting;
+    expect(start.code, start.stderr).toBe(0);
+    const status = await waitFor(
+      'the reload after the boot',
+      async () => {
+        const s = (await http(port, '/status', { home })).json;
+        return s.reloads === 1 && s.phase === 'ready' ? s : null;
+      },
+      20_000,
+      100,
+    );
+    expect(status.pid).toBe(pid);
+    expect(logEvents().filter((e) => e.event === 'reload.done')).toHaveLength(1);
+    const added = await mcpSession(port, home, 'added');
+    await added.client.callTool({ name: 'search', arguments: { query: 'storm' } });
+    await added.close();
+  }, 60_000);
+
   it('a helper killed by hand is replaced on the next search', async () => {
     home = makeHome();
     const port = await freePort();
