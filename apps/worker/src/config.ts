@@ -31,6 +31,18 @@ export interface Config {
   killGraceMs: number;
   /** The log file is rotated once (worker.log → worker.log.1) when it would grow past this. */
   logMaxBytes: number;
+  /**
+   * HTTP: how long a connection may take to send its request headers (a silent peer included);
+   * past it the connection is dropped, so peers that send nothing cannot hold the connection slots.
+   */
+  headersTimeoutMs: number;
+  /**
+   * HTTP: after an early answer (a 413, or a 401 before the body was read), how long and how many
+   * bytes of the rest of the body are read and thrown away before the connection is closed, so a
+   * client that reads only after it has written gets the answer instead of a reset.
+   */
+  lingerMs: number;
+  lingerBytes: number;
   /** Drill: the daemon waits this long before it binds (a loaded machine, heavy imports). */
   bootDelayMs: number;
   /** Test and demo knobs for the helper. */
@@ -123,6 +135,15 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     drainMs: integer('SPAWNGUARD_DRAIN_MS', env.SPAWNGUARD_DRAIN_MS, 5000, 0, 600_000),
     killGraceMs: integer('SPAWNGUARD_KILL_GRACE_MS', env.SPAWNGUARD_KILL_GRACE_MS, 3000, 0, 600_000),
     logMaxBytes: integer('SPAWNGUARD_LOG_MAX_BYTES', env.SPAWNGUARD_LOG_MAX_BYTES, 1024 * 1024, 1024, 1024 ** 3),
+    headersTimeoutMs: integer(
+      'SPAWNGUARD_HEADERS_TIMEOUT_MS',
+      env.SPAWNGUARD_HEADERS_TIMEOUT_MS,
+      10_000,
+      100,
+      REQUEST_TIMEOUT_MS,
+    ),
+    lingerMs: integer('SPAWNGUARD_LINGER_MS', env.SPAWNGUARD_LINGER_MS, 5000, 0, 600_000),
+    lingerBytes: integer('SPAWNGUARD_LINGER_BYTES', env.SPAWNGUARD_LINGER_BYTES, 16 * 1024 * 1024, 0, 1024 ** 3),
     bootDelayMs: integer('SPAWNGUARD_BOOT_DELAY_MS', env.SPAWNGUARD_BOOT_DELAY_MS, 0, 0, 60_000),
     helperCrash: env.SPAWNGUARD_HELPER_CRASH === 'always',
     helperGrandchild: flag(env, 'SPAWNGUARD_HELPER_GRANDCHILD'),
@@ -133,5 +154,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
 /** The literal every client dials: never `localhost`, which may resolve to ::1 first. */
 export const HOST = '127.0.0.1';
 export const WORKER_NAME = 'spawnguard-worker';
+/** HTTP: a whole request (headers and body) must arrive within this; headersTimeoutMs is at most this. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 /** MCP messages can be larger than events (tool results, sampling answers), never unbounded. */
 export const MCP_BODY_LIMIT = 4 * 1024 * 1024;

@@ -1,26 +1,78 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { bindOrDie, createBindOrDieEvents, type ProbeResult } from '@spawnguard/bind-or-die';
-import { type Config, HOST } from './config.js';
+import { checkInteger, MAX_TIMER_MS } from '@spawnguard/internal';
+import { type Config, HOST, REQUEST_TIMEOUT_MS } from './config.js';
 import type { HomePaths } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
 import type { Logger } from './log.js';
 
 const VERIFY_TIMEOUT_MS = 2000;
 
+export interface WorkerServerOptions {
+  /** Connections served at once; past it a new connection is closed at once. Default 1024. */
+  maxConnections?: number;
+  /** A connection that has not sent its request headers within this is dropped (a silent one too). Default 10 000. */
+  headersTimeoutMs?: number;
+  /** A whole request (headers and body) must arrive within this; at least headersTimeoutMs. Default 30 000. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. Default 5000. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * How often the server looks for connections past the header or request timeout: node enforces
+   * both only at this check, so a peer can hold its slot up to this long past them. Node's default
+   * is 30 s; ours 1000.
+   */
+  checkIntervalMs?: number;
+}
+
+/** What node itself would answer before it drops a connection, by parser error. */
+const CLIENT_ERROR_ANSWER: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
 /**
- * The daemon's HTTP server, with limits a local daemon should have anyway: a slow or stuck client
- * cannot hold a request open forever, nor a connection slot past 1024, and a malformed request
- * gets a 400 instead of an open socket.
+ * The daemon's HTTP server, with limits a local daemon should have anyway: a peer that sends
+ * garbage, nothing, or its headers a byte at a time cannot hold a connection slot (1024 of them)
+ * past the header timeout, and a request cannot stay open past the request timeout.
  */
-export function createWorkerServer(handler: RequestListener): Server {
+export function createWorkerServer(handler: RequestListener, options: WorkerServerOptions = {}): Server {
+  const maxConnections = checkInteger('maxConnections', options.maxConnections, { min: 1, fallback: 1024 });
+  const requestTimeout = checkInteger('requestTimeoutMs', options.requestTimeoutMs, {
+    min: 1,
+    max: MAX_TIMER_MS,
+    fallback: REQUEST_TIMEOUT_MS,
+  });
+  const headersTimeout = checkInteger('headersTimeoutMs', options.headersTimeoutMs, {
+    min: 1,
+    max: requestTimeout,
+    fallback: Math.min(10_000, requestTimeout),
+  });
+  const keepAliveTimeout = checkInteger('keepAliveTimeoutMs', options.keepAliveTimeoutMs, {
+    min: 1,
+    max: MAX_TIMER_MS,
+    fallback: 5000,
+  });
+  const connectionsCheckingInterval = checkInteger('checkIntervalMs', options.checkIntervalMs, {
+    min: 1,
+    max: MAX_TIMER_MS,
+    fallback: 1000,
+  });
   const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5000, maxHeaderSize: 16 * 1024 },
+    { requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval, maxHeaderSize: 16 * 1024 },
     handler,
   );
-  server.maxConnections = 1024;
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  server.maxConnections = maxConnections;
+  // A malformed request, a header overflow, or a peer past the header/request timeout: answer if
+  // nothing was written yet, then destroy. end() would wait for the peer to close its side (the
+  // server allows half-open sockets), which a peer that never reads never does: its slot stays taken.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && socket.bytesWritten === 0) {
+      const status = CLIENT_ERROR_ANSWER[error.code ?? ''] ?? '400 Bad Request';
+      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
   });
   return server;
 }

@@ -87,7 +87,7 @@ export async function stopInOrder(daemon: Stoppable, reason: string): Promise<ne
 
 /**
  * A second signal: every recorded tree gets SIGKILL at once (start tokens still checked; a
- * graceful registry shutdown in progress is escalated), the files are removed, and the process
+ * graceful registry shutdown in progress is escalated), the pid file is removed, and the process
  * exits within about a second, whatever the drain or a backend close is still waiting for.
  */
 export async function forceExit(daemon: Stoppable, signal: 'SIGTERM' | 'SIGINT'): Promise<never> {

@@ -15,13 +15,22 @@ import { WorkerDaemon } from './worker-daemon.js';
  *   4. serve: the MCP host (one backend per configured server, started on first use) at /mcp/<name>,
  *      and /search through it on the built-in demo server.
  * SIGTERM/SIGINT: stop accepting, drain (bounded), close the host (every backend tree killed),
- *   registry.shutdown(), remove files. A second SIGTERM/SIGINT: SIGKILL every recorded tree at once
+ *   registry.shutdown(), remove the pid file (the token stays: clients configured with it keep
+ *   working). A second SIGTERM/SIGINT: SIGKILL every recorded tree at once
  *   (registry.shutdown({ force })) and exit.
  * SIGHUP: reload the servers config in place (same pid, port and token): only changed servers
- *   restart, removed ones stop; the spawn breaker is left to its cooldown.
+ *   restart, removed ones stop; the spawn breaker is left to its cooldown; the token is not re-read.
+ *   SIGHUPs during a reload (or the boot) make exactly one more reload once it is over.
  * --naive (naive.ts): every step above that is a defence is skipped.
  */
 export async function runDaemon(config: Config): Promise<number> {
+  // A SIGHUP before the daemon's own handlers are in (boot installs them) would end the process
+  // (its default action), and the config read below may be stale by then: remember it, reload later.
+  let hangupBeforeBoot = false;
+  const onEarlyHangup = () => {
+    hangupBeforeBoot = true;
+  };
+  process.on('SIGHUP', onEarlyHangup);
   let paths: HomePaths;
   try {
     paths = ensureHome(config.home);
@@ -62,6 +71,8 @@ export async function runDaemon(config: Config): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, config.bootDelayMs));
   }
   const daemon = new WorkerDaemon(config, paths, log, servers);
+  process.off('SIGHUP', onEarlyHangup);
+  if (hangupBeforeBoot) void daemon.reload(); // queued: it runs once the boot is over
   try {
     await daemon.boot();
   } catch (error) {

@@ -3,6 +3,7 @@ import { createHealthProof, isChallenge } from '@spawnguard/bind-or-die';
 import { MCP_BODY_LIMIT } from './config.js';
 import type { EventStore } from './events-store.js';
 import { EVENT_NAME } from './events-store.js';
+import { answerThenClose, type LingerLimits } from './lingering-close.js';
 import type { Logger } from './log.js';
 import type { Counter, Metrics } from './metrics.js';
 import {
@@ -42,7 +43,11 @@ export interface McpEndpoint {
 export interface RouteContext {
   port: number;
   health(): HealthBody;
-  /** Current shutdown token (re-read on SIGHUP). */
+  /**
+   * The token every route but /health and /ready asks for: read (or created) once, when this daemon
+   * won the bind; null before. Nothing re-reads it (a SIGHUP neither): to rotate it, delete the
+   * file and restart the worker.
+   */
   token(): string | null;
   /** false until leftovers are reaped, and again while shutting down. */
   ready(): boolean;
@@ -55,6 +60,8 @@ export interface RouteContext {
   shutdown(reason: string): void;
   metrics: Metrics;
   requests: Counter;
+  /** How long, and how much of a body, is read and thrown away after an early answer (lingering-close.ts). */
+  linger: LingerLimits;
   log: Logger;
 }
 
@@ -74,14 +81,15 @@ export function sendJson(
     return;
   }
   const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
+  res.writeHead(status, { ...jsonHeaders(headers), 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
+
+const jsonHeaders = (headers: Record<string, string>): Record<string, string> => ({
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  ...headers,
+});
 
 function requireToken(ctx: RouteContext, req: IncomingMessage): void {
   if (!hasBearer(req.headers.authorization, ctx.token())) {
@@ -160,7 +168,9 @@ export function createRoutes(ctx: RouteContext): Map<string, Route> {
 
   routes.set('/metrics', {
     methods: {
-      GET: async (_req, res) => {
+      // The series name every configured server and what it is doing: for the token holder only.
+      GET: async (req, res) => {
+        requireToken(ctx, req);
         const text = ctx.metrics.render();
         res.writeHead(200, {
           'content-type': 'text/plain; version=0.0.4; charset=utf-8',
@@ -285,25 +295,34 @@ export function createRequestHandler(ctx: RouteContext): (req: IncomingMessage, 
     else if (MCP_PATH.test(pathname)) route = '/mcp';
     res.once('finish', () => ctx.requests.inc({ route, status: String(res.statusCode) }));
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) {
-        const headers = { ...error.headers };
-        if (error.status === 413 || error.status === 408) headers.connection = 'close';
-        sendJson(res, error.status, { error: error.message }, headers);
-        if (error.status === 413 || error.status === 408) {
-          // Stop reading: the rest of an oversized body is never read, let alone buffered.
-          res.once('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
-        }
-        return;
-      }
-      const status = (error as { code?: string }).code === 'EBROKENCIRCUIT' ? 503 : 500;
-      ctx.log.error('request.failed', { route, method: req.method, error });
+      let status: number;
       const headers: Record<string, string> = {};
-      const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-      if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
-        headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+      if (error instanceof HttpError) {
+        status = error.status;
+        Object.assign(headers, error.headers);
+      } else {
+        status = (error as { code?: string }).code === 'EBROKENCIRCUIT' ? 503 : 500;
+        ctx.log.error('request.failed', { route, method: req.method, error });
+        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
+        if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
+          headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+        }
       }
+      const message = (error as Error)?.message ?? String(error);
       try {
-        sendJson(res, status, { error: (error as Error)?.message ?? String(error) }, headers);
+        if (res.headersSent || req.complete) {
+          sendJson(res, status, { error: message }, headers);
+        } else {
+          // Answered before the body was read (413, 408, 401 ...): the client may still be writing it.
+          answerThenClose(
+            req,
+            res,
+            status,
+            `${JSON.stringify({ error: message })}\n`,
+            jsonHeaders(headers),
+            ctx.linger,
+          );
+        }
       } catch {
         res.destroy();
       }

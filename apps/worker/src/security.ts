@@ -60,7 +60,8 @@ export const BODY_LIMIT = 64 * 1024;
 /**
  * Reads at most `limit` bytes. A declared Content-Length over the limit is refused before a byte is
  * read; an undeclared (chunked) body is refused the moment it crosses the limit. Either way the
- * request stream is paused, never buffered: a 10 MB body costs the daemon 64 KiB at most.
+ * request stream is paused, never buffered: a 10 MB body costs the daemon 64 KiB at most. The
+ * caller's answer then reads the rest and throws it away, bounded (lingering-close.ts).
  */
 export function readBody(req: IncomingMessage, limit = BODY_LIMIT, timeoutMs = 10_000): Promise<Buffer> {
   const declared = req.headers['content-length'];

@@ -12,6 +12,7 @@ import { EventStore } from './events-store.js';
 import { builtInServer } from './helper-server-args.js';
 import { type HomePaths, keepToken, removeOwnPidRecord, writePidRecord } from './home.js';
 import { type HostedSource, mcpEndpoint, notStartedStatus, searchFailure } from './hosted-endpoints.js';
+import { checkLingerLimits } from './lingering-close.js';
 import type { Logger } from './log.js';
 import type { HostedStatus, Hosting, SearchResult } from './mcp-hosting.js';
 import { defineDaemonMetrics, Metrics } from './metrics.js';
@@ -76,7 +77,7 @@ export class WorkerDaemon implements Stoppable {
       naiveMcp: () => this.naiveMcp,
       breakerCooldownMs: config.breakerCooldownMs,
     };
-    this.server = createWorkerServer(this.#handler());
+    this.server = createWorkerServer(this.#handler(), { headersTimeoutMs: config.headersTimeoutMs });
   }
 
   health(): HealthBody {
@@ -128,6 +129,7 @@ export class WorkerDaemon implements Stoppable {
       this.naiveHelper.warm();
       setTimeout(() => void this.shutdown(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
       log.log('boot.ready', { port: config.port, bound: this.bound, instanceId: this.instanceId });
+      this.#reloadIfQueued();
       return;
     }
 
@@ -161,6 +163,12 @@ export class WorkerDaemon implements Stoppable {
       instanceId: this.instanceId,
       servers: Object.keys(this.servers.servers),
     });
+    this.#reloadIfQueued();
+  }
+
+  /** A SIGHUP during the boot: the config read before it may be stale. */
+  #reloadIfQueued(): void {
+    if (this.#reloadAgain) void this.reload();
   }
 
   #writePidRecord(): void {
@@ -192,6 +200,7 @@ export class WorkerDaemon implements Stoppable {
       shutdown: (reason) => void this.shutdown(reason),
       metrics: this.metrics,
       requests: this.counters.requests,
+      linger: checkLingerLimits({ ms: this.config.lingerMs, bytes: this.config.lingerBytes }),
       log: this.log,
     });
     return (req: Parameters<typeof handle>[0], res: Parameters<typeof handle>[1]) => {
@@ -260,32 +269,51 @@ export class WorkerDaemon implements Stoppable {
     });
   }
 
+  /** A SIGHUP arrived while booting or reloading: one more reload once that is over. */
+  #reloadAgain = false;
+
   /**
    * SIGHUP: reload the servers config in place. Same pid, port and token; sessions of unchanged
    * servers go on. A config that does not parse is logged and the old one kept (a typo must not
-   * stop servers that work).
+   * stop servers that work). SIGHUPs that arrive during a reload (or the boot) are coalesced: once
+   * it is over the config is read once more, however many arrived, so the file's last state is in
+   * force; the returned promise resolves after that follow-up too.
    */
   reload(): Promise<void> {
+    if (this.phase === 'reloading' || this.phase === 'booting') {
+      if (!this.#reloadAgain) this.log.log('reload.queued', { during: this.phase });
+      this.#reloadAgain = true;
+      return this.phase === 'reloading' ? this.reloading : Promise.resolve();
+    }
     if (this.phase !== 'ready') return this.reloading;
     this.phase = 'reloading';
     this.reloading = (async () => {
-      this.log.log('reload.begin');
       try {
-        const next = readServers(this.config, this.paths);
-        for (const warning of next.warnings) this.log.warn('config.warning', { warning });
-        // Not loaded yet: nothing runs, the next first use reads the new config.
-        const result = this.#hostingLoad ? await (await this.#hostingLoad).reload(next) : null;
-        this.servers = next;
-        this.reloads++;
-        if (this.bound) this.#writePidRecord();
-        this.log.log('reload.done', { reloads: this.reloads, ...result });
-      } catch (error) {
-        this.log.error('reload.failed', { error });
+        do {
+          this.#reloadAgain = false;
+          await this.#reloadOnce();
+        } while (this.#reloadAgain && this.phase === 'reloading');
       } finally {
         if (this.phase === 'reloading') this.phase = 'ready';
       }
     })();
     return this.reloading;
+  }
+
+  async #reloadOnce(): Promise<void> {
+    this.log.log('reload.begin');
+    try {
+      const next = readServers(this.config, this.paths);
+      for (const warning of next.warnings) this.log.warn('config.warning', { warning });
+      // Not loaded yet: nothing runs, the next first use reads the new config.
+      const result = this.#hostingLoad ? await (await this.#hostingLoad).reload(next) : null;
+      this.servers = next;
+      this.reloads++;
+      if (this.bound) this.#writePidRecord();
+      this.log.log('reload.done', { reloads: this.reloads, ...result });
+    } catch (error) {
+      this.log.error('reload.failed', { error });
+    }
   }
 
   async closeHosts(): Promise<void> {

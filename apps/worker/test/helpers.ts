@@ -138,7 +138,7 @@ export interface HttpResult {
   json: any;
 }
 
-/** The bearer token the worker of `home` wrote (routes other than /health, /ready and /metrics need it). */
+/** The bearer token the worker of `home` wrote (every route but /health and /ready needs it). */
 export function tokenOf(home: string): string {
   return readFileSync(join(home, 'token'), 'utf8').trim();
 }

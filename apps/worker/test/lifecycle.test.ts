@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -91,7 +91,9 @@ describe('worker lifecycle', () => {
     const search = await http(port, '/search?q=orphans', { home });
     expect(search.status).toBe(200);
     expect(oldTree.map((p) => p.pid)).not.toContain(search.json.helperPid);
-    expect((await http(port, '/metrics')).text).toMatch(/^spawnguard_reaped_processes_total\{phase="boot"\} 2$/m);
+    expect((await http(port, '/metrics', { home })).text).toMatch(
+      /^spawnguard_reaped_processes_total\{phase="boot"\} 2$/m,
+    );
 
     const stop = await runCli(['stop', ...workerArgs(home, port)]);
     expect(stop.code, stop.stderr).toBe(0);
@@ -279,6 +281,108 @@ describe('worker lifecycle', () => {
     await waitFor('nothing left (grandchildren too)', () => processesWith(home).length === 0, 10_000);
   }, 60_000);
 
+  it('a SIGHUP during a reload is not lost: exactly one more reload follows, and a server added meanwhile is served', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const sigterm = join(home, 'slow-got-sigterm');
+    const helper = (...extra: string[]) => ({
+      command: process.execPath,
+      args: [HELPER, '--spawnguard-helper', '--home', home, ...extra],
+    });
+    // Ignores SIGTERM: a reload that stops it lasts the whole kill grace.
+    const deaf = (version: string) => ({
+      command: process.execPath,
+      args: [
+        join(import.meta.dirname, 'fixtures', 'sigterm-deaf-server.mjs'),
+        HELPER,
+        sigterm,
+        '--spawnguard-helper',
+        '--home',
+        home,
+        '--linger',
+        version,
+      ],
+    });
+    const write = (servers: Record<string, unknown>) =>
+      writeFileSync(join(home, 'servers.json'), JSON.stringify({ mcpServers: servers }), { mode: 0o600 });
+    const count = (event: string) => logEvents().filter((e) => e.event === event).length;
+    write({ demo: helper(), slow: deaf('v1') });
+    const { pid } = await startWorker(port, { SPAWNGUARD_KILL_GRACE_MS: '8000' });
+    const slow = await mcpSession(port, home, 'slow');
+    await slow.client.callTool({ name: 'search', arguments: { query: 'storm' } });
+    await slow.close();
+
+    // "slow" changes: the reload stops it, and waits out its grace.
+    write({ demo: helper(), slow: deaf('v2') });
+    process.kill(pid, 'SIGHUP');
+    await waitFor('the reload to be stopping "slow"', () => existsSync(sigterm), 10_000);
+    expect(count('reload.done'), 'the first reload is still waiting for "slow" to exit').toBe(0);
+
+    // Meanwhile a server is added, and three SIGHUPs arrive.
+    write({ demo: helper(), slow: deaf('v2'), added: helper('--added') });
+    for (let i = 0; i < 3; i++) process.kill(pid, 'SIGHUP');
+
+    const status = async () => (await http(port, '/status', { home })).json;
+    await waitFor(
+      'the follow-up reload',
+      async () => {
+        const s = await status();
+        return s.reloads === 2 && s.phase === 'ready';
+      },
+      30_000,
+      100,
+    );
+    // A third reload would have begun the moment the second ended, before phase went back to ready.
+    expect(count('reload.begin')).toBe(2);
+    expect(count('reload.done')).toBe(2);
+    expect(logEvents().filter((e) => e.event === 'reload.done')[1]).toMatchObject({ added: ['added'] });
+    const added = await mcpSession(port, home, 'added');
+    const result = (await added.client.callTool({ name: 'search', arguments: { query: 'storm' } })) as {
+      content: Array<{ text: string }>;
+    };
+    expect(JSON.parse(result.content[0]!.text).hits.length).toBeGreaterThan(0);
+    await added.close();
+    expect((await runCli(['stop', ...workerArgs(home, port)])).code).toBe(0);
+    await waitFor('nothing left', () => processesWith(home).length === 0, 20_000);
+  }, 90_000);
+
+  it('a SIGHUP while the daemon boots neither kills it nor is lost: the config is read again once it is up', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const helper = (...extra: string[]) => ({
+      command: process.execPath,
+      args: [HELPER, '--spawnguard-helper', '--home', home, ...extra],
+    });
+    const write = (servers: Record<string, unknown>) =>
+      writeFileSync(join(home, 'servers.json'), JSON.stringify({ mcpServers: servers }), { mode: 0o600 });
+    write({ demo: helper() });
+    // The daemon reads the config, then waits 3 s before it binds (the drill for a slow boot).
+    const starting = runCli(['start', ...workerArgs(home, port)], { env: { SPAWNGUARD_BOOT_DELAY_MS: '3000' } });
+    const pid = (await waitFor(
+      'the boot delay',
+      () => logEvents().find((e) => e.event === 'boot.delay')?.pid,
+      10_000,
+    )) as number;
+    write({ demo: helper(), added: helper('--added') });
+    process.kill(pid, 'SIGHUP');
+    const start = await starting;
+    expect(start.code, start.stderr).toBe(0);
+    const status = await waitFor(
+      'the reload after the boot',
+      async () => {
+        const s = (await http(port, '/status', { home })).json;
+        return s.reloads === 1 && s.phase === 'ready' ? s : null;
+      },
+      20_000,
+      100,
+    );
+    expect(status.pid).toBe(pid);
+    expect(logEvents().filter((e) => e.event === 'reload.done')).toHaveLength(1);
+    const added = await mcpSession(port, home, 'added');
+    await added.client.callTool({ name: 'search', arguments: { query: 'storm' } });
+    await added.close();
+  }, 60_000);
+
   it('a helper killed by hand is replaced on the next search', async () => {
     home = makeHome();
     const port = await freePort();
@@ -316,7 +420,7 @@ describe('worker lifecycle', () => {
     // The error names the server and carries its stderr.
     expect(refused.json.error).toMatch(/"demo"/);
     expect(refused.json.error).toMatch(/SPAWNGUARD_HELPER_CRASH=always/);
-    const metrics = (await http(port, '/metrics')).text;
+    const metrics = (await http(port, '/metrics', { home })).text;
     expect(metrics).toMatch(/^spawnguard_mcp_server_state\{server="demo",state="open"\} 1$/m);
     expect(metrics).toMatch(/^spawnguard_mcp_backend_starts_total\{server="demo"\} 3$/m);
 

@@ -99,7 +99,7 @@ describe('the worker hosts real MCP servers', () => {
     expect(byName.everything.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
     expect(byName.memory).toMatchObject({ state: 'running', sessions: 2 });
     expect(status.config.source).toBe(join(home, 'servers.json'));
-    const metrics = (await http(port, '/metrics')).text;
+    const metrics = (await http(port, '/metrics', { home })).text;
     expect(metrics).toMatch(/^spawnguard_mcp_sessions\{server="everything"\} 20$/m);
     expect(metrics).toMatch(/^spawnguard_mcp_backend_starts_total\{server="memory"\} 1$/m);
     const human = (await runCli(['status', ...workerArgs(home, port)])).stdout;

@@ -95,7 +95,7 @@ describe('a daemon that boots while the previous one drains', () => {
     expect(now.filter(isDaemon).map((p) => p.pid)).toEqual([fresh]);
     expect(now.filter(isHelper).map((p) => p.pid)).toEqual([search.json.helperPid]);
     expect(search.json.helperPid).not.toBe(oldHelper);
-    const metrics = (await http(port, '/metrics')).text;
+    const metrics = (await http(port, '/metrics', { home })).text;
     expect(metrics).toMatch(/^spawnguard_registry_ownership\{state="owned"\} 1$/m);
     expect(metrics).toMatch(/^spawnguard_registry_ownership\{state="not-owned"\} 0$/m);
   }, 90_000);

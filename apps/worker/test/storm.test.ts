@@ -77,7 +77,7 @@ describe('spawn storm, defended', () => {
     expect(searches.map((s) => s.status)).toEqual(Array(200).fill(200));
     expect(new Set(searches.map((s) => s.json.helperPid)).size).toBe(1);
     expect(processesWith(home).filter(isHelper)).toHaveLength(1);
-    const metrics = (await http(port, '/metrics')).text;
+    const metrics = (await http(port, '/metrics', { home })).text;
     expect(metrics).toMatch(/^spawnguard_mcp_backend_starts_total\{server="demo"\} 1$/m);
 
     // stop: zero descendants left.

@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultHome, defaultPort, resolveConfig, UsageError } from '../src/config.js';
+import { createWorkerServer } from '../src/daemon-server.js';
 import { DOCUMENTS } from '../src/documents.js';
 import { EventStore } from '../src/events-store.js';
 import { checkHome, ensureHome, HomeError, readPidRecord, readSecureFile, writeSecureFile } from '../src/home.js';
+import { checkLingerLimits } from '../src/lingering-close.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { hasBearer, isAllowedHost, isAllowedOrigin, readJson } from '../src/security.js';
@@ -46,6 +48,11 @@ describe('config', () => {
     expect(resolveConfig({}, { SPAWNGUARD_HELPER_CRASH: 'always' }).helperCrash).toBe(true);
     expect(resolveConfig({}, {}).bootDelayMs).toBe(0);
     expect(resolveConfig({}, { SPAWNGUARD_BOOT_DELAY_MS: '2500' }).bootDelayMs).toBe(2500);
+    expect(resolveConfig({}, {})).toMatchObject({
+      headersTimeoutMs: 10_000,
+      lingerMs: 5000,
+      lingerBytes: 16 * 1024 * 1024,
+    });
   });
 
   it.each([
@@ -58,10 +65,38 @@ describe('config', () => {
     [{}, { SPAWNGUARD_HOOK_BUDGET_MS: 'NaN' }, /SPAWNGUARD_HOOK_BUDGET_MS .* got "NaN"/],
     [{}, { SPAWNGUARD_NAIVE_TTL_MS: '5' }, /SPAWNGUARD_NAIVE_TTL_MS .* got "5"/],
     [{}, { SPAWNGUARD_BOOT_DELAY_MS: '-1' }, /SPAWNGUARD_BOOT_DELAY_MS .* got "-1"/],
+    [
+      {},
+      { SPAWNGUARD_HEADERS_TIMEOUT_MS: '50' },
+      /SPAWNGUARD_HEADERS_TIMEOUT_MS must be an integer from 100 to 30000, got "50"/,
+    ],
+    [{}, { SPAWNGUARD_HEADERS_TIMEOUT_MS: '30001' }, /SPAWNGUARD_HEADERS_TIMEOUT_MS .* got "30001"/],
+    [{}, { SPAWNGUARD_LINGER_MS: '-1' }, /SPAWNGUARD_LINGER_MS .* got "-1"/],
+    [{}, { SPAWNGUARD_LINGER_BYTES: '1.5' }, /SPAWNGUARD_LINGER_BYTES .* got "1.5"/],
     [{ home: '  ' }, {}, /--home must be a folder path/],
   ])('rejects %j %j', (flags, env, message) => {
     expect(() => resolveConfig(flags, env)).toThrow(UsageError);
     expect(() => resolveConfig(flags, env)).toThrow(message);
+  });
+});
+
+describe('HTTP server options', () => {
+  it('are checked at construction, naming the option and the value', () => {
+    const handler = () => {};
+    expect(() => createWorkerServer(handler, { maxConnections: 0 })).toThrow(
+      new RangeError('maxConnections must be a positive integer, got 0'),
+    );
+    expect(() => createWorkerServer(handler, { headersTimeoutMs: 40_000 })).toThrow(
+      /headersTimeoutMs must be an integer from 1 to 30000, got 40000/,
+    );
+    expect(() => createWorkerServer(handler, { checkIntervalMs: Number.NaN })).toThrow(RangeError);
+    expect(() => createWorkerServer(handler, { keepAliveTimeoutMs: '5' as never })).toThrow(TypeError);
+    const server = createWorkerServer(handler, { headersTimeoutMs: 2000, maxConnections: 10 });
+    expect([server.headersTimeout, server.requestTimeout, server.maxConnections]).toEqual([2000, 30_000, 10]);
+    server.close();
+    expect(() => checkLingerLimits({ ms: -1 })).toThrow(/lingerMs must be .*, got -1/);
+    expect(() => checkLingerLimits({ bytes: 0.5 })).toThrow(RangeError);
+    expect(checkLingerLimits()).toEqual({ ms: 5000, bytes: 16 * 1024 * 1024 });
   });
 });
 
