@@ -35,6 +35,9 @@ const RECORDER = join(
   'recorder.mjs',
 );
 
+/** This package's fixture: what reached the backend, in order, and whether each slow call was cancelled. */
+const PROBE = join(import.meta.dirname, 'fixtures', 'order-probe.mjs');
+
 let home = '';
 const clients: Client[] = [];
 const raw: ChildProcess[] = [];
@@ -58,6 +61,7 @@ function writeServers(extra: Record<string, unknown> = {}): void {
           args: [RECORDER, home],
           env: { RECORD_FILE: join(home, 'recorded.jsonl') },
         },
+        probe: { command: process.execPath, args: [PROBE, home], env: { PROBE_FILE: join(home, 'probe.jsonl') } },
       },
     }),
     { mode: 0o600 },
@@ -65,8 +69,8 @@ function writeServers(extra: Record<string, unknown> = {}): void {
 }
 
 /** A bridge spoken to line by line: what it writes is exactly what a client would receive. */
-async function rawSession(port: number) {
-  const child = spawn(process.execPath, [CLI, 'mcp', 'everything', ...workerArgs(home, port)], {
+async function rawSession(port: number, server = 'everything') {
+  const child = spawn(process.execPath, [CLI, 'mcp', server, ...workerArgs(home, port)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   raw.push(child);
@@ -116,6 +120,23 @@ const recorded = (): any[] => {
     return [];
   }
 };
+
+const probed = (): any[] => {
+  try {
+    return readFileSync(join(home, 'probe.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+};
+
+/** Open sessions of `server` at the worker, from `status --json` (read with the token). */
+async function sessionsOf(port: number, server: string): Promise<number> {
+  const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
+  return status.servers.find((s: any) => s.name === server).sessions;
+}
 
 const bridges = () => processesWith(home).filter((p) => p.argv.includes('mcp') && p.argv.includes(CLI));
 const backends = (bin: string) => processesWith(home).filter((p) => p.argv.includes(bin));
@@ -290,6 +311,103 @@ describe('the stdio bridge', () => {
   }, 240_000);
 });
 
+describe('how a bridge ends', () => {
+  it('SIGINT, SIGHUP, SIGTERM, SIGQUIT or its stdout gone: the session is ended at the host, and the exit code is the conventional one', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const cases = [
+      ['SIGINT', 130],
+      ['SIGHUP', 129],
+      ['SIGTERM', 143],
+      ['SIGQUIT', 131],
+      ['stdout closed', 0],
+    ] as const;
+    for (const [how, code] of cases) {
+      const { child, call } = await rawSession(port, 'recorder');
+      await call({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: how } } });
+      await waitFor(
+        `${how}: its session open at the host`,
+        async () => (await sessionsOf(port, 'recorder')) === 1,
+        30_000,
+        100,
+      );
+      if (how === 'stdout closed') {
+        // The editor is gone: the next thing the bridge writes meets a closed pipe (EPIPE).
+        child.stdout!.destroy();
+        child.stdin!.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');
+      } else child.kill(how);
+      await waitFor(`${how}: the bridge exits`, () => child.exitCode !== null || child.signalCode !== null, 10_000);
+      await waitFor(
+        `${how}: its session ended at the host`,
+        async () => (await sessionsOf(port, 'recorder')) === 0,
+        20_000,
+        100,
+      );
+      expect({ how, code: child.exitCode, signal: child.signalCode }).toEqual({ how, code, signal: null });
+    }
+  }, 240_000);
+});
+
+describe('the order of a client\u2019s messages', () => {
+  it('a 3 MiB tool call followed at once by its cancellation: the backend cancels it, 5 of 5; subscribe then unsubscribe arrive in that order', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const { child, call, lines } = await rawSession(port, 'probe');
+    // The backend is up: the calls below reach it at once, not through the host's start queue.
+    await call({
+      jsonrpc: '2.0',
+      id: 'warm',
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'up' } },
+    });
+    const pad = 'x'.repeat(3 * 1024 * 1024);
+    for (let i = 0; i < 5; i++) {
+      const id = `slow-${i}`;
+      const request = {
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'slow', arguments: { tag: i, pad } },
+      };
+      const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'test' } };
+      child.stdin!.write(`${JSON.stringify(request)}\n${JSON.stringify(cancel)}\n`);
+      // The slow call lasts 30 s unless cancelled: whichever way it ends, the probe writes it down.
+      const ended = await waitFor(
+        `call ${i} ended at the backend`,
+        () => probed().find((e) => e.outcome && e.tag === i),
+        60_000,
+      );
+      expect({ i, outcome: ended.outcome }).toEqual({ i, outcome: 'cancelled' });
+    }
+    const uri = 'probe://watched';
+    const subscribe = { jsonrpc: '2.0', id: 'sub', method: 'resources/subscribe', params: { uri, _meta: { pad } } };
+    const unsubscribe = { jsonrpc: '2.0', id: 'unsub', method: 'resources/unsubscribe', params: { uri } };
+    child.stdin!.write(`${JSON.stringify(subscribe)}\n${JSON.stringify(unsubscribe)}\n`);
+    await waitFor(
+      'both answered',
+      () => ['sub', 'unsub'].every((id) => lines().some((l) => l.id === id && !l.method)),
+      30_000,
+    );
+    // Each answer came from the backend or the host after the backend had written down what it received.
+    expect(
+      probed()
+        .filter((e) => e.uri === uri)
+        .map((e) => e.seen),
+    ).toEqual(['resources/subscribe', 'resources/unsubscribe']);
+    // A cancelled request got no answer, and its end did not make the bridge think the worker went away.
+    const after = await call({
+      jsonrpc: '2.0',
+      id: 'after',
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'still here' } },
+    });
+    expect(JSON.stringify(after.result)).toContain('still here');
+    expect(lines().filter((l) => typeof l.id === 'string' && l.id.startsWith('slow-'))).toEqual([]);
+  }, 240_000);
+});
+
 describe('bad input on the bridge\u2019s stdin', () => {
   function rawBridge(port: number): { child: ChildProcess; lines: () => any[] } {
     const child = spawn(process.execPath, [CLI, 'mcp', 'everything', ...workerArgs(home, port)], {
@@ -359,4 +477,28 @@ describe('bad input on the bridge\u2019s stdin', () => {
     expect(out).toMatch(/no MCP server named \\"nope\\"/);
     expect(unknown.exitCode).toBe(null);
   }, 90_000);
+
+  it('an oversized line is answered with its own id when its first or last bytes hold it', async () => {
+    home = makeHome();
+    const port = await freePort(); // nothing is started: the bridge answers these itself
+    const { child, lines } = rawBridge(port);
+    const big = 'a'.repeat(5 * 1024 * 1024);
+    // The id first, as most clients write it.
+    child.stdin!.write(
+      `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","arguments":{"t":"${big}"}}}\n`,
+    );
+    // The id last, as the TypeScript SDK writes it; the "id" inside the arguments is not the request's.
+    child.stdin!.write(
+      `{"method":"tools/call","params":{"name":"x","arguments":{"id":99,"t":"${big}\\"}"}},"jsonrpc":"2.0","id":"req-8"}\n`,
+    );
+    // Between two large members, past both ends the bridge keeps: it cannot be read (id null).
+    child.stdin!.write(`{"jsonrpc":"2.0","a":"${big}","id":9,"b":"${big}"}\n`);
+    await waitFor('three answers', () => lines().length >= 3, 20_000);
+    expect(lines().map((l) => [l.id, l.error?.code])).toEqual([
+      [7, -32600],
+      ['req-8', -32600],
+      [null, -32600],
+    ]);
+    expect(processesWith(home).filter(isDaemon)).toEqual([]);
+  }, 60_000);
 });
