@@ -107,8 +107,15 @@ async function main(argv: string[]): Promise<number> {
       return runHook(config, rest[0]!, values.payload);
     }
     case 'mcp': {
-      const { runBridge } = await import('./bridge.js');
-      return runBridge(config, rest[0]!);
+      const { bridgeOptionsFromEnv, runBridge } = await import('./bridge.js');
+      let options: ReturnType<typeof bridgeOptionsFromEnv>;
+      try {
+        options = bridgeOptionsFromEnv();
+      } catch (error) {
+        if (error instanceof UsageError) return usageError(error.message);
+        throw error;
+      }
+      return runBridge(config, rest[0]!, options);
     }
     case 'import': {
       const { runImport } = await import('./import-command.js');

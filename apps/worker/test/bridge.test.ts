@@ -362,40 +362,47 @@ describe('the order of a client\u2019s messages', () => {
       method: 'tools/call',
       params: { name: 'echo', arguments: { text: 'up' } },
     });
+    // Five calls, each followed at once by its cancellation, written in one go (as a busy editor
+    // would): a cancellation that reached the host before its call would be dropped there.
     const pad = 'x'.repeat(3 * 1024 * 1024);
-    for (let i = 0; i < 5; i++) {
-      const id = `slow-${i}`;
-      const request = {
-        jsonrpc: '2.0',
-        id,
-        method: 'tools/call',
-        params: { name: 'slow', arguments: { tag: i, pad } },
-      };
-      const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'test' } };
-      child.stdin!.write(`${JSON.stringify(request)}\n${JSON.stringify(cancel)}\n`);
-      // The slow call lasts 30 s unless cancelled: whichever way it ends, the probe writes it down.
-      const ended = await waitFor(
-        `call ${i} ended at the backend`,
-        () => probed().find((e) => e.outcome && e.tag === i),
-        60_000,
-      );
-      expect({ i, outcome: ended.outcome }).toEqual({ i, outcome: 'cancelled' });
-    }
-    const uri = 'probe://watched';
-    const subscribe = { jsonrpc: '2.0', id: 'sub', method: 'resources/subscribe', params: { uri, _meta: { pad } } };
-    const unsubscribe = { jsonrpc: '2.0', id: 'unsub', method: 'resources/unsubscribe', params: { uri } };
-    child.stdin!.write(`${JSON.stringify(subscribe)}\n${JSON.stringify(unsubscribe)}\n`);
-    await waitFor(
-      'both answered',
-      () => ['sub', 'unsub'].every((id) => lines().some((l) => l.id === id && !l.method)),
-      30_000,
+    const tags = [0, 1, 2, 3, 4];
+    const pair = (i: number) =>
+      `${JSON.stringify({ jsonrpc: '2.0', id: `slow-${i}`, method: 'tools/call', params: { name: 'slow', arguments: { tag: i, pad } } })}\n` +
+      `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `slow-${i}`, reason: 'test' } })}\n`;
+    child.stdin!.write(tags.map(pair).join(''));
+    // A slow call lasts 30 s unless cancelled: whichever way it ends, the probe writes it down.
+    const ended = await waitFor(
+      'the 5 calls ended at the backend',
+      () => {
+        const outcomes = probed().filter((e) => e.outcome);
+        return outcomes.length === tags.length && outcomes;
+      },
+      90_000,
     );
-    // Each answer came from the backend or the host after the backend had written down what it received.
-    expect(
+    expect(ended.map((e) => [e.tag, e.outcome]).sort()).toEqual(tags.map((i) => [i, 'cancelled']));
+
+    // Subscribe then unsubscribe, five URIs at once, each subscribe large: the backend sees each pair in order.
+    const uris = tags.map((i) => `probe://watched/${i}`);
+    child.stdin!.write(
+      uris
+        .map(
+          (uri, i) =>
+            `${JSON.stringify({ jsonrpc: '2.0', id: `sub-${i}`, method: 'resources/subscribe', params: { uri, _meta: { pad } } })}\n` +
+            `${JSON.stringify({ jsonrpc: '2.0', id: `unsub-${i}`, method: 'resources/unsubscribe', params: { uri } })}\n`,
+        )
+        .join(''),
+    );
+    await waitFor(
+      'every subscribe and unsubscribe answered',
+      () => tags.every((i) => [`sub-${i}`, `unsub-${i}`].every((id) => lines().some((l) => l.id === id && !l.method))),
+      60_000,
+    );
+    // Each answer came from the backend, or from the host after the backend had written down what it received.
+    const seen = (uri: string) =>
       probed()
         .filter((e) => e.uri === uri)
-        .map((e) => e.seen),
-    ).toEqual(['resources/subscribe', 'resources/unsubscribe']);
+        .map((e) => e.seen);
+    expect(uris.map(seen)).toEqual(uris.map(() => ['resources/subscribe', 'resources/unsubscribe']));
     // A cancelled request got no answer, and its end did not make the bridge think the worker went away.
     const after = await call({
       jsonrpc: '2.0',
