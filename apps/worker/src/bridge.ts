@@ -25,10 +25,10 @@
  * own id when its first or last `idScanBytes` hold it (line-id.ts).
  */
 import { constants } from 'node:os';
-import { checkInteger, checkKnownKeys, checkMs, checkOptions, MAX_TIMER_MS } from '@spawnguard/internal';
-
+import { untilAborted } from '@spawnguard/internal';
+import { type BridgeOptions, resolveBridgeOptions } from './bridge-options.js';
 import { SessionSetup } from './bridge-setup.js';
-import { type Config, type Env, integer, MCP_BODY_LIMIT } from './config.js';
+import { type Config, MCP_BODY_LIMIT } from './config.js';
 import { homePaths } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
 import { idOfCutLine } from './line-id.js';
@@ -48,22 +48,6 @@ const RECOVER_BUDGET_MS = 60_000;
 type Id = string | number;
 const idKey = (id: unknown) => (typeof id === 'number' ? `n:${id}` : `s:${String(id)}`);
 
-export interface BridgeOptions {
-  /**
-   * How long an ending bridge waits for the host to end its session (DELETE) before it exits anyway
-   * (a dead or stopped worker). Default 500 ms; env SPAWNGUARD_BRIDGE_END_SESSION_MS.
-   */
-  endSessionMs?: number;
-  /**
-   * Bytes kept at each end of a stdin line longer than the 4 MiB limit, to read its id from, so the
-   * error names the request it answers. Default 65536 (0: none kept, the answer has id null); env
-   * SPAWNGUARD_BRIDGE_ID_SCAN_BYTES.
-   */
-  idScanBytes?: number;
-}
-
-const DEFAULTS = { endSessionMs: 500, idScanBytes: 64 * 1024 } as const;
-
 /** The signals a bridge ends on (those this platform has); SIGBREAK is Windows' Ctrl+Break. */
 const END_SIGNALS = (['SIGINT', 'SIGHUP', 'SIGTERM', 'SIGQUIT', 'SIGBREAK'] as const).filter(
   (signal) => constants.signals[signal] !== undefined,
@@ -77,20 +61,6 @@ const exitCodeOf = (reason: EndReason): number => {
   return signo === undefined ? 0 : 128 + signo;
 };
 
-/** The options the environment sets (the CLI's way to reach them); a bad value is a UsageError naming it. */
-export function bridgeOptionsFromEnv(env: Env = process.env): BridgeOptions {
-  const options: BridgeOptions = {};
-  const end = env.SPAWNGUARD_BRIDGE_END_SESSION_MS;
-  const scan = env.SPAWNGUARD_BRIDGE_ID_SCAN_BYTES;
-  if (end !== undefined && end !== '') {
-    options.endSessionMs = integer('SPAWNGUARD_BRIDGE_END_SESSION_MS', end, 0, 0, 600_000);
-  }
-  if (scan !== undefined && scan !== '') {
-    options.idScanBytes = integer('SPAWNGUARD_BRIDGE_ID_SCAN_BYTES', scan, 0, 0, MCP_BODY_LIMIT);
-  }
-  return options;
-}
-
 export async function runBridge(config: Config, name: string, options: BridgeOptions = {}): Promise<number> {
   const bridge = new Bridge(config, name, options);
   return bridge.run();
@@ -102,7 +72,7 @@ interface InFlight {
   abort: AbortController;
 }
 
-export class Bridge {
+class Bridge {
   #client: McpHttpClient | null = null;
   /** What the client set up (its initialize first), restored in a new session after a restart. */
   readonly #setup = new SessionSetup();
@@ -114,24 +84,14 @@ export class Bridge {
   #starting: Promise<void> | null = null;
   #closing = false;
   #exit!: (code: number) => void;
-  readonly #endSessionMs: number;
-  readonly #idScanBytes: number;
+  readonly #options: Required<BridgeOptions>;
 
   constructor(
     readonly config: Config,
     readonly name: string,
     options: BridgeOptions = {},
   ) {
-    const o = checkOptions('options', options);
-    checkKnownKeys('options', o, Object.keys(DEFAULTS));
-    this.#endSessionMs = checkMs('endSessionMs', o.endSessionMs, {
-      fallback: DEFAULTS.endSessionMs,
-      max: MAX_TIMER_MS,
-    });
-    this.#idScanBytes = checkInteger('idScanBytes', o.idScanBytes, {
-      fallback: DEFAULTS.idScanBytes,
-      max: MCP_BODY_LIMIT,
-    });
+    this.#options = resolveBridgeOptions(options);
   }
 
   run(): Promise<number> {
@@ -142,7 +102,7 @@ export class Bridge {
     process.stdout.on('error', () => void this.#shutdown('stdout closed'));
     readLines(process.stdin, {
       maxBytes: MCP_BODY_LIMIT,
-      keepBytes: this.#idScanBytes,
+      keepBytes: this.#options.idScanBytes,
       onLine: (line) => this.#onLine(line),
       onOversized: (bytes, ends) => {
         const id = idOfCutLine(ends.head.toString('utf8'), ends.tail.toString('utf8'));
@@ -438,27 +398,11 @@ export class Bridge {
     // The session ends now, not after the host's idle expiry: its requests are cancelled there.
     // All of it within endSessionMs: an initialize on its way first (its session would be left
     // behind), then the DELETE.
-    const deadline = Date.now() + this.#endSessionMs;
-    if (this.#starting) await within(this.#starting, this.#endSessionMs);
+    const deadline = Date.now() + this.#options.endSessionMs;
+    if (this.#starting)
+      await untilAborted(this.#starting, AbortSignal.timeout(this.#options.endSessionMs)).catch(() => {});
     await this.#client?.terminate(Math.max(0, deadline - Date.now())).catch(() => {});
     this.#client?.close();
     this.#exit(code);
   }
-}
-
-/** Waits for `promise`, at most `ms` (its failure counts as done). */
-function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    promise
-      .then(
-        () => {},
-        () => {},
-      )
-      .finally(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-  });
 }

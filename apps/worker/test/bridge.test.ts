@@ -6,6 +6,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bridgeOptionsFromEnv, resolveBridgeOptions } from '../src/bridge-options.js';
+import { UsageError } from '../src/config.js';
+import { idFromHead, idFromTail, idOfCutLine } from '../src/line-id.js';
 import {
   CLI,
   cleanup,
@@ -375,11 +378,11 @@ describe('the order of a client\u2019s messages', () => {
       'the 5 calls ended at the backend',
       () => {
         const outcomes = probed().filter((e) => e.outcome);
-        return outcomes.length === tags.length && outcomes;
+        return outcomes.length === tags.length ? outcomes : null;
       },
       90_000,
     );
-    expect(ended.map((e) => [e.tag, e.outcome]).sort()).toEqual(tags.map((i) => [i, 'cancelled']));
+    expect(ended!.map((e) => [e.tag, e.outcome]).sort()).toEqual(tags.map((i) => [i, 'cancelled']));
 
     // Subscribe then unsubscribe, five URIs at once, each subscribe large: the backend sees each pair in order.
     const uris = tags.map((i) => `probe://watched/${i}`);
@@ -508,4 +511,52 @@ describe('bad input on the bridge\u2019s stdin', () => {
     ]);
     expect(processesWith(home).filter(isDaemon)).toEqual([]);
   }, 60_000);
+});
+
+describe('reading the id of an oversized line (line-id.ts)', () => {
+  it('finds the top-level id in the head or the tail, never a nested one, never a value the cut may have split', () => {
+    expect(idFromHead('{"jsonrpc":"2.0","id":7,"method":"x","params":"aaa')).toBe(7);
+    expect(idFromHead(' { "id" : "a\\"b" , "x')).toBe('a"b');
+    expect(idFromHead('{"method":"x","params":{"id":3,"t":"aaa')).toBeUndefined(); // cut before the top-level id
+    expect(idFromHead('{"id":12')).toBeUndefined(); // 12 may go on after the cut
+    expect(idFromHead('{"id":null,"x')).toBeNull();
+    expect(idFromHead('{"id":{"no":1},"x')).toBeUndefined();
+    expect(idFromHead('[{"id":1}')).toBeUndefined();
+    expect(idFromTail('aaa"}},"jsonrpc":"2.0","id":"req-8"}\r')).toBe('req-8');
+    expect(idFromTail('x":"aaa","params":{"id":99}}')).toBeUndefined(); // only a nested id
+    expect(idFromTail('{"id":4,"b":"q\\",\\"id\\":9"}')).toBe(4); // escaped quotes are inside the string
+    expect(idFromTail('\\"},"n":1}')).toBeUndefined(); // is that quote escaped? the cut hides it
+    expect(idFromTail('2}')).toBeUndefined();
+    expect(idOfCutLine('{"method":"x","params":"aa', 'aa","id":5}')).toBe(5);
+    expect(idOfCutLine('not json', 'not json either')).toBeUndefined();
+  });
+
+  it('the bridge options: defaults, checked values, and their variables', () => {
+    expect(resolveBridgeOptions()).toEqual({ endSessionMs: 500, idScanBytes: 65536 });
+    expect(() => resolveBridgeOptions({ endSessionMs: -1 })).toThrow(RangeError);
+    expect(() => resolveBridgeOptions({ endSessionMs: -1 })).toThrow(/endSessionMs.*-1/);
+    expect(() => resolveBridgeOptions({ idScanBytes: 'big' as any })).toThrow(TypeError);
+    expect(() => resolveBridgeOptions({ idScanBytes: 5 * 1024 * 1024 })).toThrow(/idScanBytes/);
+    expect(() => resolveBridgeOptions({ endSession: 1 } as any)).toThrow(/endSession is not an option/);
+    expect(
+      bridgeOptionsFromEnv({ SPAWNGUARD_BRIDGE_END_SESSION_MS: '2000', SPAWNGUARD_BRIDGE_ID_SCAN_BYTES: '0' }),
+    ).toEqual({
+      endSessionMs: 2000,
+      idScanBytes: 0,
+    });
+    expect(() => bridgeOptionsFromEnv({ SPAWNGUARD_BRIDGE_END_SESSION_MS: 'soon' })).toThrow(UsageError);
+    expect(() => bridgeOptionsFromEnv({ SPAWNGUARD_BRIDGE_ID_SCAN_BYTES: '-1' })).toThrow(
+      /SPAWNGUARD_BRIDGE_ID_SCAN_BYTES/,
+    );
+  });
+
+  it('a bad bridge variable: usage error, exit 2, nothing started', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const result = await runCli(['mcp', 'everything', ...workerArgs(home, port)], {
+      env: { SPAWNGUARD_BRIDGE_END_SESSION_MS: 'soon' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/SPAWNGUARD_BRIDGE_END_SESSION_MS must be an integer/);
+  });
 });
