@@ -9,15 +9,36 @@
  * When the worker dies mid-session: requests in flight get a JSON-RPC error at once; the next
  * worker is ensured through the mutex (30 bridges make 1 daemon), a new session is opened with the
  * client's own initialize, and what the client had set up (resource subscriptions, log level) is
- * restored. Stdin closed or the parent gone: the session is ended and the bridge exits within a
- * second. Bad input on stdin gets a JSON-RPC error, never a hang.
+ * restored.
+ *
+ * Order: the host receives a client's messages in the order the client wrote them. Each is passed on
+ * only once the host has taken the one before (its POST's response headers arrived); the answers
+ * still come concurrently. So a `notifications/cancelled` never overtakes its (large) request, nor
+ * an unsubscribe its subscribe.
+ *
+ * Ending: however the bridge is ended that it can notice (SIGINT, SIGHUP, SIGTERM, SIGQUIT, SIGBREAK
+ * on Windows; stdin closed; stdout gone, EPIPE; the parent gone), it ends its session at the host
+ * (a DELETE, waited for at most `endSessionMs`, so a dead worker cannot hold the exit), then exits:
+ * 128 + the signal's number after a signal, 0 otherwise. A second signal exits at once.
+ *
+ * Bad input on stdin gets a JSON-RPC error, never a hang; an oversized line is answered with its
+ * own id when its first or last `idScanBytes` hold it (line-id.ts).
  */
-
+import { constants } from 'node:os';
+import { untilAborted } from '@spawnguard/internal';
+import { type BridgeOptions, resolveBridgeOptions } from './bridge-options.js';
 import { SessionSetup } from './bridge-setup.js';
 import { type Config, MCP_BODY_LIMIT } from './config.js';
 import { homePaths } from './home.js';
 import { probeWorker, unprovenMessage } from './identity.js';
-import { HostHttpError, HostUnreachableError, McpHttpClient, type Message } from './mcp-http-client.js';
+import { idOfCutLine } from './line-id.js';
+import {
+  HostHttpError,
+  HostUnreachableError,
+  McpHttpClient,
+  type Message,
+  type PostOptions,
+} from './mcp-http-client.js';
 import { readLines } from './stdin-lines.js';
 
 const CODE = { parse: -32700, invalid: -32600, notInitialized: -32002, host: -32000 } as const;
@@ -27,9 +48,28 @@ const RECOVER_BUDGET_MS = 60_000;
 type Id = string | number;
 const idKey = (id: unknown) => (typeof id === 'number' ? `n:${id}` : `s:${String(id)}`);
 
-export async function runBridge(config: Config, name: string): Promise<number> {
-  const bridge = new Bridge(config, name);
+/** The signals a bridge ends on (those this platform has); SIGBREAK is Windows' Ctrl+Break. */
+const END_SIGNALS = (['SIGINT', 'SIGHUP', 'SIGTERM', 'SIGQUIT', 'SIGBREAK'] as const).filter(
+  (signal) => constants.signals[signal] !== undefined,
+);
+
+type EndReason = (typeof END_SIGNALS)[number] | 'stdin closed' | 'stdout closed' | 'parent gone';
+
+/** 128 + the signal's number after a signal (what a shell reports), 0 for every other end. */
+const exitCodeOf = (reason: EndReason): number => {
+  const signo = constants.signals[reason as NodeJS.Signals];
+  return signo === undefined ? 0 : 128 + signo;
+};
+
+export async function runBridge(config: Config, name: string, options: BridgeOptions = {}): Promise<number> {
+  const bridge = new Bridge(config, name, options);
   return bridge.run();
+}
+
+/** A request sent to the host and not answered yet; `abort` drops its POST (the client cancelled it). */
+interface InFlight {
+  id: Id;
+  abort: AbortController;
 }
 
 class Bridge {
@@ -37,27 +77,37 @@ class Bridge {
   /** What the client set up (its initialize first), restored in a new session after a restart. */
   readonly #setup = new SessionSetup();
   /** Client requests sent to the host and not answered yet: failed at once if the host goes. */
-  readonly #inFlight = new Map<string, Id>();
+  readonly #inFlight = new Map<string, InFlight>();
+  /** The client's messages, one after another: each step ends when the host has taken the message. */
+  #queue: Promise<void> = Promise.resolve();
   #recovering: Promise<boolean> | null = null;
   #starting: Promise<void> | null = null;
   #closing = false;
   #exit!: (code: number) => void;
+  readonly #options: Required<BridgeOptions>;
 
   constructor(
     readonly config: Config,
     readonly name: string,
-  ) {}
+    options: BridgeOptions = {},
+  ) {
+    this.#options = resolveBridgeOptions(options);
+  }
 
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => {
       this.#exit = resolve;
     });
+    for (const signal of END_SIGNALS) process.on(signal, () => void this.#shutdown(signal));
     process.stdout.on('error', () => void this.#shutdown('stdout closed'));
     readLines(process.stdin, {
       maxBytes: MCP_BODY_LIMIT,
+      keepBytes: this.#options.idScanBytes,
       onLine: (line) => this.#onLine(line),
-      onOversized: (bytes) =>
-        this.#reply(null, CODE.invalid, `message is ${bytes} bytes; the limit is ${MCP_BODY_LIMIT}`),
+      onOversized: (bytes, ends) => {
+        const id = idOfCutLine(ends.head.toString('utf8'), ends.tail.toString('utf8'));
+        this.#reply(id ?? null, CODE.invalid, `message is ${bytes} bytes; the limit is ${MCP_BODY_LIMIT}`);
+      },
       onEnd: () => void this.#shutdown('stdin closed'),
     });
     // An editor that dies without closing our stdin (SIGKILL of a parent that leaked the pipe):
@@ -105,25 +155,30 @@ class Bridge {
       );
       return;
     }
-    this.#handle(message as Message).catch((error: unknown) => {
-      // Never a crash, never a silent drop: a request that hit a bug still gets an answer.
-      const id = (message as Message).id;
-      if (typeof (message as Message).method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
-        this.#reply(id, CODE.host, `spawnguard bridge error: ${(error as Error).message}`);
-      }
-    });
+    // In order: a message is handled once the one before it has been taken by the host.
+    const valid = message as Message;
+    this.#queue = this.#queue.then(() => this.#handle(valid).catch((error: unknown) => this.#bug(valid, error)));
   }
 
+  /** Never a crash, never a silent drop: a request that hit a bug still gets an answer. */
+  #bug(message: Message, error: unknown): void {
+    const id = message.id;
+    if (typeof message.method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
+      this.#reply(id, CODE.host, `spawnguard bridge error: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
+  /** Resolves when the message has been taken by the host (or answered here); its answer may still be on its way. */
   async #handle(message: Message): Promise<void> {
+    if (this.#closing) return;
     const isRequest = typeof message.method === 'string' && message.id !== undefined;
-    if (message.method === 'initialize' && isRequest && !this.#starting) {
+    if (message.method === 'initialize' && isRequest) {
+      // Whole: what the client sends next needs the session this opens.
       this.#starting = this.#initialize(message).finally(() => {
         this.#starting = null;
       });
       return this.#starting;
     }
-    // What a client sends while its initialize is still on its way waits for it, in order.
-    if (this.#starting) await this.#starting;
     if (!this.#client?.sessionId && !this.#recovering) {
       if (isRequest) {
         this.#reply(message.id, CODE.notInitialized, 'Server not initialized: send initialize first');
@@ -136,6 +191,19 @@ class Bridge {
     }
     if (message.method === 'notifications/initialized') this.#setup.initialized = true;
     await this.#forward(message);
+    if (message.method === 'notifications/cancelled') this.#cancelled(message);
+  }
+
+  /**
+   * The host has the client's cancellation (and, before it, the request): the request gets no answer,
+   * so its answer stream is dropped here (it would hold a socket), and its end is no sign of a lost worker.
+   */
+  #cancelled(message: Message): void {
+    const key = idKey((message.params as { requestId?: unknown } | undefined)?.requestId);
+    const request = this.#inFlight.get(key);
+    if (!request) return;
+    this.#inFlight.delete(key);
+    request.abort.abort();
   }
 
   #downMessage(): string {
@@ -173,6 +241,7 @@ class Bridge {
       return;
     }
     const ready = await this.#ensure(Math.max(this.config.hookBudgetMs, 30_000));
+    if (this.#closing) return; // ended meanwhile: open no session that nobody would end
     if ('error' in ready) {
       this.#reply(message.id, CODE.host, `cannot reach MCP server "${this.name}" through spawnguard: ${ready.error}`);
       return;
@@ -205,10 +274,15 @@ class Bridge {
   }
 
   /** POST with HTTP and network failures turned into a JSON-RPC error for the request. */
-  async #post(client: McpHttpClient, message: Message, onMessage: (m: Message) => void): Promise<void> {
+  async #post(
+    client: McpHttpClient,
+    message: Message,
+    onMessage: (m: Message) => void,
+    options: PostOptions = {},
+  ): Promise<void> {
     const isRequest = typeof message.method === 'string' && message.id !== undefined;
     try {
-      await client.post(message, onMessage);
+      await client.post(message, onMessage, options);
     } catch (error) {
       if (error instanceof HostHttpError && error.status !== 404 && error.status !== 401) {
         if (isRequest) this.#reply(message.id, CODE.host, `spawnguard host answered ${error.status}: ${error.message}`);
@@ -218,24 +292,43 @@ class Bridge {
     }
   }
 
-  async #forward(message: Message): Promise<void> {
+  /** Sends one message; resolves once the host has taken it (or the POST failed), not when it is answered. */
+  #forward(message: Message): Promise<void> {
+    return new Promise<void>((taken) => {
+      this.#exchange(message, taken)
+        .catch((error: unknown) => this.#bug(message, error))
+        .finally(taken);
+    });
+  }
+
+  /** One message's whole exchange: the POST, its answer, and what a failure means. */
+  async #exchange(message: Message, onAccepted: () => void): Promise<void> {
     const client = this.#client!;
     const isRequest = typeof message.method === 'string' && message.id !== undefined;
     const key = isRequest ? idKey(message.id) : '';
-    if (isRequest) this.#inFlight.set(key, message.id as Id);
+    const mine: InFlight = { id: message.id as Id, abort: new AbortController() };
+    if (isRequest) this.#inFlight.set(key, mine);
+    const open = () => this.#inFlight.get(key) === mine;
     try {
-      await this.#post(client, message, (reply) => {
-        if (isRequest && reply.id === message.id && reply.method === undefined) {
-          this.#inFlight.delete(key);
-          if (reply.result !== undefined) this.#setup.remember(message);
-        }
-        this.#write(reply);
-      });
-      if (isRequest && this.#inFlight.delete(key)) {
+      await this.#post(
+        client,
+        message,
+        (reply) => {
+          if (isRequest && reply.id === message.id && reply.method === undefined && open()) {
+            this.#inFlight.delete(key);
+            if (reply.result !== undefined) this.#setup.remember(message);
+          }
+          this.#write(reply);
+        },
+        { onAccepted, signal: mine.abort.signal },
+      );
+      if (isRequest && open()) {
         // The stream ended without the answer: the worker went away mid-request.
+        this.#inFlight.delete(key);
         throw new HostUnreachableError('the answer stream ended without a response');
       }
     } catch (error) {
+      if (mine.abort.signal.aborted) return; // the client cancelled it: no answer is due
       if (!(error instanceof HostUnreachableError) && !(error instanceof HostHttpError)) throw error;
       if (client !== this.#client) {
         // An older session's request: the recovery already answered it.
@@ -263,7 +356,7 @@ class Bridge {
   #lost(why: string): void {
     if (this.#closing || this.#recovering) return;
     this.#client?.forget();
-    for (const id of this.#inFlight.values()) {
+    for (const { id } of this.#inFlight.values()) {
       this.#reply(id, CODE.host, `the spawnguard worker went away before answering (${why}); reconnecting`);
     }
     this.#inFlight.clear();
@@ -295,13 +388,21 @@ class Bridge {
     }
   }
 
-  async #shutdown(why: string): Promise<void> {
-    if (this.#closing) return;
+  async #shutdown(reason: EndReason): Promise<void> {
+    const code = exitCodeOf(reason);
+    if (this.#closing) {
+      if (code !== 0) process.exit(code); // a second signal: the user means now
+      return;
+    }
     this.#closing = true;
     // The session ends now, not after the host's idle expiry: its requests are cancelled there.
-    await this.#client?.terminate(400).catch(() => {});
+    // All of it within endSessionMs: an initialize on its way first (its session would be left
+    // behind), then the DELETE.
+    const deadline = Date.now() + this.#options.endSessionMs;
+    if (this.#starting)
+      await untilAborted(this.#starting, AbortSignal.timeout(this.#options.endSessionMs)).catch(() => {});
+    await this.#client?.terminate(Math.max(0, deadline - Date.now())).catch(() => {});
     this.#client?.close();
-    void why;
-    this.#exit(0);
+    this.#exit(code);
   }
 }

@@ -18,7 +18,7 @@ Commands:
   daemon            Run the worker in the foreground.
   mcp <name>        The stdio MCP server <name> for an editor to launch: ensures the worker (as
                     hook does) and forwards stdin/stdout to its /mcp/<name>; survives a worker
-                    restart; exits when stdin closes.
+                    restart; ends its session and exits when stdin closes or on a signal.
   import <file>     Read a Claude Desktop, Claude Code or Cursor MCP config; print the host's
                     servers.json and the config whose entries launch the bridge instead
                     (--write applies both, backing the original up first).
@@ -107,8 +107,18 @@ async function main(argv: string[]): Promise<number> {
       return runHook(config, rest[0]!, values.payload);
     }
     case 'mcp': {
-      const { runBridge } = await import('./bridge.js');
-      return runBridge(config, rest[0]!);
+      const [{ runBridge }, { bridgeOptionsFromEnv }] = await Promise.all([
+        import('./bridge.js'),
+        import('./bridge-options.js'),
+      ]);
+      let options: ReturnType<typeof bridgeOptionsFromEnv>;
+      try {
+        options = bridgeOptionsFromEnv();
+      } catch (error) {
+        if (error instanceof UsageError) return usageError(error.message);
+        throw error;
+      }
+      return runBridge(config, rest[0]!, options);
     }
     case 'import': {
       const { runImport } = await import('./import-command.js');

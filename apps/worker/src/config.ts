@@ -83,7 +83,7 @@ export function defaultHome(env: Env = process.env): string {
   return join(homedir(), '.spawnguard');
 }
 
-function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+export function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {

@@ -32,6 +32,17 @@ export class HostHttpError extends Error {
   }
 }
 
+export interface PostOptions {
+  /**
+   * Called once the host has taken the message (its response headers arrived, whatever the status:
+   * the host has read it, and dispatched it when it is valid), before the answer's body; not called
+   * when the POST fails before that.
+   */
+  onAccepted?: () => void;
+  /** Aborting drops the POST and its answer stream (a request the client cancelled); the post rejects. */
+  signal?: AbortSignal;
+}
+
 export interface McpHttpClientOptions {
   port: number;
   path: string;
@@ -82,7 +93,12 @@ export class McpHttpClient {
     };
   }
 
-  #send(method: 'POST' | 'GET' | 'DELETE', body: string | undefined, accept: string): Promise<IncomingMessage> {
+  #send(
+    method: 'POST' | 'GET' | 'DELETE',
+    body: string | undefined,
+    accept: string,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
     const headers = this.#headers({
       accept,
       ...(body !== undefined
@@ -91,7 +107,15 @@ export class McpHttpClient {
     });
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: HOST, port: this.options.port, path: this.options.path, method, headers, agent: this.#agent },
+        {
+          host: HOST,
+          port: this.options.port,
+          path: this.options.path,
+          method,
+          headers,
+          agent: this.#agent,
+          ...(signal ? { signal } : {}),
+        },
         resolve,
       );
       req.on('error', (error: NodeJS.ErrnoException) =>
@@ -107,10 +131,16 @@ export class McpHttpClient {
    * POSTs one message. Every message the answer carries (server-to-client requests, notifications,
    * then the response) goes to `onMessage` as it arrives. Resolves when the answer is complete.
    */
-  async post(message: Message, onMessage: (message: Message) => void): Promise<void> {
-    const res = await this.#send('POST', JSON.stringify(message), 'application/json, text/event-stream');
+  async post(message: Message, onMessage: (message: Message) => void, options: PostOptions = {}): Promise<void> {
+    const res = await this.#send(
+      'POST',
+      JSON.stringify(message),
+      'application/json, text/event-stream',
+      options.signal,
+    );
     const session = res.headers['mcp-session-id'];
     if (typeof session === 'string' && session !== '') this.sessionId = session;
+    options.onAccepted?.();
     const type = String(res.headers['content-type'] ?? '');
     const status = res.statusCode ?? 0;
     if (status === 202) {

@@ -6,6 +6,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bridgeOptionsFromEnv, resolveBridgeOptions } from '../src/bridge-options.js';
+import { UsageError } from '../src/config.js';
+import { idFromHead, idFromTail, idOfCutLine } from '../src/line-id.js';
 import {
   CLI,
   cleanup,
@@ -35,6 +38,9 @@ const RECORDER = join(
   'recorder.mjs',
 );
 
+/** This package's fixture: what reached the backend, in order, and whether each slow call was cancelled. */
+const PROBE = join(import.meta.dirname, 'fixtures', 'order-probe.mjs');
+
 let home = '';
 const clients: Client[] = [];
 const raw: ChildProcess[] = [];
@@ -58,6 +64,7 @@ function writeServers(extra: Record<string, unknown> = {}): void {
           args: [RECORDER, home],
           env: { RECORD_FILE: join(home, 'recorded.jsonl') },
         },
+        probe: { command: process.execPath, args: [PROBE, home], env: { PROBE_FILE: join(home, 'probe.jsonl') } },
       },
     }),
     { mode: 0o600 },
@@ -65,8 +72,8 @@ function writeServers(extra: Record<string, unknown> = {}): void {
 }
 
 /** A bridge spoken to line by line: what it writes is exactly what a client would receive. */
-async function rawSession(port: number) {
-  const child = spawn(process.execPath, [CLI, 'mcp', 'everything', ...workerArgs(home, port)], {
+async function rawSession(port: number, server = 'everything') {
+  const child = spawn(process.execPath, [CLI, 'mcp', server, ...workerArgs(home, port)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   raw.push(child);
@@ -116,6 +123,23 @@ const recorded = (): any[] => {
     return [];
   }
 };
+
+const probed = (): any[] => {
+  try {
+    return readFileSync(join(home, 'probe.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+};
+
+/** Open sessions of `server` at the worker, from `status --json` (read with the token). */
+async function sessionsOf(port: number, server: string): Promise<number> {
+  const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
+  return status.servers.find((s: any) => s.name === server).sessions;
+}
 
 const bridges = () => processesWith(home).filter((p) => p.argv.includes('mcp') && p.argv.includes(CLI));
 const backends = (bin: string) => processesWith(home).filter((p) => p.argv.includes(bin));
@@ -290,6 +314,110 @@ describe('the stdio bridge', () => {
   }, 240_000);
 });
 
+describe('how a bridge ends', () => {
+  it('SIGINT, SIGHUP, SIGTERM, SIGQUIT or its stdout gone: the session is ended at the host, and the exit code is the conventional one', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const cases = [
+      ['SIGINT', 130],
+      ['SIGHUP', 129],
+      ['SIGTERM', 143],
+      ['SIGQUIT', 131],
+      ['stdout closed', 0],
+    ] as const;
+    for (const [how, code] of cases) {
+      const { child, call } = await rawSession(port, 'recorder');
+      await call({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: how } } });
+      await waitFor(
+        `${how}: its session open at the host`,
+        async () => (await sessionsOf(port, 'recorder')) === 1,
+        30_000,
+        100,
+      );
+      if (how === 'stdout closed') {
+        // The editor is gone: the next thing the bridge writes meets a closed pipe (EPIPE).
+        child.stdout!.destroy();
+        child.stdin!.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');
+      } else child.kill(how);
+      await waitFor(`${how}: the bridge exits`, () => child.exitCode !== null || child.signalCode !== null, 10_000);
+      await waitFor(
+        `${how}: its session ended at the host`,
+        async () => (await sessionsOf(port, 'recorder')) === 0,
+        20_000,
+        100,
+      );
+      expect({ how, code: child.exitCode, signal: child.signalCode }).toEqual({ how, code, signal: null });
+    }
+  }, 240_000);
+});
+
+describe('the order of a client\u2019s messages', () => {
+  it('a 3 MiB tool call followed at once by its cancellation: the backend cancels it, 5 of 5; subscribe then unsubscribe arrive in that order', async () => {
+    home = makeHome();
+    const port = await freePort();
+    writeServers();
+    const { child, call, lines } = await rawSession(port, 'probe');
+    // The backend is up: the calls below reach it at once, not through the host's start queue.
+    await call({
+      jsonrpc: '2.0',
+      id: 'warm',
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'up' } },
+    });
+    // Five calls, each followed at once by its cancellation, written in one go (as a busy editor
+    // would): a cancellation that reached the host before its call would be dropped there.
+    const pad = 'x'.repeat(3 * 1024 * 1024);
+    const tags = [0, 1, 2, 3, 4];
+    const pair = (i: number) =>
+      `${JSON.stringify({ jsonrpc: '2.0', id: `slow-${i}`, method: 'tools/call', params: { name: 'slow', arguments: { tag: i, pad } } })}\n` +
+      `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `slow-${i}`, reason: 'test' } })}\n`;
+    child.stdin!.write(tags.map(pair).join(''));
+    // A slow call lasts 30 s unless cancelled: whichever way it ends, the probe writes it down.
+    const ended = await waitFor(
+      'the 5 calls ended at the backend',
+      () => {
+        const outcomes = probed().filter((e) => e.outcome);
+        return outcomes.length === tags.length ? outcomes : null;
+      },
+      90_000,
+    );
+    expect(ended!.map((e) => [e.tag, e.outcome]).sort()).toEqual(tags.map((i) => [i, 'cancelled']));
+
+    // Subscribe then unsubscribe, five URIs at once, each subscribe large: the backend sees each pair in order.
+    const uris = tags.map((i) => `probe://watched/${i}`);
+    child.stdin!.write(
+      uris
+        .map(
+          (uri, i) =>
+            `${JSON.stringify({ jsonrpc: '2.0', id: `sub-${i}`, method: 'resources/subscribe', params: { uri, _meta: { pad } } })}\n` +
+            `${JSON.stringify({ jsonrpc: '2.0', id: `unsub-${i}`, method: 'resources/unsubscribe', params: { uri } })}\n`,
+        )
+        .join(''),
+    );
+    await waitFor(
+      'every subscribe and unsubscribe answered',
+      () => tags.every((i) => [`sub-${i}`, `unsub-${i}`].every((id) => lines().some((l) => l.id === id && !l.method))),
+      60_000,
+    );
+    // Each answer came from the backend, or from the host after the backend had written down what it received.
+    const seen = (uri: string) =>
+      probed()
+        .filter((e) => e.uri === uri)
+        .map((e) => e.seen);
+    expect(uris.map(seen)).toEqual(uris.map(() => ['resources/subscribe', 'resources/unsubscribe']));
+    // A cancelled request got no answer, and its end did not make the bridge think the worker went away.
+    const after = await call({
+      jsonrpc: '2.0',
+      id: 'after',
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'still here' } },
+    });
+    expect(JSON.stringify(after.result)).toContain('still here');
+    expect(lines().filter((l) => typeof l.id === 'string' && l.id.startsWith('slow-'))).toEqual([]);
+  }, 240_000);
+});
+
 describe('bad input on the bridge\u2019s stdin', () => {
   function rawBridge(port: number): { child: ChildProcess; lines: () => any[] } {
     const child = spawn(process.execPath, [CLI, 'mcp', 'everything', ...workerArgs(home, port)], {
@@ -359,4 +487,76 @@ describe('bad input on the bridge\u2019s stdin', () => {
     expect(out).toMatch(/no MCP server named \\"nope\\"/);
     expect(unknown.exitCode).toBe(null);
   }, 90_000);
+
+  it('an oversized line is answered with its own id when its first or last bytes hold it', async () => {
+    home = makeHome();
+    const port = await freePort(); // nothing is started: the bridge answers these itself
+    const { child, lines } = rawBridge(port);
+    const big = 'a'.repeat(5 * 1024 * 1024);
+    // The id first, as most clients write it.
+    child.stdin!.write(
+      `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","arguments":{"t":"${big}"}}}\n`,
+    );
+    // The id last, as the TypeScript SDK writes it; the "id" inside the arguments is not the request's.
+    child.stdin!.write(
+      `{"method":"tools/call","params":{"name":"x","arguments":{"id":99,"t":"${big}\\"}"}},"jsonrpc":"2.0","id":"req-8"}\n`,
+    );
+    // Between two large members, past both ends the bridge keeps: it cannot be read (id null).
+    child.stdin!.write(`{"jsonrpc":"2.0","a":"${big}","id":9,"b":"${big}"}\n`);
+    await waitFor('three answers', () => lines().length >= 3, 20_000);
+    expect(lines().map((l) => [l.id, l.error?.code])).toEqual([
+      [7, -32600],
+      ['req-8', -32600],
+      [null, -32600],
+    ]);
+    expect(processesWith(home).filter(isDaemon)).toEqual([]);
+  }, 60_000);
+});
+
+describe('reading the id of an oversized line (line-id.ts)', () => {
+  it('finds the top-level id in the head or the tail, never a nested one, never a value the cut may have split', () => {
+    expect(idFromHead('{"jsonrpc":"2.0","id":7,"method":"x","params":"aaa')).toBe(7);
+    expect(idFromHead(' { "id" : "a\\"b" , "x')).toBe('a"b');
+    expect(idFromHead('{"method":"x","params":{"id":3,"t":"aaa')).toBeUndefined(); // cut before the top-level id
+    expect(idFromHead('{"id":12')).toBeUndefined(); // 12 may go on after the cut
+    expect(idFromHead('{"id":null,"x')).toBeNull();
+    expect(idFromHead('{"id":{"no":1},"x')).toBeUndefined();
+    expect(idFromHead('[{"id":1}')).toBeUndefined();
+    expect(idFromTail('aaa"}},"jsonrpc":"2.0","id":"req-8"}\r')).toBe('req-8');
+    expect(idFromTail('x":"aaa","params":{"id":99}}')).toBeUndefined(); // only a nested id
+    expect(idFromTail('{"id":4,"b":"q\\",\\"id\\":9"}')).toBe(4); // escaped quotes are inside the string
+    expect(idFromTail('\\"},"n":1}')).toBeUndefined(); // is that quote escaped? the cut hides it
+    expect(idFromTail('2}')).toBeUndefined();
+    expect(idOfCutLine('{"method":"x","params":"aa', 'aa","id":5}')).toBe(5);
+    expect(idOfCutLine('not json', 'not json either')).toBeUndefined();
+  });
+
+  it('the bridge options: defaults, checked values, and their variables', () => {
+    expect(resolveBridgeOptions()).toEqual({ endSessionMs: 500, idScanBytes: 65536 });
+    expect(() => resolveBridgeOptions({ endSessionMs: -1 })).toThrow(RangeError);
+    expect(() => resolveBridgeOptions({ endSessionMs: -1 })).toThrow(/endSessionMs.*-1/);
+    expect(() => resolveBridgeOptions({ idScanBytes: 'big' as any })).toThrow(TypeError);
+    expect(() => resolveBridgeOptions({ idScanBytes: 5 * 1024 * 1024 })).toThrow(/idScanBytes/);
+    expect(() => resolveBridgeOptions({ endSession: 1 } as any)).toThrow(/endSession is not an option/);
+    expect(
+      bridgeOptionsFromEnv({ SPAWNGUARD_BRIDGE_END_SESSION_MS: '2000', SPAWNGUARD_BRIDGE_ID_SCAN_BYTES: '0' }),
+    ).toEqual({
+      endSessionMs: 2000,
+      idScanBytes: 0,
+    });
+    expect(() => bridgeOptionsFromEnv({ SPAWNGUARD_BRIDGE_END_SESSION_MS: 'soon' })).toThrow(UsageError);
+    expect(() => bridgeOptionsFromEnv({ SPAWNGUARD_BRIDGE_ID_SCAN_BYTES: '-1' })).toThrow(
+      /SPAWNGUARD_BRIDGE_ID_SCAN_BYTES/,
+    );
+  });
+
+  it('a bad bridge variable: usage error, exit 2, nothing started', async () => {
+    home = makeHome();
+    const port = await freePort();
+    const result = await runCli(['mcp', 'everything', ...workerArgs(home, port)], {
+      env: { SPAWNGUARD_BRIDGE_END_SESSION_MS: 'soon' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/SPAWNGUARD_BRIDGE_END_SESSION_MS must be an integer/);
+  });
 });
