@@ -142,9 +142,17 @@ async function forceOne(entry: Entry, signal: AbortSignal | undefined): Promise<
   }
 }
 
-function outcomeOf(entry: Entry, result: KillTreeResult): StopOutcome {
+/**
+ * What one killTree did for an entry. A root that was alive when the tree was listed, but gone by
+ * its own turn (signals go deepest first: a child whose last handle was the grandchild we just
+ * stopped may exit by itself in between), had its tree stopped all the same: reaped, not dropped.
+ */
+export function outcomeOf(entry: Entry, result: KillTreeResult): StopOutcome {
   if (result.terminated.includes(entry.pid) || result.killed.includes(entry.pid)) return { kind: 'reaped', result };
-  if (result.gone.includes(entry.pid)) return { kind: 'dropped', reason: 'gone' };
+  if (result.gone.includes(entry.pid)) {
+    const stoppedOthers = result.terminated.length + result.killed.length > 0;
+    return stoppedOthers ? { kind: 'reaped', result } : { kind: 'dropped', reason: 'gone' };
+  }
   const refused = result.skipped?.find((s) => s.pid === entry.pid);
   if (refused?.reason === 'gone') return { kind: 'dropped', reason: 'gone' };
   const why = refused ? `killTree refused to signal it (${refused.reason})` : 'killTree did not report it stopped';

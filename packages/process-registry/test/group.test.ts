@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Entry, FORMAT, openRegistry, type Registry } from '../src/index.js';
+import { outcomeOf } from '../src/stop.js';
 import {
   cleanup,
   ensureBuilt,
@@ -150,5 +151,15 @@ describe('a recorded child that exits while members of its process group live', 
     expect(leftovers.dropped).toEqual([expect.objectContaining({ pid: gone.pid })]);
     expect(isAlive(bystander.pid)).toBe(true);
     await successor.shutdown();
+  });
+});
+
+describe('outcomeOf (one killTree, one entry)', () => {
+  it('a root gone by its own turn while its tree was being stopped counts as reaped; one gone before anything was signalled is dropped', () => {
+    const e = { pid: 10, startToken: 't', pgid: 10, session: 's', type: 't', spawnedAt: 1, command: 'node' };
+    const result = (over: object) => ({ terminated: [], killed: [], gone: [], skipped: [], ...over });
+    expect(outcomeOf(e, result({ terminated: [11], gone: [10] })).kind).toBe('reaped');
+    expect(outcomeOf(e, result({ gone: [10] }))).toEqual({ kind: 'dropped', reason: 'gone' });
+    expect(outcomeOf(e, result({ terminated: [10, 11] })).kind).toBe('reaped');
   });
 });
