@@ -58,13 +58,7 @@ export class Backend {
   /** What was left of its process group when it exited (looked up at that moment, by identity). */
   #group: Promise<GroupMember[]> = Promise.resolve([]);
 
-  private constructor(
-    child: ChildProcess,
-    startToken: string,
-    spec: BackendSpec,
-    now: number,
-    registry: RegistryLike,
-  ) {
+  private constructor(child: ChildProcess, startToken: string, spec: BackendSpec, now: number, registry: RegistryLike) {
     this.child = child;
     this.#registry = registry;
     this.pid = child.pid!;

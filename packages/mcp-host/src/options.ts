@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   checkAbsolutePath,
   checkBoolean,
@@ -11,7 +12,6 @@ import {
   show,
 } from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
-import { join } from 'node:path';
 import type { Clock } from './clock.js';
 import type { McpHostEvents, ShareMode } from './events.js';
 import type { RegistryLike } from './registry.js';

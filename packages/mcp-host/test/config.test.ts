@@ -244,7 +244,9 @@ describe('environment and working folder', () => {
       });
       const a = await rec.connect('rec');
       const b = await rec.connect('there');
-      expect(JSON.parse(textOf(await a.client.callTool({ name: 'pid', arguments: {} }))).cwd).toBe(join(w.dir, 'backend-cwd'));
+      expect(JSON.parse(textOf(await a.client.callTool({ name: 'pid', arguments: {} }))).cwd).toBe(
+        join(w.dir, 'backend-cwd'),
+      );
       expect(JSON.parse(textOf(await b.client.callTool({ name: 'pid', arguments: {} }))).cwd).toBe(tmpdir());
     } finally {
       delete process.env.SPAWNGUARD_TEST_SECRET;

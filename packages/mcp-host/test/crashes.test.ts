@@ -35,7 +35,10 @@ describe('a backend that dies by itself', () => {
     expect(helpers.size).toBe(6);
     expect(w.host.stats()[0]).toMatchObject({ starts: 6, restarts: 5 });
     // Reaped when their backend died, not only when the host closes.
-    await waitFor(() => helpersOf(marker).length === 0, { what: 'helpers of crashed backends reaped', timeoutMs: 15_000 });
+    await waitFor(() => helpersOf(marker).length === 0, {
+      what: 'helpers of crashed backends reaped',
+      timeoutMs: 15_000,
+    });
     await w.host.close();
     await waitFor(() => pidsCarrying(marker).length === 0, { what: 'nothing left after close()', timeoutMs: 15_000 });
   });

@@ -1,7 +1,7 @@
 import { processIdentity } from '@spawnguard/process-table';
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupMembers, killGroup } from '../src/index.js';
 import { startedNoEarlier } from '../src/group.js';
+import { groupMembers, killGroup } from '../src/index.js';
 import { alive, TestProcesses, waitFor } from './helpers.js';
 
 let procs: TestProcesses;
@@ -41,7 +41,10 @@ describe.runIf(process.platform === 'linux')('groups whose leader exited', () =>
     const found = await groupMembers(leader);
     expect(found.map((m) => m.pid).sort()).toEqual([member, memberChild].sort());
     for (const m of found) expect(m.startToken).toBe((await processIdentity(m.pid))!.startToken);
-    const result = await killGroup({ pgid: leader.pid, leaderStartToken: leader.startToken, members: found }, { graceMs: 2000 });
+    const result = await killGroup(
+      { pgid: leader.pid, leaderStartToken: leader.startToken, members: found },
+      { graceMs: 2000 },
+    );
     expect([...result.terminated, ...result.killed].sort()).toEqual([member, memberChild].sort());
     await waitFor(() => !alive(member) && !alive(memberChild), { what: 'group stopped' });
     expect(alive(unrelated.pid!)).toBe(true);
@@ -50,7 +53,10 @@ describe.runIf(process.platform === 'linux')('groups whose leader exited', () =>
   it('a member recorded with another start token is never signalled; with no live member nothing is', async () => {
     const { leader, member, memberChild } = await exitedLeader();
     const wrong = { pid: member, startToken: `${(await processIdentity(member))!.startToken}9` };
-    const result = await killGroup({ pgid: leader.pid, leaderStartToken: leader.startToken, members: [wrong] }, { graceMs: 0 });
+    const result = await killGroup(
+      { pgid: leader.pid, leaderStartToken: leader.startToken, members: [wrong] },
+      { graceMs: 0 },
+    );
     expect(result).toEqual({ terminated: [], killed: [], gone: [member], skipped: [] });
     expect(alive(member) && alive(memberChild)).toBe(true);
   });

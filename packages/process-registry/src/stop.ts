@@ -103,7 +103,8 @@ async function stopOne(
   const timeout = AbortSignal.timeout(Math.ceil(remainingMs));
   const bounded = AbortSignal.any([timeout, ...(signal ? [signal] : []), ...(force ? [force] : [])]);
   try {
-    if (isGroupRecord(entry)) return groupOutcome(entry, await killGroup(exitedGroup(entry), { graceMs, signal: bounded }));
+    if (isGroupRecord(entry))
+      return groupOutcome(entry, await killGroup(exitedGroup(entry), { graceMs, signal: bounded }));
     // The identity check comes first: a pid that now belongs to another process is never signalled,
     // and neither are that process's children.
     const verdict = await checkIdentity(entry, bounded);
@@ -131,7 +132,8 @@ async function forceOne(entry: Entry, signal: AbortSignal | undefined): Promise<
   const timeout = AbortSignal.timeout(FORCE_BOUND_MS);
   const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
   try {
-    if (isGroupRecord(entry)) return groupOutcome(entry, await killGroup(exitedGroup(entry), { force: true, signal: bounded }));
+    if (isGroupRecord(entry))
+      return groupOutcome(entry, await killGroup(exitedGroup(entry), { force: true, signal: bounded }));
     const verdict = await checkIdentity(entry, bounded);
     if (verdict !== 'alive') return { kind: 'dropped', reason: verdict };
     return outcomeOf(entry, await killTree(entry.pid, { force: true, startToken: entry.startToken, signal: bounded }));
@@ -169,7 +171,9 @@ async function lastResort(entry: Entry, why = 'within totalTimeoutMs'): Promise<
         entry,
         await killGroup(exitedGroup(entry), { force: true, signal: AbortSignal.timeout(500) }),
       );
-      return outcome.kind === 'failed' ? { kind: 'failed', error: new Error(`${message}; ${outcome.error.message}`) } : outcome;
+      return outcome.kind === 'failed'
+        ? { kind: 'failed', error: new Error(`${message}; ${outcome.error.message}`) }
+        : outcome;
     } catch (error) {
       return { kind: 'failed', error: new Error(`${message}: ${(error as Error).message}`) };
     }
