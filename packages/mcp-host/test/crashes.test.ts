@@ -43,6 +43,24 @@ describe('a backend that dies by itself', () => {
     await waitFor(() => pidsCarrying(marker).length === 0, { what: 'nothing left after close()', timeoutMs: 15_000 });
   });
 
+  it("with a daemon's process-registry: the crashed backend's helper is stopped and its group record pruned", async () => {
+    const { openRegistry } = await import('@spawnguard/process-registry');
+    const { marker, dir } = world.get();
+    const registry = await openRegistry(join(dir, 'daemon', 'registry.json'));
+    const w = await world.start({
+      registry: () => registry,
+      servers: { rec: recorder(marker, join(dir, 'r.jsonl'), ['--grandchild']) },
+    });
+    const a = await w.connect('rec');
+    const { grandchild } = JSON.parse(textOf(await a.client.callTool({ name: 'pid', arguments: {} })));
+    expect((await crashCall(a.client))?.code).toBe(-32000);
+    await waitFor(() => helpersOf(marker).length === 0, { what: 'helper stopped', timeoutMs: 15_000 });
+    expect(helpersOf(marker)).not.toContain(grandchild);
+    await waitFor(() => registry.entries().length === 0, { what: 'group record pruned' });
+    await w.host.close();
+    await registry.shutdown();
+  });
+
   it('a server that crashes on tools/call after a good initialize opens its breaker: 10 calls, at most 3 starts', async () => {
     const clock = manualClock();
     const { marker, dir } = world.get();
