@@ -125,6 +125,26 @@ export class CircuitBreaker {
       : runWithSignal(fn, signal, this.#settle, snapshot.generation, probe);
   }
 
+  /**
+   * Records a failure that happened outside execute(): a dependency whose call succeeded and that
+   * failed later (a server that started fine, then crashed). While closed it counts like a failed
+   * call (and opens the circuit at `failureThreshold`); while open or half-open it changes nothing
+   * (`counted: false`): the circuit already refuses calls and the next probe decides. Not filtered
+   * by `isFailure`: the caller says it is a failure.
+   */
+  recordFailure(error?: unknown): void {
+    const snapshot = this.#refresh();
+    const next = settle(snapshot, snapshot.generation, false, Outcome.Failed, this.#clock, this.#o);
+    if (next !== snapshot) this.#link.commit(next);
+    if (this.#queue.wants('failure')) {
+      const counted = isCounted(snapshot, snapshot.generation, false);
+      const failures = counted ? snapshot.failures + 1 : snapshot.failures;
+      this.#queue.queue('failure', { circuit: this.name, error, probe: false, counted, failures });
+    }
+    this.#observe();
+    this.#queue.flush();
+  }
+
   /** Back to closed with no failures and the base cooldown, here and in the store; ends every isolation. */
   reset(): void {
     const snapshot = this.#link.load();

@@ -23,7 +23,7 @@ export type CircuitBreakerEvents = {
   stateChange: Named & { from: CircuitState; to: CircuitState };
   /** fn resolved. `counted` is false when the result was stale (a newer generation began meanwhile). */
   success: Named & { probe: boolean; counted: boolean };
-  /** fn rejected with an error isFailure() accepts. `failures` is the consecutive count after it. */
+  /** fn rejected with an error isFailure() accepts, or recordFailure() was called. `failures` is the consecutive count after it. */
   failure: Named & { error: unknown; probe: boolean; counted: boolean; failures: number };
   /** A call was refused with BrokenCircuitError; fn did not run. */
   rejected: Named & { error: BrokenCircuitError };

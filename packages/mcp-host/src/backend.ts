@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { InitializeResult, JSONRPCMessage, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import { killTree } from '@spawnguard/orphan-reaper';
-import { BackendStartError } from './errors.js';
+import { type GroupMember, groupMembers, killGroup, killTree } from '@spawnguard/orphan-reaper';
+import { BackendQueueFullError, BackendStartError, toJsonRpcError } from './errors.js';
 import { LineRing, LineSplitter } from './lines.js';
 import type { RegistryLike } from './registry.js';
 
@@ -16,10 +16,14 @@ export interface BackendSpec {
   windowsHide: boolean;
   startTimeoutMs: number;
   maxLineBytes: number;
+  /** Most bytes queued for its stdin (written, not yet taken by the pipe); a message that would pass it is refused. */
+  maxQueueBytes: number;
   stderrLines: number;
   /** The `initialize` params the host sends. */
   initialize: { protocolVersion: string; capabilities: object; clientInfo: { name: string; version: string } };
   onOutput(stream: 'stdout' | 'stderr', line: string, pid: number): void;
+  /** A message was refused (queue full); a request is also answered with the error. */
+  onRefused(message: Record<string, unknown>, error: BackendQueueFullError): void;
 }
 
 export interface ExitInfo {
@@ -50,9 +54,13 @@ export class Backend {
   readonly #own = new Map<number, { resolve: (m: Parsed) => void }>();
   readonly #exitWaiters: Array<(info: ExitInfo) => void> = [];
   #stopping: Promise<void> | null = null;
+  readonly #registry: RegistryLike;
+  /** What was left of its process group when it exited (looked up at that moment, by identity). */
+  #group: Promise<GroupMember[]> = Promise.resolve([]);
 
-  private constructor(child: ChildProcess, startToken: string, spec: BackendSpec, now: number) {
+  private constructor(child: ChildProcess, startToken: string, spec: BackendSpec, now: number, registry: RegistryLike) {
     this.child = child;
+    this.#registry = registry;
     this.pid = child.pid!;
     this.startToken = startToken;
     this.spec = spec;
@@ -70,6 +78,11 @@ export class Backend {
     });
     child.stdin!.on('error', () => {}); // EPIPE after the child died: the exit handler reports it
     child.once('exit', (code, signal) => {
+      // The one moment the group number proves membership (see orphan-reaper's groupMembers): a
+      // backend that died by itself leaves its helpers in its group, reparented away from its tree.
+      if (startToken && process.platform !== 'win32') {
+        this.#group = groupMembers({ pid: this.pid, startToken }).catch(() => []);
+      }
       this.exit = { code, signal, stderr: this.#stderr.tail() };
       for (const [id, own] of this.#own) {
         own.resolve({ jsonrpc: '2.0', id, error: { code: -32000, message: 'backend exited' } } as unknown as Parsed);
@@ -106,7 +119,7 @@ export class Backend {
         },
       );
     }
-    const backend = new Backend(spawned.child, spawned.entry.startToken, spec, now);
+    const backend = new Backend(spawned.child, spawned.entry.startToken, spec, now, registry);
     try {
       await backend.#handshake(signal);
       return backend;
@@ -192,10 +205,37 @@ export class Backend {
     for (const message of this.#early.splice(0)) handler(message);
   }
 
-  write(message: JSONRPCMessage | Record<string, unknown>): void {
+  /** Bytes written to its stdin that the pipe has not taken yet (0 once it exited). */
+  get queuedBytes(): number {
+    return this.exit ? 0 : (this.child.stdin?.writableLength ?? 0);
+  }
+
+  /**
+   * Queues one message for its stdin, unless that would put more than `maxQueueBytes` there: a
+   * backend that stops reading must not make the host buffer without bound. A refused request is
+   * answered (a microtask later, as if by the backend) with a BackendQueueFullError response, so it
+   * ends the way any answered request does; other messages are dropped and reported (onRefused).
+   */
+  write(message: JSONRPCMessage | Record<string, unknown>): boolean {
     const stdin = this.child.stdin;
-    if (this.exit || !stdin || !stdin.writable) return;
-    stdin.write(`${JSON.stringify(message)}\n`);
+    if (this.exit || !stdin || !stdin.writable) return false;
+    const line = `${JSON.stringify(message)}\n`;
+    const queued = stdin.writableLength;
+    const bytes = Buffer.byteLength(line);
+    if (queued + bytes > this.spec.maxQueueBytes) {
+      const error = new BackendQueueFullError(this.spec.server, this.pid, this.spec.maxQueueBytes, queued, bytes);
+      const m = message as Parsed;
+      if (typeof m.method === 'string' && m.id !== undefined) {
+        const answer = { jsonrpc: '2.0', id: m.id, error: toJsonRpcError(error) } as unknown as Parsed;
+        queueMicrotask(() => {
+          if (!this.exit) this.#deliver(answer);
+        });
+      }
+      this.spec.onRefused(message as Record<string, unknown>, error);
+      return false;
+    }
+    stdin.write(line);
+    return true;
   }
 
   /** A request the host itself makes (subscribe replay, aggregated log level): resolves with the response message. */
@@ -216,12 +256,21 @@ export class Backend {
     return this.#stderr.tail();
   }
 
-  /** Stops the whole tree (SIGTERM, `graceMs`, SIGKILL) and resolves once the child has exited. */
+  /**
+   * Stops the whole tree (SIGTERM, `graceMs`, SIGKILL) and resolves once the child has exited and,
+   * if it had exited by itself, what it left in its process group is stopped too (killGroup: each
+   * member proven by pid + start token). Then the registry may forget what is gone.
+   */
   stop(graceMs: number): Promise<void> {
     this.#stopping ??= (async () => {
+      let exitedByItself = this.exit !== null;
       if (!this.exit) {
         try {
-          await killTree(this.pid, { graceMs, ...(this.startToken ? { startToken: this.startToken } : {}) });
+          const result = await killTree(this.pid, {
+            graceMs,
+            ...(this.startToken ? { startToken: this.startToken } : {}),
+          });
+          exitedByItself = result.gone.includes(this.pid); // it died on its own before we signalled it
         } catch {
           this.child.kill('SIGKILL');
         }
@@ -235,8 +284,21 @@ export class Backend {
         }
       }
       this.child.stdin?.destroy();
+      if (exitedByItself) await this.#stopGroup(graceMs);
+      await this.#registry.pruneDead?.().catch(() => {});
     })();
     return this.#stopping;
+  }
+
+  /** Its exit left members in its process group (a crashed server's helpers): stop them. Linux and macOS only. */
+  async #stopGroup(graceMs: number): Promise<void> {
+    const members = await this.#group;
+    if (members.length === 0) return;
+    try {
+      await killGroup({ pgid: this.pid, leaderStartToken: this.startToken, members }, { graceMs });
+    } catch {
+      // A listing that failed: nothing was proven, nothing is signalled; the registry keeps its record.
+    }
   }
 
   #line(line: string): void {
@@ -251,6 +313,11 @@ export class Backend {
       this.spec.onOutput('stdout', line, this.pid);
       return;
     }
+    this.#deliver(message);
+  }
+
+  /** A message from the backend (or an answer the host gives in its name): the host's own requests first. */
+  #deliver(message: Parsed): void {
     if (typeof message.id === 'number' && !('method' in message)) {
       const own = this.#own.get(message.id);
       if (own) {

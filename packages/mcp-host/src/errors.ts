@@ -39,7 +39,10 @@ export class BackendExitedError extends Error {
   }
 }
 
-/** The server's circuit is open after repeated failed starts: requests fail fast until `retryAfterMs` has passed. */
+/**
+ * The server's circuit is open after repeated failed starts or crashes (an exit within
+ * `crashWindowMs` of a start, or with requests in flight): requests fail fast until `retryAfterMs` has passed.
+ */
 export class ServerUnavailableError extends Error {
   readonly code = 'ESERVERUNAVAILABLE';
   constructor(
@@ -50,11 +53,32 @@ export class ServerUnavailableError extends Error {
     options?: { cause?: unknown },
   ) {
     super(
-      `MCP server "${server}" is not started again for ${Math.ceil(retryAfterMs)} ms after repeated failed starts` +
+      `MCP server "${server}" is not started again for ${Math.ceil(retryAfterMs)} ms after repeated failed starts or crashes` +
         `${lastError ? ` (last: ${lastError})` : ''}; fix the server or its config; ${tail(stderr)}`,
       options,
     );
     this.name = 'ServerUnavailableError';
+  }
+}
+
+/**
+ * The backend does not read its stdin fast enough: what the host has queued for it plus this
+ * message would pass `maxBackendQueueBytes`, so the message is refused instead of buffered.
+ */
+export class BackendQueueFullError extends Error {
+  readonly code = 'EBACKENDQUEUEFULL';
+  constructor(
+    readonly server: string,
+    readonly pid: number,
+    readonly maxBackendQueueBytes: number,
+    readonly queuedBytes: number,
+    readonly messageBytes: number,
+  ) {
+    super(
+      `MCP server "${server}" (pid ${pid}) is not reading its stdin: ${queuedBytes} bytes are queued for it and this ` +
+        `message (${messageBytes} bytes) would pass maxBackendQueueBytes=${maxBackendQueueBytes}; not sent`,
+    );
+    this.name = 'BackendQueueFullError';
   }
 }
 
@@ -130,6 +154,7 @@ export type McpHostError =
   | BackendStartError
   | BackendExitedError
   | ServerUnavailableError
+  | BackendQueueFullError
   | MaxInstancesError
   | MaxSessionsError
   | UnknownServerError
@@ -138,7 +163,7 @@ export type McpHostError =
 
 /** JSON-RPC error codes the host answers with (besides the standard ones). */
 export const JSONRPC = {
-  /** The SDK's ConnectionClosed: the backend is gone, could not start, or its circuit is open; or the session ended. */
+  /** The SDK's ConnectionClosed: the backend is gone, could not start, its circuit is open, or it reads too slowly (queue full); or the session ended. */
   backendUnavailable: -32000,
   /** The request was made before `initialize`. */
   notInitialized: -32002,
@@ -168,6 +193,14 @@ export function toJsonRpcError(error: unknown): { code: number; message: string;
   if (error instanceof MaxSessionsError) {
     const data = { code: error.code, server: error.server, maxSessions: error.maxSessions };
     return { code: JSONRPC.backendUnavailable, message: error.message, data };
+  }
+  if (error instanceof BackendQueueFullError) {
+    const { code, server, maxBackendQueueBytes, queuedBytes, messageBytes } = error;
+    return {
+      code: JSONRPC.backendUnavailable,
+      message: error.message,
+      data: { code, server, maxBackendQueueBytes, queuedBytes, messageBytes },
+    };
   }
   if (error instanceof MaxInstancesError || error instanceof UnknownServerError || error instanceof HostClosedError) {
     return { code: JSONRPC.backendUnavailable, message: error.message, data: { code: error.code } };

@@ -14,7 +14,9 @@ export type RoutingReason =
   /** A notification of a kind the host does not route, on a backend with several sessions. */
   | 'unroutable'
   /** A message that is not JSON-RPC 2.0, from a session. */
-  | 'invalid';
+  | 'invalid'
+  /** A message to a backend that does not read its stdin: `maxBackendQueueBytes` would be passed (a request is answered with EBACKENDQUEUEFULL). */
+  | 'queue-full';
 
 /**
  * Why a session ended. `closed`: DELETE, `closeSession()`, or its transport closed; `expired`: no

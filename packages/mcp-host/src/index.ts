@@ -2,6 +2,7 @@ export type { Clock } from './clock.js';
 export { backendEnv, DEFAULT_ENV_KEYS } from './env.js';
 export {
   BackendExitedError,
+  BackendQueueFullError,
   BackendStartError,
   HostClosedError,
   JSONRPC,

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   checkAbsolutePath,
   checkBoolean,
@@ -21,7 +22,10 @@ export interface ServerConfig {
   args?: readonly string[];
   /** Added to the minimal default environment (see README: Environment). */
   env?: Readonly<Record<string, string>>;
-  /** Absolute; default the host's `stateDir`. */
+  /**
+   * Absolute; default `<stateDir>/backend-cwd`, an empty private folder (0700) the host creates, so
+   * a server that exposes "files in the working directory" sees none of the host's state files.
+   */
   cwd?: string;
   /** 'shared' (default): one backend for every session. 'per-session': one backend per session. */
   share?: ShareMode;
@@ -44,7 +48,10 @@ export interface ServerConfig {
 
 export interface McpHostOptions {
   servers: Readonly<Record<string, ServerConfig>>;
-  /** Absolute folder the host owns: default `cwd` of backends and home of its default process registry. */
+  /**
+   * Absolute folder the host owns: home of its default process registry, and of `backend-cwd`, the
+   * empty private folder backends run in by default (never stateDir itself, which may hold secrets).
+   */
   stateDir: string;
   /**
    * Where backends are recorded (accepted by shape), or a function returning it (called before each
@@ -52,8 +59,16 @@ export interface McpHostOptions {
    * registry the host opens at `<stateDir>/mcp-host-processes.json`.
    */
   registry?: RegistryLike | (() => RegistryLike | Promise<RegistryLike>);
-  /** Consecutive failed starts that open a server's circuit (default 3), and for how long (default 60000 ms). */
+  /**
+   * Consecutive failures that open a server's circuit (default 3), and for how long (default 60000 ms).
+   * A failure: a start that fails, a backend that exits by itself within `crashWindowMs` of its
+   * start, or one that exits by itself with requests in flight.
+   */
   breaker?: { failureThreshold?: number; cooldownMs?: number };
+  /** A backend that exits by itself this soon after a good start counts as a failed start; 0 = never; default 10000. */
+  crashWindowMs?: number;
+  /** Most bytes queued for one backend's stdin; a message that would pass it is refused (a request gets -32000); default 16 MiB. */
+  maxBackendQueueBytes?: number;
   /** Default 30000. */
   startTimeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace when a backend tree is stopped; default 3000. */
@@ -119,6 +134,8 @@ const HOST_KEYS = new Set([
   'stateDir',
   'registry',
   'breaker',
+  'crashWindowMs',
+  'maxBackendQueueBytes',
   'startTimeoutMs',
   'killGraceMs',
   'sessionIdleMs',
@@ -147,7 +164,10 @@ const SERVER_KEYS = new Set([
   'windowsHide',
 ]);
 
-/** Checks one server's config; `defaults` supply what the host decides. Throws naming `servers.<name>.<field>`. */
+/**
+ * Checks one server's config; `defaults` supply what the host decides (`cwd`: where a server without
+ * one runs, the host's `backendCwd`). Throws naming `servers.<name>.<field>`.
+ */
 export function resolveServer(
   name: string,
   config: unknown,
@@ -200,12 +220,19 @@ export function resolveServer(
   };
 }
 
+/** Backends run here unless their config says otherwise: created empty and private by the host. */
+export const BACKEND_CWD = 'backend-cwd';
+
 export interface ResolvedHost {
   servers: Map<string, ResolvedServer>;
   stateDir: string;
+  /** `<stateDir>/backend-cwd`: the default `cwd` of backends. */
+  backendCwd: string;
   registry: RegistryLike | (() => RegistryLike | Promise<RegistryLike>) | undefined;
   failureThreshold: number;
   cooldownMs: number;
+  crashWindowMs: number;
+  maxBackendQueueBytes: number;
   startTimeoutMs: number;
   killGraceMs: number;
   sessionIdleMs: number;
@@ -230,7 +257,8 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
     minExclusive: true,
     max: MAX_TIMER_MS,
   });
-  const servers = resolveServers(o.servers, { cwd: stateDir, startTimeoutMs });
+  const backendCwd = join(stateDir, BACKEND_CWD);
+  const servers = resolveServers(o.servers, { cwd: backendCwd, startTimeoutMs });
   const registry = o.registry;
   if (
     registry !== undefined &&
@@ -261,12 +289,18 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
   return {
     servers,
     stateDir,
+    backendCwd,
     registry: registry as ResolvedHost['registry'],
     failureThreshold: checkInteger('options.breaker.failureThreshold', breaker.failureThreshold, {
       fallback: 3,
       min: 1,
     }),
     cooldownMs: checkMs('options.breaker.cooldownMs', breaker.cooldownMs, { fallback: 60_000, max: MAX_TIMER_MS }),
+    crashWindowMs: checkMs('options.crashWindowMs', o.crashWindowMs, { fallback: 10_000, max: MAX_TIMER_MS }),
+    maxBackendQueueBytes: checkInteger('options.maxBackendQueueBytes', o.maxBackendQueueBytes, {
+      fallback: 16 * 1024 * 1024,
+      min: 1,
+    }),
     startTimeoutMs,
     killGraceMs: checkMs('options.killGraceMs', o.killGraceMs, { fallback: 3000, max: MAX_TIMER_MS }),
     sessionIdleMs: checkMs('options.sessionIdleMs', o.sessionIdleMs, { fallback: 1_800_000, max: MAX_TIMER_MS }),

@@ -20,6 +20,12 @@ export interface RegistryLike {
       signal?: AbortSignal;
     },
   ): Promise<{ child: ChildProcess; entry: { pid: number; startToken: string } }>;
+  /**
+   * Optional: forget what is gone (it must never signal). Called after each backend stop, so a record
+   * the registry kept for what a crashed backend left in its process group (process-registry's group
+   * records) goes once the host has stopped it.
+   */
+  pruneDead?(options?: { signal?: AbortSignal }): Promise<unknown>;
 }
 
 /** The registry the host opens itself when none is given: its file, the leftovers it reaped, and how to close it. */

@@ -1,7 +1,8 @@
 import { CircuitBreaker } from '@spawnguard/circuit-breaker';
 import type { Clock } from './clock.js';
+import { CrashWindow } from './crash-window.js';
 import { backendEnv } from './env.js';
-import { BackendStartError } from './errors.js';
+import { BackendExitedError, BackendStartError } from './errors.js';
 import type { McpHostEvents } from './events.js';
 import type { ResolvedHost, ResolvedServer } from './options.js';
 import type { RegistryLike } from './registry.js';
@@ -12,9 +13,14 @@ export interface ServerContext {
   readonly config: ResolvedServer;
   readonly env: Record<string, string>;
   readonly breaker: CircuitBreaker;
+  /** The breaker as the slots' memos use it: a start's verdict waits for its crash window. */
+  readonly crashWindow: CrashWindow;
   readonly clock: Clock;
   readonly killGraceMs: number;
   readonly maxLineBytes: number;
+  readonly maxBackendQueueBytes: number;
+  /** The host's private default working directory: created (and checked) before a start that uses it. */
+  readonly backendCwd: string;
   readonly stderrLines: number;
   readonly clientInfo: { name: string; version: string };
   registry(signal: AbortSignal): Promise<RegistryLike>;
@@ -33,8 +39,9 @@ export function serverBreaker(name: string, failureThreshold: number, cooldownMs
     failureThreshold,
     cooldownMs,
     now: () => clock.now(),
-    // Only a backend that could not start counts; a start the host itself aborted (closing) does not.
-    isFailure: (error) => error instanceof BackendStartError,
+    // A backend that could not start, or died on its own soon after (or with requests in flight:
+    // see crash-window.ts); a start the host itself aborted or stopped (closing) does not count.
+    isFailure: (error) => error instanceof BackendStartError || error instanceof BackendExitedError,
   });
 }
 
@@ -45,13 +52,17 @@ export function serverContext(
   clock: Clock,
   host: Pick<ServerContext, 'registry' | 'emit' | 'initFailed'>,
 ): ServerContext {
+  const breaker = serverBreaker(config.name, opts.failureThreshold, opts.cooldownMs, clock);
   return {
     config,
     env: backendEnv(process.platform, opts.baseEnv, config.env),
-    breaker: serverBreaker(config.name, opts.failureThreshold, opts.cooldownMs, clock),
+    breaker,
+    crashWindow: new CrashWindow(breaker, clock, opts.crashWindowMs),
     clock,
     killGraceMs: opts.killGraceMs,
     maxLineBytes: opts.maxLineBytes,
+    maxBackendQueueBytes: opts.maxBackendQueueBytes,
+    backendCwd: opts.backendCwd,
     stderrLines: opts.stderrLines,
     clientInfo: opts.clientInfo,
     registry: host.registry,

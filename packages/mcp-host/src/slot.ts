@@ -1,4 +1,5 @@
 import { type ConnectionMemo, memoizeConnection } from '@spawnguard/connection-memo';
+import { ensurePrivateDir } from '@spawnguard/internal';
 import { Backend, type ExitInfo } from './backend.js';
 import { type ClientHello, perSessionInitialize, sharedInitialize } from './capabilities.js';
 import { BackendExitedError, BackendStartError, ServerUnavailableError } from './errors.js';
@@ -16,6 +17,8 @@ export interface SlotStats {
   sessions: number;
   inFlight: number;
   queued: number;
+  /** Bytes queued for the backend's stdin that it has not read yet (bounded by maxBackendQueueBytes). */
+  queuedBytes: number;
 }
 
 /**
@@ -49,7 +52,7 @@ export class Slot implements RouterLink {
     this.#memo = memoizeConnection<Backend>({
       connect: ({ signal }) => this.#start(signal),
       close: (backend) => backend.stop(ctx.killGraceMs),
-      breaker: ctx.breaker,
+      breaker: ctx.crashWindow,
       connectTimeoutMs: ctx.config.startTimeoutMs + ctx.killGraceMs + 5000,
     });
   }
@@ -68,6 +71,7 @@ export class Slot implements RouterLink {
     const began = ctx.clock.now();
     let backend: Backend;
     try {
+      if (config.cwd === ctx.backendCwd) await this.#privateCwd(config.cwd);
       backend = await Backend.start(
         {
           server: config.name,
@@ -79,11 +83,20 @@ export class Slot implements RouterLink {
           windowsHide: config.windowsHide,
           startTimeoutMs: config.startTimeoutMs,
           maxLineBytes: ctx.maxLineBytes,
+          maxQueueBytes: ctx.maxBackendQueueBytes,
           stderrLines: ctx.stderrLines,
           initialize: this.hello
             ? perSessionInitialize(this.hello)
             : sharedInitialize(config.clientCapabilities, ctx.clientInfo),
           onOutput: (stream, line, pid) => ctx.emit('output', { server: config.name, pid, stream, line }),
+          onRefused: (message, error) =>
+            this.routingError({
+              sessionId: null,
+              direction: 'to-backend',
+              reason: 'queue-full',
+              method: typeof message.method === 'string' ? message.method : null,
+              detail: error.message,
+            }),
         },
         registry,
         began,
@@ -97,6 +110,7 @@ export class Slot implements RouterLink {
       throw error;
     }
     this.#crashed = false;
+    ctx.crashWindow.begin(backend);
     backend.onExit((info) => this.#exited(backend, info));
     ctx.emit('backendStarted', {
       server: config.name,
@@ -109,6 +123,23 @@ export class Slot implements RouterLink {
     return backend;
   }
 
+  /** The default working directory: created empty and private, refused when it is a link, not ours, or open to others. */
+  async #privateCwd(dir: string): Promise<void> {
+    try {
+      await ensurePrivateDir(dir);
+    } catch (error) {
+      throw new BackendStartError(
+        this.server,
+        `cannot use its working directory: ${(error as Error).message}`,
+        [],
+        null,
+        null,
+        null,
+        { cause: error },
+      );
+    }
+  }
+
   #exited(backend: Backend, info: ExitInfo): void {
     const reason = this.#reasons.get(backend) ?? 'exited';
     const error = new BackendExitedError(this.server, backend.pid, info.code, info.signal, info.stderr);
@@ -116,6 +147,12 @@ export class Slot implements RouterLink {
       this.#crashed = true;
       this.ctx.lastError = { message: error.message, at: this.ctx.clock.now(), stderr: info.stderr };
     }
+    // Before the router fails what was in flight: an early exit, or one with requests in flight, is a breaker failure.
+    this.ctx.crashWindow.ended(backend, {
+      byItself: reason === 'exited',
+      inFlight: this.router.backend === backend ? this.router.pending.size : 0,
+      error,
+    });
     void this.#memo.invalidate(backend);
     this.router.detach(backend, error);
     this.ctx.emit('backendStopped', {
@@ -222,6 +259,7 @@ export class Slot implements RouterLink {
       sessions: this.router.sessions.size,
       inFlight: this.router.pending.size,
       queued: this.router.waiting,
+      queuedBytes: this.router.backend?.queuedBytes ?? 0,
     };
   }
 }

@@ -20,6 +20,8 @@ export interface ServerStats {
   inFlight: number;
   /** Requests waiting for a backend to start (or, with serialize, for another session's requests to end). */
   queued: number;
+  /** Bytes queued for its backends' stdin and not read yet; each backend's is bounded by maxBackendQueueBytes. */
+  queuedBytes: number;
   instances: SlotStats[];
   lastError: { message: string; at: number; stderr: readonly string[] } | null;
 }
@@ -28,7 +30,7 @@ export function serverStats(ctx: ServerContext, slots: Slot[]): ServerStats {
   const instances = slots.map((slot) => slot.stats());
   const pids = instances.flatMap((s) => (s.pid === null ? [] : [s.pid]));
   const breaker = ctx.breaker.state;
-  const sum = (key: 'sessions' | 'inFlight' | 'queued') => instances.reduce((n, s) => n + s[key], 0);
+  const sum = (key: 'sessions' | 'inFlight' | 'queued' | 'queuedBytes') => instances.reduce((n, s) => n + s[key], 0);
   const state =
     pids.length > 0
       ? 'running'
@@ -49,6 +51,7 @@ export function serverStats(ctx: ServerContext, slots: Slot[]): ServerStats {
     sessions: sum('sessions'),
     inFlight: sum('inFlight'),
     queued: sum('queued'),
+    queuedBytes: sum('queuedBytes'),
     instances,
     lastError: ctx.lastError,
   };

@@ -139,6 +139,24 @@ describe('options are validated at construction, naming the option and the value
       'RangeError',
     ],
     [
+      'crashWindowMs negative',
+      { stateDir: dir, servers: {}, crashWindowMs: -1 },
+      /options\.crashWindowMs must be a finite number of milliseconds >= 0.*got -1/,
+      'RangeError',
+    ],
+    [
+      'crashWindowMs string',
+      { stateDir: dir, servers: {}, crashWindowMs: '10' },
+      /options\.crashWindowMs must be a finite number of milliseconds >= 0.*got "10"/,
+      'TypeError',
+    ],
+    [
+      'maxBackendQueueBytes 0',
+      { stateDir: dir, servers: {}, maxBackendQueueBytes: 0 },
+      /options\.maxBackendQueueBytes must be a positive integer, got 0/,
+      'RangeError',
+    ],
+    [
       'clientInfo',
       { stateDir: dir, servers: {}, clientInfo: { name: 'x' } },
       /options\.clientInfo\.version must be a non-empty string/,
@@ -207,7 +225,7 @@ describe('environment and working folder', () => {
     expect(DEFAULT_ENV_KEYS.win32).toContain('SYSTEMROOT');
   });
 
-  it('a real backend sees the minimal env plus its own, and runs in the state folder by default', async () => {
+  it("a real backend sees the minimal env plus its own, and runs in the host's empty private folder by default", async () => {
     process.env.SPAWNGUARD_TEST_SECRET = 'do-not-leak';
     try {
       const w = await world.start({
@@ -226,7 +244,9 @@ describe('environment and working folder', () => {
       });
       const a = await rec.connect('rec');
       const b = await rec.connect('there');
-      expect(JSON.parse(textOf(await a.client.callTool({ name: 'pid', arguments: {} }))).cwd).toBe(w.dir);
+      expect(JSON.parse(textOf(await a.client.callTool({ name: 'pid', arguments: {} }))).cwd).toBe(
+        join(w.dir, 'backend-cwd'),
+      );
       expect(JSON.parse(textOf(await b.client.callTool({ name: 'pid', arguments: {} }))).cwd).toBe(tmpdir());
     } finally {
       delete process.env.SPAWNGUARD_TEST_SECRET;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import type { McpHost, ServerConfig } from '../src/index.js';
+import type { Clock, McpHost, ServerConfig } from '../src/index.js';
 
 const require = createRequire(import.meta.url);
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -143,3 +143,26 @@ export async function connectClient(
 
 export const textOf = (result: unknown): string =>
   ((result as { content?: Array<{ type: string; text?: string }> }).content ?? []).map((c) => c.text ?? '').join('');
+
+/** A clock whose timers fire only when the test advances it. */
+export function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 1_000_000;
+  let timers: Array<{ at: number; fn: () => void; handle: object }> = [];
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const handle = {};
+      timers.push({ at: now + ms, fn, handle });
+      return handle;
+    },
+    clearTimeout(handle) {
+      timers = timers.filter((t) => t.handle !== handle);
+    },
+    advance(ms) {
+      now += ms;
+      const due = timers.filter((t) => t.at <= now);
+      timers = timers.filter((t) => t.at > now);
+      for (const t of due) t.fn();
+    },
+  };
+}

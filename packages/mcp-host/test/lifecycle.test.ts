@@ -3,34 +3,11 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
 import { alive, pidsCarrying, waitFor } from '../../../test-kit/processes.js';
-import { type Clock, createMcpHost, type McpHostEvents, ServerUnavailableError } from '../src/index.js';
-import { FIXTURES, recorder, textOf } from './helpers.js';
+import { createMcpHost, type McpHostEvents, ServerUnavailableError } from '../src/index.js';
+import { FIXTURES, manualClock, recorder, textOf } from './helpers.js';
 import { useWorld } from './setup.js';
 
 const world = useWorld();
-
-/** A clock whose timers fire only when the test advances it. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  let timers: Array<{ at: number; fn: () => void; handle: object }> = [];
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const handle = {};
-      timers.push({ at: now + ms, fn, handle });
-      return handle;
-    },
-    clearTimeout(handle) {
-      timers = timers.filter((t) => t.handle !== handle);
-    },
-    advance(ms) {
-      now += ms;
-      const due = timers.filter((t) => t.at <= now);
-      timers = timers.filter((t) => t.at > now);
-      for (const t of due) t.fn();
-    },
-  };
-}
 
 const pidOf = async (client: Client) =>
   JSON.parse(textOf(await client.callTool({ name: 'pid', arguments: {} }))).pid as number;

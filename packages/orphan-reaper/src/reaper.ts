@@ -1,7 +1,17 @@
 import { createContext, type ReaperOptions } from './context.js';
+import { groupMembers, killGroup } from './group.js';
 import { killTree } from './kill-tree.js';
 import { reap } from './reap.js';
-import type { KillTreeOptions, KillTreeResult, ReaperEmitter, ReapOptions, ReapResult } from './types.js';
+import type {
+  ExitedGroup,
+  GroupMember,
+  KillGroupOptions,
+  KillTreeOptions,
+  KillTreeResult,
+  ReaperEmitter,
+  ReapOptions,
+  ReapResult,
+} from './types.js';
 
 export type { ReaperOptions, RunCommand, TableLike } from './context.js';
 
@@ -9,6 +19,8 @@ export interface Reaper {
   readonly events: ReaperEmitter;
   killTree(pid: number, options?: KillTreeOptions): Promise<KillTreeResult>;
   reap(options: ReapOptions): Promise<ReapResult>;
+  groupMembers(leader: { pid: number; startToken: string }, options?: { signal?: AbortSignal }): Promise<GroupMember[]>;
+  killGroup(group: ExitedGroup, options?: KillGroupOptions): Promise<KillTreeResult>;
 }
 
 /**
@@ -22,5 +34,7 @@ export function createReaper(options: ReaperOptions = {}): Reaper {
     events: ctx.events,
     killTree: (pid, opts) => killTree(ctx, pid, opts),
     reap: (opts) => reap(ctx, opts),
+    groupMembers: (leader, opts) => groupMembers(ctx, leader, opts),
+    killGroup: (group, opts) => killGroup(ctx, group, opts),
   };
 }

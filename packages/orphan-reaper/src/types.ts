@@ -15,6 +15,30 @@ export interface KillTreeOptions {
   force?: boolean;
 }
 
+/** One process of an exited leader's group, as recorded: its pid and start token. */
+export interface GroupMember {
+  pid: number;
+  startToken: string;
+}
+
+/** What is recorded of a process group whose leader has exited (see killGroup). */
+export interface ExitedGroup {
+  /** The group id: the exited leader's pid. */
+  pgid: number;
+  /** The leader's start token: members started no earlier than it. */
+  leaderStartToken: string;
+  /** The members found when the leader's exit was seen (groupMembers). */
+  members: GroupMember[];
+}
+
+export interface KillGroupOptions {
+  /** Time between SIGTERM and SIGKILL. Default 3000. */
+  graceMs?: number;
+  /** SIGKILL everything at once, no grace; cannot be combined with a graceMs other than 0. Default false. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
 export interface KillTreeResult {
   /** Exited after SIGTERM (Windows: after the plain taskkill), within graceMs. */
   terminated: number[];

@@ -128,8 +128,16 @@ function isEntry(value: unknown): value is Entry {
     typeof entry.type === 'string' &&
     typeof entry.spawnedAt === 'number' &&
     Number.isFinite(entry.spawnedAt) &&
-    typeof entry.command === 'string'
+    typeof entry.command === 'string' &&
+    (entry.exitedAt === undefined || (typeof entry.exitedAt === 'number' && Number.isFinite(entry.exitedAt))) &&
+    (entry.members === undefined || (Array.isArray(entry.members) && entry.members.every(isMember)))
   );
+}
+
+function isMember(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const member = value as Record<string, unknown>;
+  return isPositiveInt(member.pid) && typeof member.startToken === 'string' && member.startToken.length > 0;
 }
 
 /** Moves an untrusted file to `<path>.corrupt-<timestamp>` (with a counter if that exists). */

@@ -16,6 +16,7 @@ export type {
   CorruptReason,
   DropReason,
   Entry,
+  GroupMember,
   LeftoversResult,
   NotOwnedReason,
   OwnerRecord,

@@ -1,16 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { checkOptions, checkSignal, checkString, safeEmit } from '@spawnguard/internal';
-import { killTree } from '@spawnguard/orphan-reaper';
+import { groupMembers, killTree } from '@spawnguard/orphan-reaper';
 import type { Emitter } from 'mitt';
 import type { ClaimOptions, Registry, ShutdownOptions, SpawnResult, StopOptions } from './api.js';
 import { checkSpawnArgs, startChild } from './child.js';
 import { notOwnedError, RegistryClosedError } from './errors.js';
 import { OwnershipKeeper, type TakeoverSettings } from './ownership.js';
 import { planSpawnOptions, processGroupOf, type RegistrySpawnOptions } from './spawn-options.js';
-import { stopMany } from './stop.js';
+import { IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
 import { copy, newestFirst, RegistryStore } from './store.js';
 import {
   type Entry,
+  type GroupMember,
   type LeftoversResult,
   type OwnerRecord,
   type Ownership,
@@ -30,6 +31,8 @@ export class ProcessRegistry implements Registry {
   #shutdown: Promise<StopResult> | null = null;
   /** Fired by shutdown({ force: true }): every tree still running gets SIGKILL at once. */
   #force = new AbortController();
+  /** Exits being handled (the child's group looked at, the file written): what stops and prunes wait for first. */
+  readonly #exiting = new Set<Promise<void>>();
 
   constructor(
     readonly path: string,
@@ -105,7 +108,10 @@ export class ProcessRegistry implements Registry {
     if (!identity || started.exitedEarly) return { child, entry: copy(entry) }; // already gone: nothing to record
 
     this.#store.track(entry);
-    started.onExit((code, sig) => void this.#childExited(entry, code, sig));
+    started.onExit((code, sig) => {
+      const handled = this.#childExited(entry, code, sig).finally(() => this.#exiting.delete(handled));
+      this.#exiting.add(handled);
+    });
     await this.#persist();
     safeEmit(PACKAGE, this.events, 'spawned', { entry: copy(entry) });
     return { child, entry: copy(entry) };
@@ -143,9 +149,41 @@ export class ProcessRegistry implements Registry {
     } else child.kill('SIGKILL');
   }
 
+  /**
+   * A recorded child exited. When it led a process group that still has members (the helpers of a
+   * server that crashed), it stays recorded as a group record, its members by pid + start token,
+   * found right now (the one moment the group number proves membership: see orphan-reaper's
+   * groupMembers); otherwise its entry goes.
+   */
   async #childExited(entry: Entry, code: number | null, sig: NodeJS.Signals | null): Promise<void> {
-    if (this.#store.remove(entry)) await this.#persist();
-    safeEmit(PACKAGE, this.events, 'exited', { entry: copy(entry), code, signal: sig });
+    const members = await this.#groupLeft(entry);
+    if (members.length > 0 && this.#store.has(entry)) {
+      this.#store.markExited(entry, this.#store.now(), members);
+      await this.#persist();
+    } else if (this.#store.remove(entry)) await this.#persist();
+    safeEmit(PACKAGE, this.events, 'exited', {
+      entry: copy(entry),
+      code,
+      signal: sig,
+      members: members.map((m) => ({ ...m })),
+    });
+  }
+
+  async #groupLeft(entry: Entry): Promise<GroupMember[]> {
+    if (entry.pgid !== entry.pid || !entry.startToken || !this.#store.has(entry)) return [];
+    try {
+      return await groupMembers(
+        { pid: entry.pid, startToken: entry.startToken },
+        { signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS) },
+      );
+    } catch {
+      return []; // the listing failed: nothing can be proven, nothing is kept
+    }
+  }
+
+  /** Lets exits being handled finish, so what follows sees their group records. */
+  async #settleExits(): Promise<void> {
+    while (this.#exiting.size > 0) await Promise.all(this.#exiting);
   }
 
   /** Persists the current state when the file is ours; a failure becomes a writeError event. */
@@ -157,8 +195,9 @@ export class ProcessRegistry implements Registry {
     const opts = checkOptions('options', options);
     const signal = checkSignal('options.signal', opts.signal);
     signal?.throwIfAborted();
-    const dropped = await this.#store.pruneDead(signal);
-    if (dropped.length > 0) await this.#persist();
+    await this.#settleExits();
+    const { dropped, changed } = await this.#store.pruneDead(signal);
+    if (changed) await this.#persist();
     for (const { entry, reason } of dropped) safeEmit(PACKAGE, this.events, 'dropped', { entry: copy(entry), reason });
     return dropped.map(({ entry }) => copy(entry));
   }
@@ -167,6 +206,7 @@ export class ProcessRegistry implements Registry {
     checkString('session', session);
     const opts = checkStopOptions('options', options);
     opts.signal?.throwIfAborted();
+    await this.#settleExits();
     return this.#stopOwn(newestFirst(this.#store.entries().filter((entry) => entry.session === session)), opts);
   }
 
@@ -186,6 +226,7 @@ export class ProcessRegistry implements Registry {
       const claim = this.#keeper.inFlight;
       if (claim) await claim.catch(() => {});
       const owned = this.#keeper.owned;
+      await this.#settleExits();
       const result = await this.#stopOwn(newestFirst(this.#store.entries()), opts);
       this.#keeper.markClosed();
       // The last write releases the file (owner null) when no child is left, so any next owner may claim it.

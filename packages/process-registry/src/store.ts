@@ -4,10 +4,11 @@ import type { Emitter } from 'mitt';
 import { RegistryFileError } from './errors.js';
 import { ensureFolder, FORMAT, moveAside, type ReadResult, readRegistryFile, VERSION } from './file.js';
 import type { ClaimHost, ClaimSettings } from './ownership.js';
-import { checkIdentity, IDENTITY_TIMEOUT_MS, stopMany } from './stop.js';
+import { checkIdentity, IDENTITY_TIMEOUT_MS, isGroupRecord, liveMembers, stopMany } from './stop.js';
 import {
   type DropReason,
   type Entry,
+  type GroupMember,
   type LeftoversResult,
   type OwnerRecord,
   PACKAGE,
@@ -19,7 +20,10 @@ import { FileWriter } from './writer.js';
 /** Newest first; ties (same spawnedAt) broken by recording order, later first. */
 export const newestFirst = (entries: Entry[]): Entry[] =>
   [...entries].reverse().sort((a, b) => b.spawnedAt - a.spawnedAt);
-export const copy = (entry: Entry): Entry => ({ ...entry });
+export const copy = (entry: Entry): Entry =>
+  entry.members ? { ...entry, members: entry.members.map((m) => ({ ...m })) } : { ...entry };
+/** One incarnation: a group record keeps its exited leader's pid, which the kernel may hand out again once the group is empty. */
+const keyOf = (entry: Entry): string => `${entry.pid}:${entry.startToken}`;
 
 /**
  * The registry's file and the entries it records: reading and judging the file, writing it, and
@@ -27,8 +31,8 @@ export const copy = (entry: Entry): Entry => ({ ...entry });
  * file is ours, and the registry writes only then.
  */
 export class RegistryStore implements ClaimHost {
-  /** Live entries by pid, in recording order. */
-  readonly #tracked = new Map<number, Entry>();
+  /** Live entries (and group records) by pid + start token, in recording order. */
+  readonly #tracked = new Map<string, Entry>();
   readonly #writer: FileWriter;
   /** Why the last take() failed (for RegistryNotOwnedError's cause). */
   lastTakeError: Error | null = null;
@@ -56,14 +60,25 @@ export class RegistryStore implements ClaimHost {
   }
 
   track(entry: Entry): void {
-    this.#tracked.set(entry.pid, entry);
+    this.#tracked.set(keyOf(entry), entry);
+  }
+
+  /** Is exactly this entry recorded? */
+  has(entry: Entry): boolean {
+    return this.#tracked.get(keyOf(entry)) === entry;
   }
 
   /** Removes exactly this entry (not a newer one with the same pid); false when it was not recorded. */
   remove(entry: Entry): boolean {
-    if (this.#tracked.get(entry.pid) !== entry) return false;
-    this.#tracked.delete(entry.pid);
+    if (!this.has(entry)) return false;
+    this.#tracked.delete(keyOf(entry));
     return true;
+  }
+
+  /** The child exited and left `members` of its process group running: it stays, as a group record. */
+  markExited(entry: Entry, exitedAt: number, members: GroupMember[]): void {
+    entry.exitedAt = exitedAt;
+    entry.members = members;
   }
 
   async look(signal: AbortSignal): Promise<Verdict> {
@@ -75,7 +90,7 @@ export class RegistryStore implements ClaimHost {
   }
 
   async take(adopt: Entry[]): Promise<void> {
-    for (const entry of adopt) this.#tracked.set(entry.pid, entry);
+    for (const entry of adopt) this.track(entry);
     try {
       await ensureFolder(this.path);
       await this.#writer.write();
@@ -125,16 +140,33 @@ export class RegistryStore implements ClaimHost {
     return { result, adopted: adopted.reverse() };
   }
 
-  /** Removes entries whose process is gone or was replaced; never signals. */
-  async pruneDead(signal: AbortSignal | undefined): Promise<Array<{ entry: Entry; reason: DropReason }>> {
+  /**
+   * Removes entries whose process is gone or was replaced, and group records none of whose members
+   * still runs (the others forget their dead members); never signals. `changed`: the file needs a write.
+   */
+  async pruneDead(
+    signal: AbortSignal | undefined,
+  ): Promise<{ dropped: Array<{ entry: Entry; reason: DropReason }>; changed: boolean }> {
     const entries = [...this.#tracked.values()];
-    const verdicts = await Promise.all(entries.map((entry) => checkIdentity(entry, signal)));
+    const verdicts = await Promise.all(
+      entries.map(async (entry) => (isGroupRecord(entry) ? liveMembers(entry, signal) : checkIdentity(entry, signal))),
+    );
     const dropped: Array<{ entry: Entry; reason: DropReason }> = [];
+    let changed = false;
     entries.forEach((entry, i) => {
       const verdict = verdicts[i];
-      if (verdict !== 'alive' && verdict !== undefined && this.remove(entry)) dropped.push({ entry, reason: verdict });
+      if (Array.isArray(verdict)) {
+        if (verdict.length === 0) {
+          if (this.remove(entry)) dropped.push({ entry, reason: 'gone' });
+        } else if (verdict.length < entry.members!.length && this.has(entry)) {
+          entry.members = verdict;
+          changed = true;
+        }
+      } else if (verdict !== 'alive' && verdict !== undefined && this.remove(entry)) {
+        dropped.push({ entry, reason: verdict });
+      }
     });
-    return dropped;
+    return { dropped, changed: changed || dropped.length > 0 };
   }
 
   async #read(): Promise<ReadResult> {

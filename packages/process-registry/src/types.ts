@@ -20,6 +20,20 @@ export interface Entry {
   spawnedAt: number;
   /** The executable, for humans reading the file (arguments are not stored: they may hold secrets). */
   command: string;
+  /**
+   * A group record: the child exited while members of its process group were still running. When
+   * it exited (epoch ms from `now`), and those members, each by pid + start token, as found the
+   * moment its exit was seen. The record stays until every member is gone (pruneDead, shutdown,
+   * reapSession, a successor's reapLeftovers stop or drop it, proving each member by identity).
+   */
+  exitedAt?: number;
+  members?: GroupMember[];
+}
+
+/** A member of an exited child's process group, as recorded. */
+export interface GroupMember {
+  pid: number;
+  startToken: string;
 }
 
 /** Why an entry was removed without being killed. */
@@ -113,7 +127,8 @@ export const PACKAGE = '@spawnguard/process-registry';
 
 export type RegistryEvents = {
   spawned: { entry: Entry };
-  exited: { entry: Entry; code: number | null; signal: NodeJS.Signals | null };
+  /** `members`: what is left of its process group (then the entry stays, as a group record); [] when nothing. */
+  exited: { entry: Entry; code: number | null; signal: NodeJS.Signals | null; members: GroupMember[] };
   reaped: { entry: Entry; result: KillTreeResult; leftover: boolean };
   dropped: { entry: Entry; reason: DropReason };
   corruptFile: { path: string; movedTo: string | null; reason: CorruptReason; detail: string };

@@ -128,12 +128,12 @@ describe('spawn', () => {
     );
     expect(fileEntries(path).map((e) => e.pid)).toEqual([long.entry.pid, short.entry.pid]);
     await waitFor(() => exitedEvents.length === 1);
-    expect(exitedEvents[0]).toEqual({ entry: short.entry, code: 3, signal: null });
+    expect(exitedEvents[0]).toEqual({ entry: short.entry, code: 3, signal: null, members: [] });
     expect(fileEntries(path).map((e) => e.pid)).toEqual([long.entry.pid]);
     expect(registry.entries()).toEqual([long.entry]);
     long.child.kill('SIGTERM');
     await waitFor(() => exitedEvents.length === 2);
-    expect(exitedEvents[1]).toEqual({ entry: long.entry, code: null, signal: 'SIGTERM' });
+    expect(exitedEvents[1]).toEqual({ entry: long.entry, code: null, signal: 'SIGTERM', members: [] });
     expect(fileEntries(path)).toEqual([]);
     expect(stillInFile).toEqual([false, false]);
   });
