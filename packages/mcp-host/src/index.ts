@@ -3,16 +3,19 @@ export { backendEnv, DEFAULT_ENV_KEYS } from './env.js';
 export {
   BackendExitedError,
   BackendStartError,
+  FilteredError,
   HostClosedError,
   JSONRPC,
   MaxInstancesError,
   type McpHostError,
+  RequestTimeoutError,
   ServerUnavailableError,
   SessionClosedError,
   UnknownServerError,
 } from './errors.js';
 export type { McpHostEvents, RoutingReason, SessionEndReason, ShareMode, StopReason } from './events.js';
 export { createMcpHost, McpHost, type ReconfigureResult, type SessionCloseReason } from './host.js';
+export { type FilterSpec, NameFilter } from './name-filter.js';
 export {
   type ClientCapabilities,
   DEFAULT_CLIENT_CAPABILITIES,

@@ -13,7 +13,9 @@ import {
 import type { Emitter } from 'mitt';
 import type { Clock } from './clock.js';
 import type { McpHostEvents, ShareMode } from './events.js';
+import type { FilterSpec } from './name-filter.js';
 import type { RegistryLike } from './registry.js';
+import { resolveFilters, type ServerFilters } from './server-filters.js';
 
 /** One MCP stdio server, as users write it for Claude Desktop, Claude Code and Cursor, plus the host's settings. */
 export interface ServerConfig {
@@ -40,6 +42,14 @@ export interface ServerConfig {
   startTimeoutMs?: number;
   /** Default true (no console window on Windows). */
   windowsHide?: boolean;
+  /** Tools (by name) sessions may see and call: `{ allow: [...] }` or `{ deny: [...] }`; names or `*` globs. */
+  tools?: FilterSpec;
+  /** The same for prompts (by name). */
+  prompts?: FilterSpec;
+  /** The same for resources (by URI). */
+  resources?: FilterSpec;
+  /** A session request the backend has not answered after this long is failed and cancelled; 0 = none; default the host's. */
+  requestTimeoutMs?: number;
 }
 
 export interface McpHostOptions {
@@ -56,6 +66,8 @@ export interface McpHostOptions {
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   /** Default 30000. */
   startTimeoutMs?: number;
+  /** Default `requestTimeoutMs` of every server; 0 (the default) = none. */
+  requestTimeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace when a backend tree is stopped; default 3000. */
   killGraceMs?: number;
   /** Streamable HTTP sessions with no request and no open stream for this long are closed; 0 = never; default 1800000. */
@@ -87,6 +99,8 @@ export interface ResolvedServer {
   clientCapabilities: ClientCapabilities;
   startTimeoutMs: number;
   windowsHide: boolean;
+  filters: ServerFilters;
+  requestTimeoutMs: number;
 }
 
 /** Client capabilities as the MCP spec defines them (sampling, elicitation, roots, experimental, ...). */
@@ -110,6 +124,7 @@ const HOST_KEYS = new Set([
   'registry',
   'breaker',
   'startTimeoutMs',
+  'requestTimeoutMs',
   'killGraceMs',
   'sessionIdleMs',
   'maxBodyBytes',
@@ -132,14 +147,21 @@ const SERVER_KEYS = new Set([
   'clientCapabilities',
   'startTimeoutMs',
   'windowsHide',
+  'tools',
+  'prompts',
+  'resources',
+  'requestTimeoutMs',
 ]);
 
+/** What a server's config falls back to: the host's settings. */
+export interface ServerDefaults {
+  cwd: string;
+  startTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
 /** Checks one server's config; `defaults` supply what the host decides. Throws naming `servers.<name>.<field>`. */
-export function resolveServer(
-  name: string,
-  config: unknown,
-  defaults: { cwd: string; startTimeoutMs: number },
-): ResolvedServer {
+export function resolveServer(name: string, config: unknown, defaults: ServerDefaults): ResolvedServer {
   if (!SERVER_NAME.test(name)) {
     throw new TypeError(
       `servers: ${show(name)} is not a valid server name (letters, digits, '.', '_', '-'; at most 64; it becomes a URL path segment)`,
@@ -184,6 +206,11 @@ export function resolveServer(
       max: MAX_TIMER_MS,
     }),
     windowsHide: checkBoolean(`${at}.windowsHide`, c.windowsHide, true),
+    filters: resolveFilters(at, c),
+    requestTimeoutMs: checkMs(`${at}.requestTimeoutMs`, c.requestTimeoutMs, {
+      fallback: defaults.requestTimeoutMs,
+      max: MAX_TIMER_MS,
+    }),
   };
 }
 
@@ -194,6 +221,7 @@ export interface ResolvedHost {
   failureThreshold: number;
   cooldownMs: number;
   startTimeoutMs: number;
+  requestTimeoutMs: number;
   killGraceMs: number;
   sessionIdleMs: number;
   maxBodyBytes: number;
@@ -214,7 +242,8 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
     minExclusive: true,
     max: MAX_TIMER_MS,
   });
-  const servers = resolveServers(o.servers, { cwd: stateDir, startTimeoutMs });
+  const requestTimeoutMs = checkMs('options.requestTimeoutMs', o.requestTimeoutMs, { fallback: 0, max: MAX_TIMER_MS });
+  const servers = resolveServers(o.servers, { cwd: stateDir, startTimeoutMs, requestTimeoutMs });
   const registry = o.registry;
   if (
     registry !== undefined &&
@@ -252,6 +281,7 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
     }),
     cooldownMs: checkMs('options.breaker.cooldownMs', breaker.cooldownMs, { fallback: 60_000, max: MAX_TIMER_MS }),
     startTimeoutMs,
+    requestTimeoutMs,
     killGraceMs: checkMs('options.killGraceMs', o.killGraceMs, { fallback: 3000, max: MAX_TIMER_MS }),
     sessionIdleMs: checkMs('options.sessionIdleMs', o.sessionIdleMs, { fallback: 1_800_000, max: MAX_TIMER_MS }),
     maxBodyBytes: checkInteger('options.maxBodyBytes', o.maxBodyBytes, { fallback: 4 * 1024 * 1024, min: 1 }),
@@ -267,10 +297,7 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
   };
 }
 
-export function resolveServers(
-  servers: unknown,
-  defaults: { cwd: string; startTimeoutMs: number },
-): Map<string, ResolvedServer> {
+export function resolveServers(servers: unknown, defaults: ServerDefaults): Map<string, ResolvedServer> {
   const s = checkObject('options.servers', servers);
   const resolved = new Map<string, ResolvedServer>();
   for (const [name, config] of Object.entries(s)) resolved.set(name, resolveServer(name, config, defaults));

@@ -127,8 +127,7 @@ describe('tool, prompt and resource filters', () => {
 
 describe('filter config is validated at construction', () => {
   const dir = '/tmp/mcp-host-validation';
-  const make = (servers: unknown) =>
-    createMcpHost({ stateDir: dir, servers } as unknown as McpHostOptions).close();
+  const make = (servers: unknown) => createMcpHost({ stateDir: dir, servers } as unknown as McpHostOptions).close();
   const cases: Array<[string, unknown, RegExp]> = [
     ['allow and deny', { allow: ['a'], deny: ['b'] }, /servers\.rec\.tools has both allow and deny; give one/],
     ['neither', {}, /servers\.rec\.tools must have allow or deny/],
@@ -151,6 +150,30 @@ describe('filter config is validated at construction', () => {
     expect(() => make({ rec: { command: 'node', resources: { allow: [1] } } })).toThrow(
       /servers\.rec\.resources\.allow\[0\] must be a non-empty string/,
     );
+  });
+});
+
+describe('filters and reconfigure', () => {
+  it('the same filter is an unchanged server; another filter a changed one', async () => {
+    const host = createMcpHost({
+      stateDir: world.get().dir,
+      servers: { rec: { command: 'node', tools: { deny: ['a*'] } } },
+    });
+    try {
+      expect(await host.reconfigure({ rec: { command: 'node', tools: { deny: ['a*'] } } })).toMatchObject({
+        unchanged: ['rec'],
+      });
+      expect(await host.reconfigure({ rec: { command: 'node', tools: { allow: ['a*'] } } })).toMatchObject({
+        changed: ['rec'],
+      });
+      expect(
+        await host.reconfigure({ rec: { command: 'node', tools: { allow: ['a*'] }, requestTimeoutMs: 1 } }),
+      ).toMatchObject({
+        changed: ['rec'],
+      });
+    } finally {
+      await host.close();
+    }
   });
 });
 

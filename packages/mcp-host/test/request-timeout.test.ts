@@ -8,14 +8,14 @@ import { useWorld } from './setup.js';
 const world = useWorld();
 
 /** A clock whose timers fire only when the test advances it. */
-function manualClock(): Clock & { advance(ms: number): void; armed(): number } {
+function manualClock(): Clock & { advance(ms: number): void; armed(ms: number): number } {
   let now = 1_000_000;
-  let timers: Array<{ at: number; fn: () => void; handle: object }> = [];
+  let timers: Array<{ at: number; ms: number; fn: () => void; handle: object }> = [];
   return {
     now: () => now,
     setTimeout(fn, ms) {
       const handle = {};
-      timers.push({ at: now + ms, fn, handle });
+      timers.push({ at: now + ms, ms, fn, handle });
       return handle;
     },
     clearTimeout(handle) {
@@ -27,7 +27,8 @@ function manualClock(): Clock & { advance(ms: number): void; armed(): number } {
       timers = timers.filter((t) => t.at > now);
       for (const t of due) t.fn();
     },
-    armed: () => timers.length,
+    /** Timers armed with a delay of `ms` (the host also runs session expiry on this clock). */
+    armed: (ms) => timers.filter((t) => t.ms === ms).length,
   };
 }
 
@@ -56,14 +57,21 @@ describe('requestTimeoutMs', () => {
     const inFlight = () => w.host.stats().find((s) => s.name === 'rec')!.inFlight;
 
     const call = failure(a.client.callTool({ name: 'slow', arguments: { ms: 120_000, tag: 'wedge' } }));
-    const sent = await waitFor(() => received().find((m) => m.method === 'tools/call'), { what: 'call at the backend' });
+    const sent = await waitFor(() => received().find((m) => m.method === 'tools/call'), {
+      what: 'call at the backend',
+    });
     clock.advance(4999);
     expect(inFlight()).toBe(1); // not yet
     clock.advance(1);
     const error = await call;
     expect(error?.code).toBe(-32001);
     expect(error?.message).toMatch(/MCP server "rec" did not answer tools\/call within 5000 ms \(requestTimeoutMs\)/);
-    expect(error?.data).toMatchObject({ code: 'EREQUESTTIMEOUT', server: 'rec', method: 'tools/call', timeoutMs: 5000 });
+    expect(error?.data).toMatchObject({
+      code: 'EREQUESTTIMEOUT',
+      server: 'rec',
+      method: 'tools/call',
+      timeoutMs: 5000,
+    });
     const cancel = await waitFor(() => received().find((m) => m.method === 'notifications/cancelled'), {
       what: 'the cancellation at the backend',
     });
@@ -75,9 +83,9 @@ describe('requestTimeoutMs', () => {
     ]);
 
     // The session goes on; an answer in time disarms its timer, and resets the count of timeouts in a row.
-    const armed = clock.armed();
+    expect(clock.armed(5000)).toBe(0);
     expect(textOf(await a.client.callTool({ name: 'echo', arguments: { text: 'alive' } }))).toBe('alive');
-    expect(clock.armed()).toBe(armed);
+    expect(clock.armed(5000)).toBe(0);
     const second = failure(a.client.callTool({ name: 'slow', arguments: { ms: 120_000, tag: 'again' } }));
     await waitFor(() => received().filter((m) => m.method === 'tools/call').length === 3, { what: 'second slow call' });
     clock.advance(5000);
@@ -96,43 +104,58 @@ describe('requestTimeoutMs', () => {
     await waitFor(() => progress >= 2, { what: 'progress from the slow call' });
     clock.advance(5000);
     expect((await third)?.code).toBe(-32001);
-    // Two without an answer between them.
+    // The second, third and fourth had no answer from the backend between them: 1, 2, 3 in a row.
     const fourth = failure(a.client.callTool({ name: 'slow', arguments: { ms: 120_000, tag: 'four' } }));
     await waitFor(() => received().filter((m) => m.method === 'tools/call').length === 5, { what: 'fourth slow call' });
     clock.advance(5000);
     expect((await fourth)?.code).toBe(-32001);
-    expect(timeouts.map((t) => t.inARow)).toEqual([1, 1, 1, 2]);
+    expect(timeouts.map((t) => t.inARow)).toEqual([1, 1, 2, 3]);
 
     // requestTimeoutMs: 0 on a server: no timer at all.
     const b = await w.connect('none');
-    const before = clock.armed();
     const untimed = b.client.callTool({ name: 'slow', arguments: { ms: 400 } });
     await waitFor(() => w.host.stats().find((s) => s.name === 'none')!.inFlight === 1, { what: 'untimed call' });
-    expect(clock.armed()).toBe(before);
+    expect(clock.armed(5000)).toBe(0);
     clock.advance(10 * 60_000);
     expect(textOf(await untimed)).toMatch(/slow done/);
   });
 
-  it('end to end with a real short timeout: the caller gets the error, the backend the cancellation, a serialized next session runs', async () => {
+  it('a timed-out request releases the serialize gate: the next session runs its request', async () => {
+    const clock = manualClock();
     const file = join(world.get().dir, 'r.jsonl');
     const received = () => recorded(file);
     const w = await world.start({
-      servers: { rec: recorder(world.get().marker, file, [], { requestTimeoutMs: 300, serialize: true }) },
+      clock,
+      servers: { rec: recorder(world.get().marker, file, [], { requestTimeoutMs: 5000, serialize: true }) },
     });
     const a = await w.connect('rec');
     const b = await w.connect('rec');
-    const wedged = failure(a.client.callTool({ name: 'slow', arguments: { ms: 60_000, tag: 'a' } }));
+    const wedged = failure(a.client.callTool({ name: 'slow', arguments: { ms: 120_000, tag: 'a' } }));
     await waitFor(() => received().some((m) => m.method === 'tools/call'), { what: "A's call at the backend" });
-    // B waits behind A's request at the serialize gate; A's timeout releases it.
     const next = b.client.callTool({ name: 'echo', arguments: { text: 'b ran' } });
-    const error = await wedged;
+    await waitFor(() => w.host.stats()[0]!.queued === 1, { what: "B's call waiting at the serialize gate" });
+    clock.advance(5000);
+    expect((await wedged)?.code).toBe(-32001);
+    expect(textOf(await next)).toBe('b ran');
+  });
+
+  it('end to end with a real short timeout: the caller gets the error, the backend the cancellation', async () => {
+    const file = join(world.get().dir, 'r.jsonl');
+    const received = () => recorded(file);
+    const w = await world.start({
+      servers: { rec: recorder(world.get().marker, file, [], { requestTimeoutMs: 300 }) },
+    });
+    const timeouts: McpHostEvents['requestTimeout'][] = [];
+    w.host.events.on('requestTimeout', (e) => timeouts.push(e));
+    const a = await w.connect('rec');
+    const error = await failure(a.client.callTool({ name: 'slow', arguments: { ms: 60_000 } }));
     expect(error?.code).toBe(-32001);
     expect(error?.message).toMatch(/MCP server "rec" did not answer tools\/call within 300 ms/);
-    expect(textOf(await next)).toBe('b ran');
     const cancel = await waitFor(() => received().find((m) => m.method === 'notifications/cancelled'), {
       what: 'the cancellation at the backend',
     });
     expect(cancel.params.requestId).toBe(received().find((m) => m.method === 'tools/call')!.id);
+    expect(timeouts).toEqual([expect.objectContaining({ server: 'rec', method: 'tools/call', timeoutMs: 300 })]);
   });
 
   it('is validated at construction', () => {
