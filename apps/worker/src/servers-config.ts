@@ -1,13 +1,15 @@
 /**
  * The MCP servers the worker hosts: the JSON users already write for Claude Desktop, Claude Code and
  * Cursor, `{ "mcpServers": { "<name>": { command, args, env, cwd } } }`, plus our optional `share`,
- * `idleMs`, `maxInstances`, `serialize` and `disabled`. Read from `--config` / SPAWNGUARD_CONFIG, else
+ * `idleMs`, `maxInstances`, `serialize`, `tools` / `prompts` / `resources` (filters), `requestTimeoutMs`
+ * and `disabled`. Read from `--config` / SPAWNGUARD_CONFIG, else
  * `<home>/servers.json`. A bad file or entry is a ServersConfigError naming the server and the field
  * (the CLI exits 2); unknown fields are warnings. With no file, the built-in demo server is the one
  * server, so a first run needs no setup.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { readStateFileSync, StateFileError } from '@spawnguard/internal';
+import type { FilterSpec } from '@spawnguard/mcp-host';
 import type { Config } from './config.js';
 import { builtInServer } from './helper-server-args.js';
 import type { HomePaths } from './home.js';
@@ -21,6 +23,10 @@ export interface HostedServer {
   idleMs?: number;
   maxInstances?: number;
   serialize?: boolean;
+  tools?: FilterSpec;
+  prompts?: FilterSpec;
+  resources?: FilterSpec;
+  requestTimeoutMs?: number;
 }
 
 export interface ServersConfig {
@@ -49,9 +55,12 @@ export class ServersConfigError extends Error {
 /** The demo helper, hosted like any configured server when there is no config file. */
 export const BUILT_IN_SERVER = 'demo';
 
+/** The host's filters (mcp-host checks them too; checked here so a launcher exits 2 before any spawn). */
+const FILTERS = ['tools', 'prompts', 'resources'] as const;
 /** Names are URL segments (`/mcp/<name>`): plain characters only. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KNOWN = new Set(['command', 'args', 'env', 'cwd', 'share', 'idleMs', 'maxInstances', 'serialize', 'disabled']);
+for (const field of [...FILTERS, 'requestTimeoutMs']) KNOWN.add(field);
 /** Fields clients write that mean nothing to a host (they stay with the client). */
 const CLIENT_ONLY = new Set(['type', 'autoApprove', 'alwaysAllow', 'timeout', 'description', 'transportType']);
 const MAX_MS = 2_147_483_647;
@@ -117,7 +126,7 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Ho
   if (e.share !== undefined && e.share !== 'shared' && e.share !== 'per-session') {
     fail(path, name, 'share', 'must be "shared" or "per-session"', e.share);
   }
-  for (const field of ['idleMs', 'maxInstances'] as const) {
+  for (const field of ['idleMs', 'maxInstances', 'requestTimeoutMs'] as const) {
     const value = e[field];
     const min = field === 'maxInstances' ? 1 : 0;
     if (
@@ -146,6 +155,17 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Ho
   if (e.idleMs !== undefined) server.idleMs = e.idleMs as number;
   if (e.maxInstances !== undefined) server.maxInstances = e.maxInstances as number;
   if (e.serialize !== undefined) server.serialize = e.serialize as boolean;
+  for (const field of FILTERS) {
+    const filter = e[field] as Record<string, unknown> | undefined;
+    if (filter === undefined) continue;
+    const keys = typeof filter === 'object' && filter !== null && !Array.isArray(filter) ? Object.keys(filter) : [];
+    const list = keys.length === 1 && (keys[0] === 'allow' || keys[0] === 'deny') ? filter[keys[0]] : undefined;
+    if (!Array.isArray(list) || !list.every((p) => typeof p === 'string' && p !== '')) {
+      fail(path, name, field, 'must be {"allow": [...]} or {"deny": [...]} (one of them, of names or * globs)', filter);
+    }
+    server[field] = filter as FilterSpec;
+  }
+  if (e.requestTimeoutMs !== undefined) server.requestTimeoutMs = e.requestTimeoutMs as number;
   return server;
 }
 

@@ -65,7 +65,11 @@ describe('the worker hosts real MCP servers', () => {
   it('20 concurrent sessions on server-everything: all list and call tools, through exactly 1 backend', async () => {
     home = makeHome();
     const port = await freePort();
-    writeServers({ everything: everything(), memory: memory() });
+    // memory with the host's filter and timeout fields, passed through servers.json
+    writeServers({
+      everything: everything(),
+      memory: { ...memory(), tools: { deny: ['delete_*'] }, requestTimeoutMs: 600_000 },
+    });
     await start(port);
     expect(backends(EVERYTHING)).toEqual([]); // started on first use, not at boot
 
@@ -92,6 +96,15 @@ describe('the worker hosts real MCP servers', () => {
     const graph = await b.callTool({ name: 'read_graph', arguments: {} });
     expect(JSON.stringify(graph.content)).toContain('spawnguard');
     expect(backends(MEMORY)).toHaveLength(1);
+    const memoryTools = (await b.listTools()).tools.map((t) => t.name);
+    expect(memoryTools).toContain('read_graph');
+    expect(memoryTools.filter((name) => name.startsWith('delete_'))).toEqual([]);
+    const refused = await b.callTool({ name: 'delete_entities', arguments: { entityNames: ['spawnguard'] } }).then(
+      () => null,
+      (error: { code?: number; message?: string }) => error,
+    );
+    expect(refused?.code).toBe(-32602);
+    expect(refused?.message).toMatch(/tool "delete_entities" is not available on MCP server "memory"/);
 
     const status = JSON.parse((await runCli(['status', '--json', ...workerArgs(home, port)])).stdout);
     const byName = Object.fromEntries(status.servers.map((s: any) => [s.name, s]));
@@ -238,6 +251,21 @@ describe('the servers config is validated at start', () => {
       'maxInstances 0',
       '{"mcpServers": {"a": {"command": "x", "share": "per-session", "maxInstances": 0}}}',
       /server "a": "maxInstances" must be an integer from 1/,
+    ],
+    [
+      'a filter with both allow and deny',
+      '{"mcpServers": {"a": {"command": "x", "tools": {"allow": ["x"], "deny": ["y"]}}}}',
+      /server "a": "tools" must be \{"allow": \[\.\.\.\]\} or \{"deny": \[\.\.\.\]\}/,
+    ],
+    [
+      'a filter pattern that is not a string',
+      '{"mcpServers": {"a": {"command": "x", "resources": {"deny": [1]}}}}',
+      /server "a": "resources" must be \{"allow"/,
+    ],
+    [
+      'a negative requestTimeoutMs',
+      '{"mcpServers": {"a": {"command": "x", "requestTimeoutMs": -1}}}',
+      /server "a": "requestTimeoutMs" must be an integer from 0/,
     ],
     [
       'disabled not boolean',

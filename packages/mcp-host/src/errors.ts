@@ -150,6 +150,41 @@ export class SessionClosedError extends Error {
   }
 }
 
+/** A request named a tool, prompt or resource the server's filter leaves out: refused by the host, never sent to the server. */
+export class FilteredError extends Error {
+  readonly code = 'EFILTERED';
+  constructor(
+    readonly server: string,
+    readonly kind: 'tool' | 'prompt' | 'resource',
+    /** The tool or prompt name, or the resource URI. */
+    readonly item: string,
+    /** The config field: `tools`, `prompts` or `resources`. */
+    readonly field: string,
+    /** The filter in force, as `deny ["a","b*"]`. */
+    readonly filter: string,
+  ) {
+    super(
+      `${kind} ${JSON.stringify(item)} is not available on MCP server "${server}": its ${field} filter (${filter}) leaves it out`,
+    );
+    this.name = 'FilteredError';
+  }
+}
+
+/** The server did not answer a session's request within `requestTimeoutMs`: the session gets this, the server a cancellation. */
+export class RequestTimeoutError extends Error {
+  readonly code = 'EREQUESTTIMEOUT';
+  constructor(
+    readonly server: string,
+    readonly method: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `MCP server "${server}" did not answer ${method} within ${timeoutMs} ms (requestTimeoutMs); the request was cancelled at the server`,
+    );
+    this.name = 'RequestTimeoutError';
+  }
+}
+
 export type McpHostError =
   | BackendStartError
   | BackendExitedError
@@ -159,12 +194,16 @@ export type McpHostError =
   | MaxSessionsError
   | UnknownServerError
   | HostClosedError
-  | SessionClosedError;
+  | SessionClosedError
+  | FilteredError
+  | RequestTimeoutError;
 
 /** JSON-RPC error codes the host answers with (besides the standard ones). */
 export const JSONRPC = {
   /** The SDK's ConnectionClosed: the backend is gone, could not start, its circuit is open, or it reads too slowly (queue full); or the session ended. */
   backendUnavailable: -32000,
+  /** The SDK's RequestTimeout: the server did not answer within `requestTimeoutMs`. */
+  requestTimeout: -32001,
   /** The request was made before `initialize`. */
   notInitialized: -32002,
   methodNotFound: -32601,
@@ -200,6 +239,20 @@ export function toJsonRpcError(error: unknown): { code: number; message: string;
       code: JSONRPC.backendUnavailable,
       message: error.message,
       data: { code, server, maxBackendQueueBytes, queuedBytes, messageBytes },
+    };
+  }
+  if (error instanceof FilteredError) {
+    return {
+      code: JSONRPC.invalidParams,
+      message: error.message,
+      data: { code: error.code, server: error.server, kind: error.kind, name: error.item, filter: error.filter },
+    };
+  }
+  if (error instanceof RequestTimeoutError) {
+    return {
+      code: JSONRPC.requestTimeout,
+      message: error.message,
+      data: { code: error.code, server: error.server, method: error.method, timeoutMs: error.timeoutMs },
     };
   }
   if (error instanceof MaxInstancesError || error instanceof UnknownServerError || error instanceof HostClosedError) {

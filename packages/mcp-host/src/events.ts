@@ -42,6 +42,16 @@ export type McpHostEvents = {
   output: { server: string; pid: number; stream: 'stdout' | 'stderr'; line: string };
   sessionOpened: { server: string; sessionId: string; clientName: string; protocolVersion: string };
   sessionClosed: { server: string; sessionId: string; reason: SessionEndReason };
+  /** A session request the backend did not answer within requestTimeoutMs (failed with EREQUESTTIMEOUT and cancelled at the backend). */
+  requestTimeout: {
+    server: string;
+    instance: string;
+    sessionId: string;
+    method: string;
+    timeoutMs: number;
+    /** Timeouts since this backend last answered a request. */
+    inARow: number;
+  };
   routingError: {
     server: string;
     sessionId: string | null;

@@ -340,7 +340,8 @@ export class McpHost {
   /** Replaces the server list: removed and changed servers lose their sessions and backends; unchanged ones are untouched. */
   async reconfigure(servers: McpHostOptions['servers']): Promise<ReconfigureResult> {
     if (this.#closing) throw new HostClosedError();
-    const next = resolveServers(servers, { cwd: this.#opts.backendCwd, startTimeoutMs: this.#opts.startTimeoutMs });
+    const { backendCwd: cwd, startTimeoutMs, requestTimeoutMs } = this.#opts;
+    const next = resolveServers(servers, { cwd, startTimeoutMs, requestTimeoutMs });
     const result: ReconfigureResult = { added: [], removed: [], changed: [], unchanged: [] };
     const stops: Promise<void>[] = [];
     for (const [name, runtime] of this.#servers) {

@@ -4,17 +4,20 @@ export {
   BackendExitedError,
   BackendQueueFullError,
   BackendStartError,
+  FilteredError,
   HostClosedError,
   JSONRPC,
   MaxInstancesError,
   MaxSessionsError,
   type McpHostError,
+  RequestTimeoutError,
   ServerUnavailableError,
   SessionClosedError,
   UnknownServerError,
 } from './errors.js';
 export type { McpHostEvents, RoutingReason, SessionEndReason, ShareMode, StopReason } from './events.js';
 export { createMcpHost, McpHost, type ReconfigureResult, type SessionCloseReason } from './host.js';
+export { type FilterSpec, NameFilter } from './name-filter.js';
 export {
   type ClientCapabilities,
   DEFAULT_CLIENT_CAPABILITIES,

@@ -14,7 +14,9 @@ import {
 import type { Emitter } from 'mitt';
 import type { Clock } from './clock.js';
 import type { McpHostEvents, ShareMode } from './events.js';
+import type { FilterSpec } from './name-filter.js';
 import type { RegistryLike } from './registry.js';
+import { resolveFilters, type ServerFilters } from './server-filters.js';
 
 /** One MCP stdio server, as users write it for Claude Desktop, Claude Code and Cursor, plus the host's settings. */
 export interface ServerConfig {
@@ -44,6 +46,14 @@ export interface ServerConfig {
   startTimeoutMs?: number;
   /** Default true (no console window on Windows). */
   windowsHide?: boolean;
+  /** Tools (by name) sessions may see and call: `{ allow: [...] }` or `{ deny: [...] }`; names or `*` globs. */
+  tools?: FilterSpec;
+  /** The same for prompts (by name). */
+  prompts?: FilterSpec;
+  /** The same for resources (by URI). */
+  resources?: FilterSpec;
+  /** A session request the backend has not answered after this long is failed and cancelled; 0 = none; default the host's. */
+  requestTimeoutMs?: number;
 }
 
 export interface McpHostOptions {
@@ -71,6 +81,8 @@ export interface McpHostOptions {
   maxBackendQueueBytes?: number;
   /** Default 30000. */
   startTimeoutMs?: number;
+  /** Default `requestTimeoutMs` of every server; 0 (the default) = none. */
+  requestTimeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace when a backend tree is stopped; default 3000. */
   killGraceMs?: number;
   /** Streamable HTTP sessions with no request and no open stream for this long are closed; 0 = never; default 1800000. */
@@ -112,6 +124,8 @@ export interface ResolvedServer {
   clientCapabilities: ClientCapabilities;
   startTimeoutMs: number;
   windowsHide: boolean;
+  filters: ServerFilters;
+  requestTimeoutMs: number;
 }
 
 /** Client capabilities as the MCP spec defines them (sampling, elicitation, roots, experimental, ...). */
@@ -137,6 +151,7 @@ const HOST_KEYS = new Set([
   'crashWindowMs',
   'maxBackendQueueBytes',
   'startTimeoutMs',
+  'requestTimeoutMs',
   'killGraceMs',
   'sessionIdleMs',
   'maxBodyBytes',
@@ -162,17 +177,21 @@ const SERVER_KEYS = new Set([
   'clientCapabilities',
   'startTimeoutMs',
   'windowsHide',
+  'tools',
+  'prompts',
+  'resources',
+  'requestTimeoutMs',
 ]);
 
-/**
- * Checks one server's config; `defaults` supply what the host decides (`cwd`: where a server without
- * one runs, the host's `backendCwd`). Throws naming `servers.<name>.<field>`.
- */
-export function resolveServer(
-  name: string,
-  config: unknown,
-  defaults: { cwd: string; startTimeoutMs: number },
-): ResolvedServer {
+/** What a server's config falls back to: the host's settings (`cwd`: where a server without one runs, the host's `backendCwd`). */
+export interface ServerDefaults {
+  cwd: string;
+  startTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** Checks one server's config; `defaults` supply what the host decides. Throws naming `servers.<name>.<field>`. */
+export function resolveServer(name: string, config: unknown, defaults: ServerDefaults): ResolvedServer {
   if (!SERVER_NAME.test(name)) {
     throw new TypeError(
       `servers: ${show(name)} is not a valid server name (letters, digits, '.', '_', '-'; at most 64; it becomes a URL path segment)`,
@@ -217,6 +236,11 @@ export function resolveServer(
       max: MAX_TIMER_MS,
     }),
     windowsHide: checkBoolean(`${at}.windowsHide`, c.windowsHide, true),
+    filters: resolveFilters(at, c),
+    requestTimeoutMs: checkMs(`${at}.requestTimeoutMs`, c.requestTimeoutMs, {
+      fallback: defaults.requestTimeoutMs,
+      max: MAX_TIMER_MS,
+    }),
   };
 }
 
@@ -234,6 +258,7 @@ export interface ResolvedHost {
   crashWindowMs: number;
   maxBackendQueueBytes: number;
   startTimeoutMs: number;
+  requestTimeoutMs: number;
   killGraceMs: number;
   sessionIdleMs: number;
   maxBodyBytes: number;
@@ -257,8 +282,9 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
     minExclusive: true,
     max: MAX_TIMER_MS,
   });
+  const requestTimeoutMs = checkMs('options.requestTimeoutMs', o.requestTimeoutMs, { fallback: 0, max: MAX_TIMER_MS });
   const backendCwd = join(stateDir, BACKEND_CWD);
-  const servers = resolveServers(o.servers, { cwd: backendCwd, startTimeoutMs });
+  const servers = resolveServers(o.servers, { cwd: backendCwd, startTimeoutMs, requestTimeoutMs });
   const registry = o.registry;
   if (
     registry !== undefined &&
@@ -302,6 +328,7 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
       min: 1,
     }),
     startTimeoutMs,
+    requestTimeoutMs,
     killGraceMs: checkMs('options.killGraceMs', o.killGraceMs, { fallback: 3000, max: MAX_TIMER_MS }),
     sessionIdleMs: checkMs('options.sessionIdleMs', o.sessionIdleMs, { fallback: 1_800_000, max: MAX_TIMER_MS }),
     maxBodyBytes: checkInteger('options.maxBodyBytes', o.maxBodyBytes, { fallback: 4 * 1024 * 1024, min: 1 }),
@@ -326,10 +353,7 @@ export function resolveHost(options: unknown, version: string): ResolvedHost {
   };
 }
 
-export function resolveServers(
-  servers: unknown,
-  defaults: { cwd: string; startTimeoutMs: number },
-): Map<string, ResolvedServer> {
+export function resolveServers(servers: unknown, defaults: ServerDefaults): Map<string, ResolvedServer> {
   const s = checkObject('options.servers', servers);
   const resolved = new Map<string, ResolvedServer>();
   for (const [name, config] of Object.entries(s)) resolved.set(name, resolveServer(name, config, defaults));

@@ -44,6 +44,7 @@ export function detachBackend(router: Router, backend: Backend, error: Error): v
     pending.session.fail(pending.clientId, rpc);
   }
   router.pending.clear();
+  router.deadlines.clear();
   router.gateOwner = null;
   for (const { session, sid } of router.outgoing.values()) {
     const open = session.serverRequests.get(sid);
@@ -93,7 +94,7 @@ export function leaveRouter(router: Router, session: Session, reason: SessionEnd
   router.gated = router.gated.filter(answer);
   const backend = router.backend;
   for (const [clientId, id] of session.toBackend) {
-    router.pending.delete(id);
+    router.dropPending(id);
     backend?.write({
       jsonrpc: '2.0',
       method: 'notifications/cancelled',

@@ -1,10 +1,13 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Backend, BackendMessage } from './backend.js';
 import { sessionInitResult } from './capabilities.js';
-import { JSONRPC } from './errors.js';
+import type { Clock } from './clock.js';
+import { JSONRPC, RequestTimeoutError, toJsonRpcError } from './errors.js';
 import type { McpHostEvents, SessionEndReason } from './events.js';
 import { type Json, type Msg, object } from './message.js';
+import { RequestDeadlines } from './request-deadlines.js';
 import { attachBackend, detachBackend, failWaiting, leaveRouter } from './router-lifecycle.js';
+import { filteredTarget, listFilter, type ServerFilters } from './server-filters.js';
 import { routeServerNotification, routeServerRequest } from './server-messages.js';
 import type { Session } from './session.js';
 import { handleSetLevel, handleSubscription, handleTaskRequest } from './session-requests.js';
@@ -14,6 +17,7 @@ export type { Msg } from './message.js';
 
 export interface Pending {
   session: Session;
+  method: string;
   clientId: RequestId;
   clientToken: string | number | undefined;
   onResponse: ((message: Msg) => void) | undefined;
@@ -36,6 +40,17 @@ export interface RouterLink {
   /** A session's initialize could not be answered with a result (its backend did not start). */
   initFailed(session: Session): void;
   sessionsChanged(count: number): void;
+  /** Tools, prompts and resources sessions may not see or use (read at each request). */
+  readonly filters: ServerFilters;
+  /** 0 = none (read at each request). */
+  readonly requestTimeoutMs: number;
+  readonly clock: Clock;
+  /**
+   * A session request got no answer within requestTimeoutMs (its session was answered with a
+   * RequestTimeoutError, the backend told to cancel it). `inARow`: timeouts since the backend last
+   * answered anything, the count a rule that restarts an unresponsive backend reads.
+   */
+  requestTimedOut(report: { sessionId: string; method: string; timeoutMs: number; inARow: number }): void;
 }
 
 /**
@@ -63,8 +78,12 @@ export class Router {
   /** serialize: requests waiting for another session's requests to end. */
   gated: Queued[] = [];
   gateOwner: Session | null = null;
+  /** requestTimeoutMs of the requests in `pending`. */
+  readonly deadlines: RequestDeadlines;
 
-  constructor(readonly link: RouterLink) {}
+  constructor(readonly link: RouterLink) {
+    this.deadlines = new RequestDeadlines(link);
+  }
 
   get waiting(): number {
     return this.waitingQueue.length + this.gated.length;
@@ -112,6 +131,11 @@ export class Router {
       });
       return;
     }
+    const filtered = filteredTarget(this.link.server, this.link.filters, message);
+    if (filtered) {
+      session.fail(id, toJsonRpcError(filtered)); // refused here: the backend never sees it
+      return;
+    }
     this.dispatch(session, message);
   }
 
@@ -154,7 +178,7 @@ export class Router {
         handleTaskRequest(this, session, message);
         return;
       default:
-        this.forward(session, message, undefined);
+        this.forward(session, message, listFilter(this.link.filters, message.method as string));
     }
   }
 
@@ -173,7 +197,14 @@ export class Router {
       clientToken = meta.progressToken;
       params = { ...params, _meta: { ...meta, progressToken: id } };
     }
-    this.pending.set(id, { session, clientId: message.id as RequestId, clientToken, onResponse });
+    const pending: Pending = {
+      session,
+      method: message.method as string,
+      clientId: message.id as RequestId,
+      clientToken,
+      onResponse,
+    };
+    this.pending.set(id, pending);
     session.toBackend.set(message.id as RequestId, id);
     if (this.link.serialize) this.gateOwner = session;
     backend.write(
@@ -181,6 +212,38 @@ export class Router {
         ? { jsonrpc: '2.0', id, method: message.method }
         : { jsonrpc: '2.0', id, method: message.method, params },
     );
+    this.deadlines.arm(id, (timeoutMs) => this.#timedOut(backend, id, pending, timeoutMs));
+  }
+
+  /** A request that will get no response through the router any more (cancelled, its session left). */
+  dropPending(id: number): void {
+    this.pending.delete(id);
+    this.deadlines.drop(id);
+  }
+
+  /**
+   * No answer within requestTimeoutMs: the session gets a RequestTimeoutError, the backend a
+   * cancellation (a late answer is dropped), and the link a report (its hook for an unresponsive backend).
+   */
+  #timedOut(backend: Backend, id: number, pending: Pending, timeoutMs: number): void {
+    if (this.backend !== backend || this.pending.get(id) !== pending) return;
+    this.pending.delete(id);
+    const error = new RequestTimeoutError(this.link.server, pending.method, timeoutMs);
+    const rpc = toJsonRpcError(error);
+    backend.write({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason: error.message },
+    });
+    pending.onResponse?.({ jsonrpc: '2.0', id, error: rpc }); // undoes what the request set up (a subscription count)
+    pending.session.fail(pending.clientId, rpc);
+    this.settled(pending.session, pending.clientId);
+    this.link.requestTimedOut({
+      sessionId: pending.session.id,
+      method: pending.method,
+      timeoutMs,
+      inARow: this.deadlines.inARow,
+    });
   }
 
   /** A session request is over (answered, cancelled, failed). */
@@ -217,7 +280,7 @@ export class Router {
         }
         const id = session.toBackend.get(requestId);
         if (id === undefined) return;
-        this.pending.delete(id);
+        this.dropPending(id);
         this.settled(session, requestId);
         this.backend?.write({
           jsonrpc: '2.0',
@@ -267,8 +330,9 @@ export class Router {
     }
     if (typeof m.id !== 'number') return;
     const pending = this.pending.get(m.id);
-    if (!pending) return; // cancelled, or its session left: the response is dropped
+    if (!pending) return; // cancelled, timed out, or its session left: the response is dropped
     this.pending.delete(m.id);
+    this.deadlines.answered(m.id);
     pending.onResponse?.(m);
     const taskId = m.result?.task?.taskId;
     if (typeof taskId === 'string') this.tasks.set(taskId, pending.session);

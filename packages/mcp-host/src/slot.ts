@@ -191,6 +191,23 @@ export class Slot implements RouterLink {
     return new BackendStartError(this.server, message, last?.stderr ?? [], null, null, null, { cause: error });
   }
 
+  get filters() {
+    return this.ctx.config.filters;
+  }
+
+  get requestTimeoutMs() {
+    return this.ctx.config.requestTimeoutMs;
+  }
+
+  get clock() {
+    return this.ctx.clock;
+  }
+
+  /** Reported only, for now; a rule that restarts a backend after N in a row reads `report.inARow` here. */
+  requestTimedOut(report: Omit<McpHostEvents['requestTimeout'], 'server' | 'instance'>): void {
+    this.ctx.emit('requestTimeout', { server: this.server, instance: this.instance, ...report });
+  }
+
   routingError(event: Omit<McpHostEvents['routingError'], 'server'>): void {
     this.ctx.emit('routingError', { server: this.server, ...event });
   }
