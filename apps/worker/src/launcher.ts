@@ -15,7 +15,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { openAppendStateFileSync } from '@spawnguard/internal';
 import { isSameProcess } from '@spawnguard/process-table';
-import { ensureSingleton } from '@spawnguard/spawn-mutex';
+import { acquireSpawnLock, ensureSingleton } from '@spawnguard/spawn-mutex';
 import { spawnBreaker } from './breakers.js';
 import { type Config, HOST } from './config.js';
 import { ensureHome, HomeError, type HomePaths, type PidRecord, readPidRecord } from './home.js';
@@ -115,6 +115,18 @@ export async function isOurWorkerHealthy(config: Config, paths: HomePaths, signa
   }
 }
 
+/** Is a launcher (or the worker it handed the lock to) holding this home's spawn lock right now? */
+async function isSpawnInProgress(paths: HomePaths): Promise<boolean> {
+  try {
+    const release = await acquireSpawnLock(paths.lock);
+    if (release === null) return true; // a live owner holds it
+    await release();
+    return false;
+  } catch {
+    return false; // an unusable lock folder proves nothing: the port's holder stays a stranger
+  }
+}
+
 async function waitHealthy(config: Config, paths: HomePaths, signal: AbortSignal): Promise<boolean> {
   for (let delay = 10; !signal.aborted; delay = Math.min(delay * 2, 200)) {
     if (await isOurWorkerHealthy(config, paths, signal)) return true;
@@ -185,6 +197,17 @@ export async function ensureWorker(
         ok: false,
         via: 'busy',
         message: `the worker on ${where} (pid ${record.pid}) is running but did not answer within the budget`,
+      };
+    }
+    // No pid file: the worker another launcher is starting binds a moment before it writes one (only
+    // the winner of the bind may), and answers only after. That launcher holds the spawn lock until
+    // the worker answers (or hands the lock to it): wait for it too. A stranger on the port holds no lock.
+    if (await isSpawnInProgress(paths)) {
+      if (await waitHealthy(config, paths, signal)) return { ok: true, via: 'waited' };
+      return {
+        ok: false,
+        via: 'busy',
+        message: `the worker being started on ${where} did not answer within the budget`,
       };
     }
     return {

@@ -3,7 +3,16 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { createHealthProof } from '@spawnguard/bind-or-die';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, freePort, killStarted, makeHome, processesWith, runCli, sleep, workerArgs } from './helpers.js';
+import {
+  cleanup,
+  daemonSpawned,
+  freePort,
+  killStarted,
+  makeHome,
+  processesWith,
+  runCli,
+  workerArgs,
+} from './helpers.js';
 
 let home = '';
 let server: Server | null = null;
@@ -96,7 +105,8 @@ describe('hook against a port someone else holds', () => {
       expect(result.stderr).not.toMatch(/in use/);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     }
-    await sleep(300);
+    // Every hook has exited: none spawned a daemon (not even one that lost the bind at once).
+    expect(daemonSpawned(home)).toBe(false);
     expect(processesWith(home)).toEqual([]);
     expect(hits).toBeGreaterThanOrEqual(5);
   });
@@ -130,7 +140,8 @@ describe('hook against a port someone else holds', () => {
     expect(hook.code).toBe(0);
     const status = await runCli(['status', '--json', ...workerArgs(home, port)]);
     expect(JSON.parse(status.stdout)).toMatchObject({ running: true, version: '9.9.9', authorized: false });
-    await sleep(300);
+    // start, hook and status have exited: none spawned a daemon.
+    expect(daemonSpawned(home)).toBe(false);
     expect(processesWith(home)).toEqual([]);
   });
 });

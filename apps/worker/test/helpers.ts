@@ -1,6 +1,6 @@
 /* biome-ignore-all lint/suspicious/noExplicitAny: test helpers parse arbitrary JSON answers */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,14 @@ export function processesWith(marker: string): Proc[] {
   }
   return found;
 }
+
+/**
+ * Did any launcher of this home ever spawn a daemon? A launcher opens <home>/daemon.out (the daemon's
+ * stdout and stderr) just before it spawns one, so once the launchers have exited, its absence proves
+ * that none did, however short-lived that daemon would have been (one that loses the bind exits at
+ * once): no sleep-then-look at the process table.
+ */
+export const daemonSpawned = (home: string) => existsSync(join(home, 'daemon.out'));
 
 export const isDaemon = (p: Proc) => p.argv.includes('daemon');
 export const isHelper = (p: Proc) => p.argv.includes('--spawnguard-helper');
@@ -184,3 +192,9 @@ export function http(
 }
 
 export const workerArgs = (home: string, port: number) => ['--home', home, '--port', String(port)];
+
+/** Requests the daemon is serving right now: its /metrics gauge, less the scrape that reads it. */
+export async function requestsInFlight(port: number, home: string): Promise<number> {
+  const { text } = await http(port, '/metrics', { home });
+  return Number(/^spawnguard_http_connections (\d+)$/m.exec(text)?.[1] ?? 0) - 1;
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
+  daemonSpawned,
   freePort,
   http,
   isDaemon,
@@ -11,7 +12,6 @@ import {
   makeHome,
   processesWith,
   runCli,
-  sleep,
   tokenOf,
   waitFor,
   workerArgs,
@@ -103,8 +103,9 @@ describe('a squatter that copies the worker identity', () => {
     expect(seen.filter((s) => s.method !== 'GET')).toEqual([]);
     expect(seen.map((s) => s.body).join('')).not.toContain('secret plans');
     expect(seen.filter((s) => s.authorization !== undefined)).toEqual([]);
-    await sleep(300);
-    expect(processesWith(home).filter(isDaemon)).toEqual([]); // nothing spawned to lose the bind
+    // Both hooks have exited: nothing was spawned to lose the bind.
+    expect(daemonSpawned(home)).toBe(false);
+    expect(processesWith(home).filter(isDaemon)).toEqual([]);
   });
 
   it('status never sends it an Authorization header and exits 1 with the same line; start exits 1', async () => {

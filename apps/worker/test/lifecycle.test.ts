@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
+  daemonSpawned,
   freePort,
   HELPER,
   http,
@@ -17,6 +18,7 @@ import {
   killStarted,
   makeHome,
   processesWith,
+  requestsInFlight,
   runCli,
   sleep,
   tokenOf,
@@ -57,6 +59,16 @@ function serverPid(name: string): number {
     entries: Array<{ pid: number; session: string }>;
   };
   return registry.entries.find((e) => e.session === `mcp:${name}`)!.pid;
+}
+
+/** Linux: connections waiting in the accept queue of the socket listening on 127.0.0.1:<port>. */
+function acceptQueue(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[3] === '0A') return Number.parseInt(f[4]!.split(':')[1]!, 16); // LISTEN: rx_queue
+  }
+  return 0;
 }
 
 const logEvents = () =>
@@ -121,7 +133,7 @@ describe('worker lifecycle', () => {
     const head = `POST /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${auth}Content-Length: ${body.length}\r\n\r\n`;
     finishing.write(head + body.slice(0, 5));
     stalled.write(head + body.slice(0, 5)); // never finishes its body
-    await sleep(200);
+    await waitFor('both requests in flight at the daemon', async () => (await requestsInFlight(port, home)) >= 2);
     const t0 = Date.now();
     process.kill(pid, 'SIGTERM');
     // No longer accepting...
@@ -208,9 +220,12 @@ describe('worker lifecycle', () => {
     await waitFor('nothing left', () => processesWith(home).length === 0, 10_000);
 
     // A pid file naming a live process that is not the daemon (PID reuse): stop must leave it alone.
-    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', '--home', home], {
-      stdio: 'ignore',
+    // It echoes what it reads: an answer after stop exited proves it outlived every signal stop sent.
+    const bystander = spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)', '--', '--home', home], {
+      stdio: ['pipe', 'pipe', 'ignore'],
     });
+    let echoed = '';
+    bystander.stdout!.on('data', (d) => (echoed += d));
     await waitFor('bystander', () => isAlive(bystander.pid!));
     writeFileSync(
       join(home, 'worker.json'),
@@ -226,7 +241,8 @@ describe('worker lifecycle', () => {
     const second = await runCli(['stop', ...workerArgs(home, port)]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(`removed the stale pid file of pid ${bystander.pid}`);
-    await sleep(300);
+    bystander.stdin!.write('still here\n');
+    await waitFor('the bystander to answer after stop exited', () => echoed.includes('still here'));
     expect(isAlive(bystander.pid!)).toBe(true);
     bystander.kill('SIGKILL');
   });
@@ -441,8 +457,12 @@ describe('worker lifecycle', () => {
     process.kill(pid, 'SIGSTOP'); // the kernel still accepts connections; nothing answers HTTP
     try {
       // A budget far past the 4 s stop: the point is that the hook waits, not how fast a loaded machine resumes.
+      let exited = false;
       const hook = runCli(['hook', 'x', ...workerArgs(home, port)], { env: { SPAWNGUARD_HOOK_BUDGET_MS: '20000' } });
-      await sleep(4000); // past the fast path's 1.5 s, the 1 s identity probe and the TCP check
+      void hook.then(() => (exited = true));
+      // Past the fast path, the identity probe and the TCP check: the stopped daemon accepts nothing,
+      // so each of the hook's 3 connections waits in its listening socket's accept queue.
+      await waitFor('the hook to reach the TCP check', () => exited || acceptQueue(port) >= 3, 30_000);
       process.kill(pid, 'SIGCONT');
       const result = await hook;
       expect(result.code).toBe(0);
@@ -474,7 +494,8 @@ describe('worker lifecycle', () => {
       );
       expect(hook.stderr.trim().split('\n')).toHaveLength(1);
     }
-    await sleep(500);
+    // Every hook has exited: none spawned a daemon (not even one that lost the bind at once).
+    expect(daemonSpawned(home)).toBe(false);
     expect(processesWith(home)).toEqual([]);
   }, 60_000);
 
@@ -502,7 +523,9 @@ describe('worker lifecycle', () => {
       check(result);
       expect(result.stderr).toMatch(/not starting it again/);
     }
-    await sleep(1000); // a daemon spawned last may still be on its way to crashing
+    // Every hook has exited, so every daemon they spawned exists already: once none is left, each one
+    // has crashed and logged it (the log is written synchronously before the exit).
+    await waitFor('every spawned daemon to have crashed', () => processesWith(home).filter(isDaemon).length === 0);
     expect(crashes()).toBe(3);
     const file = JSON.parse(readFileSync(join(home, 'spawn-breaker.json'), 'utf8'));
     expect(file.state).toBe('open');

@@ -15,7 +15,6 @@ import {
   makeHome,
   processesWith,
   runCli,
-  sleep,
   tokenOf,
   waitFor,
   workerArgs,
@@ -138,8 +137,9 @@ describe('the worker hosts real MCP servers', () => {
 
     process.kill(first, 'SIGKILL');
     await waitFor('daemon gone', () => !isAlive(first));
-    await sleep(300);
-    // server-everything exits when its stdin closes; a server that lingers (and its grandchild) does not.
+    // server-everything exits when its stdin closes; a server that lingers (and its grandchild) does not:
+    // once server-everything is gone, the SIGKILL has closed every backend's stdin.
+    await waitFor('server-everything to exit on its closed stdin', () => backends(EVERYTHING).length === 0);
     const lingering = old.filter((p) => !p.argv.includes(EVERYTHING));
     for (const p of lingering) expect(isAlive(p.pid), `${p.argv.join(' ')} runs on after the SIGKILL`).toBe(true);
 
@@ -173,8 +173,16 @@ describe('--naive MCP (what editors do, for the demo)', () => {
     const wedged = await session(port, 'wedged');
     await wedged.callTool({ name: 'search', arguments: { query: 'x' } });
     const copy = processesWith(home).find((p) => p.argv.includes('--linger'))!;
-    await wedged.close(); // DELETE: the naive host closes its stdin and nothing else
-    await sleep(1000);
+    // Client.close() sends nothing: the DELETE is terminateSession().
+    const end = async (c: Client) => {
+      await (c.transport as StreamableHTTPClientTransport).terminateSession();
+      await c.close();
+    };
+    await end(wedged); // DELETE: the naive host closes its stdin and nothing else
+    // A session ended after it shows that the end has taken effect: its copy of server-everything,
+    // which exits when its stdin closes, is gone.
+    await end(sessions[0]!);
+    await waitFor('the closed session of server-everything to exit', () => backends(EVERYTHING).length === 2);
     expect(isAlive(copy.pid)).toBe(true); // a wedged server outlives its session: the field's leak
   }, 60_000);
 });

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
@@ -11,8 +13,8 @@ import {
   killStarted,
   makeHome,
   processesWith,
+  requestsInFlight,
   runCli,
-  sleep,
   tokenOf,
   waitFor,
   workerArgs,
@@ -39,8 +41,14 @@ async function stalledRequest(port: number): Promise<void> {
     `POST /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${tokenOf(home)}\r\n` +
       `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 4)}`,
   );
-  await sleep(100);
+  await waitFor('the stalled request in flight at the daemon', async () => (await requestsInFlight(port, home)) >= 1);
 }
+
+const logEvents = () =>
+  readFileSync(join(home, 'worker.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { event: string; [k: string]: unknown });
 
 async function startWorker(port: number, env: Record<string, string>) {
   const start = await runCli(['start', ...workerArgs(home, port)], { env });
@@ -118,8 +126,11 @@ describe('a second SIGINT or SIGTERM', () => {
       await stalledRequest(port);
 
       process.kill(pid, 'SIGTERM');
-      await sleep(300);
-      expect(isAlive(pid)).toBe(true); // draining: the stalled request holds it for up to 20 s
+      // Draining: the orderly shutdown has begun with the stalled request in flight, which holds it for up to 20 s.
+      const begun = await waitFor('the drain to begin', () => logEvents().find((e) => e.event === 'shutdown.begin'));
+      expect(begun?.active).toBeGreaterThanOrEqual(1);
+      expect(logEvents().filter((e) => /^shutdown\.(drain_timeout|done)$/.test(e.event))).toEqual([]);
+      expect(isAlive(pid)).toBe(true);
       const t0 = Date.now();
       process.kill(pid, second);
       await waitFor('daemon gone', () => !isAlive(pid), 5000, 20);

@@ -29,17 +29,22 @@ async function sampled<T>(
   const daemons = new Set<number>();
   const helpers = new Set<number>();
   let done = false;
+  let passes = 0;
   const sampler = (async () => {
     while (!done) {
       for (const p of processesWith(marker)) {
         if (isDaemon(p)) daemons.add(p.pid);
         if (isHelper(p)) helpers.add(p.pid);
       }
+      passes++;
       await sleep(25);
     }
   })();
   const result = await work;
-  await sleep(500); // a late spawn would show up here
+  // A late spawn shows up in the passes that start once every launcher has exited (a pass is
+  // synchronous: none is under way here): wait for 3 of them, however slow the machine is.
+  const after = passes;
+  await waitFor('3 samples after the launchers exited', () => passes >= after + 3, 30_000, 10);
   done = true;
   await sampler;
   return { result, daemons, helpers };

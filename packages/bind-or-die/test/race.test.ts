@@ -37,9 +37,10 @@ async function race(n: number, kind: 'port' | 'path', value: string, dir: string
   await Promise.all(racers.map((r) => r.waitFor('ready', 60_000)));
   writeFileSync(goFile, '');
   await waitUntil(() => racers.filter((r) => r.exit).length >= n - 1, 60_000, `${n - 1} losers to exit`);
-  // A loser that was slow to exit would show up here; give stragglers a moment to prove the count.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The one left has bound; once its init is written, every racer has done all it will (a loser
+  // that ran its init wrote it before it exited): the count is final.
   const alive = racers.filter((r) => !r.exit);
+  await waitUntil(() => alive.every((r) => existsSync(join(dir, `init-${r.pid}`))), 60_000, 'the winner to init');
   const exited = racers.filter((r) => r.exit);
   const inits = readdirSync(dir).filter((f) => f.startsWith('init-'));
   return { racers, alive, exited, inits };

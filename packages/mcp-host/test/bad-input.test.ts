@@ -131,11 +131,12 @@ describe('bad input from sessions: errors, never a crash', () => {
         },
       );
       req.on('error', reject);
-      req.write(body.slice(0, 10));
-      setTimeout(async () => {
+      // Once the front has the request (its headers parsed, the host reading the body), remove the server.
+      w.front.server.once('request', async () => {
         await w.host.reconfigure({ rec: recorder(w.marker, join(w.dir, 'r.jsonl')) });
         req.end(body.slice(10));
-      }, 200);
+      });
+      req.write(body.slice(0, 10));
     });
     expect(await status).toBe(404);
     expect(w.host.servers()).toEqual(['rec']);

@@ -155,12 +155,13 @@ setInterval(() => {}, 1000);
     });
     procs.pids.add(root.pid!);
     const roles = await readRoles(root, ['root', 'spawner']);
-    await new Promise((r) => setTimeout(r, 300)); // a few dozen leaves exist, more on the way
+    const { pidsCarrying } = await import('../../../test-kit/processes.js');
+    // A few dozen leaves exist, more on the way (however slowly a busy machine forks them).
+    await waitFor(() => pidsCarrying(procs.marker).length >= 2 + 20, { timeoutMs: 20_000, what: '20 leaves' });
     const result = await killTree(root.pid!, { force: true });
     expect(result.killed).toEqual(expect.arrayContaining([roles.root, roles.spawner]));
     expect(result.terminated).toEqual([]);
     // Nothing of the group survives: leaves forked while the kill ran were caught by the group look.
-    const { pidsCarrying } = await import('../../../test-kit/processes.js');
     await waitFor(() => pidsCarrying(procs.marker).every((pid) => !alive(pid)), {
       timeoutMs: 3000,
       what: 'every marked process to be gone',

@@ -90,11 +90,12 @@ describe('ensureSingleton', () => {
   });
 
   it('waits for health while a live owner holds the lock, without spawning', async () => {
-    const { port, spawn, seen, options } = await setup();
+    const { port, spawn, events, seen, options } = await setup();
     const release = await acquireSpawnLock(options.lockPath);
     expect(release).not.toBeNull();
     releases.push(release!);
-    setTimeout(() => void daemon(port), 200);
+    // The daemon comes up once the caller has found the lock busy (not after a delay a busy machine outlasts).
+    events.on('lockBusy', () => void daemon(port));
     const result = await ensureSingleton(options);
     expect(result.outcome).toBe('waited');
     expect(spawn).not.toHaveBeenCalled();
@@ -102,9 +103,9 @@ describe('ensureSingleton', () => {
   });
 
   it('competes again when the holder releases without a healthy daemon', async () => {
-    const { spawn, seen, options } = await setup();
+    const { spawn, events, seen, options } = await setup();
     const release = await acquireSpawnLock(options.lockPath);
-    setTimeout(() => void release!(), 200);
+    events.on('lockBusy', () => void release!());
     const result = await ensureSingleton(options);
     expect(result.outcome).toBe('spawned');
     expect(spawn).toHaveBeenCalledTimes(1);

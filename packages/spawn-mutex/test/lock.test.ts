@@ -7,6 +7,7 @@ import {
   readFileSync,
   renameSync,
   rmdirSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -15,6 +16,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processIdentity } from '@spawnguard/process-table';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { waitUntil } from '../../../test-kit/net.js';
 import { acquireSpawnLock, createSpawnMutexEvents, LockUnavailableError, type OwnerRecord } from '../src/index.js';
 import { cleanup, DIST, MARKER, startNode, tempDir } from './helpers.js';
 
@@ -126,8 +128,16 @@ describe('acquireSpawnLock', () => {
     const { events, seen } = recorder();
     const release = await acquireSpawnLock(lockPath, { staleMs: 2000, events });
     releases.push(release!);
-    // The holder refreshes its lock (and checks its record is still there) every staleMs/2 = 1 s; give it three.
-    await new Promise((resolve) => setTimeout(resolve, 3200));
+    // The holder refreshes its lock (and checks its record is still there) every staleMs/2 = 1 s: each
+    // refresh touches its owner record. Wait for three of them, however late a busy machine runs them.
+    const lockDir = `${lockPath}.lock`;
+    const owner = join(lockDir, ownerFiles(lockDir)[0]!);
+    const touched = new Set([statSync(owner).mtimeMs]);
+    await waitUntil(
+      () => touched.add(statSync(owner).mtimeMs).size >= 1 + 3,
+      20_000,
+      'three refreshes of the owner record',
+    );
     expect(seen.map((e) => e.type)).toEqual(['lockAcquired']);
   });
 
@@ -243,7 +253,8 @@ describe('acquireSpawnLock', () => {
     const uncaught = vi.fn();
     process.on('uncaughtException', uncaught);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 2500)); // the holder checks every 1 s
+      // The holder checks every 1 s; what it does on finding its record gone happens with the event.
+      await waitUntil(() => seen.some((e) => e.type === 'compromised'), 20_000, 'the compromised event');
     } finally {
       process.off('uncaughtException', uncaught);
     }
