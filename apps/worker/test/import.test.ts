@@ -252,7 +252,7 @@ describe('import: Gemini CLI', () => {
 
 // project/.vscode/mcp.json: the shape of VS Code's MCP docs (servers, type, inputs); VS Code cannot run here.
 describe('import: VS Code', () => {
-  it('moves stdio servers (type kept), writes out workspaceFolder/userHome, turns env:X into the host's X; input:.. left alone', async () => {
+  it('moves stdio servers (type kept), writes out workspaceFolder/userHome, turns env:X into the host form; input:.. left alone', async () => {
     const { files, home } = workspace();
     const project = join(files, 'project');
     const userHome = join(files, 'someone');
