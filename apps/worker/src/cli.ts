@@ -19,7 +19,8 @@ Commands:
   mcp <name>        The stdio MCP server <name> for an editor to launch: ensures the worker (as
                     hook does) and forwards stdin/stdout to its /mcp/<name>; survives a worker
                     restart; ends its session and exits when stdin closes or on a signal.
-  import <file>     Read a Claude Desktop, Claude Code or Cursor MCP config; print the host's
+  import <file>     Read a Claude Desktop, Claude Code, Cursor, VS Code, Gemini CLI or Codex MCP
+                    config; print the host's
                     servers.json and the config whose entries launch the bridge instead
                     (--write applies both, backing the original up first).
 
@@ -33,7 +34,8 @@ Options:
   --budget-ms <n>   hook: total time budget (env SPAWNGUARD_HOOK_BUDGET_MS; default 5000).
   --json            status, import: print JSON.
   --write           import: write servers.json and the client config (with a backup).
-  --from <format>   import: claude-desktop, claude-code or cursor (default: from the file name).
+  --from <format>   import: claude-desktop, claude-code, cursor, vscode, gemini or codex
+                    (default: from the file's name and content).
   --naive           UNSAFE DEMO MODE: every defence off (no spawn lock, no bind-or-die, no
                     connection memo, no breaker, no reaper), to reproduce the spawn storm side
                     by side. Naive daemons exit by themselves after SPAWNGUARD_NAIVE_TTL_MS (60 s).

@@ -217,6 +217,9 @@ export async function status(config: Config, json: boolean): Promise<number> {
       inFlight: number;
       rssBytes: number | null;
       lastError: { message: string } | null;
+      /** `${NAME}` its entry uses: names only (unresolved-servers.ts). */
+      variables?: string[];
+      expansionError?: string | null;
     }>;
     children: Array<{ pid: number; type: string }>;
     breakers: Record<string, { state?: string } | null>;
@@ -236,11 +239,17 @@ export async function status(config: Config, json: boolean): Promise<number> {
     `  config       ${s.config.source}${s.config.disabled.length ? ` (disabled: ${s.config.disabled.join(', ')})` : ''}`,
   );
   for (const v of s.servers) {
+    // Names only: status never shows what a variable holds.
+    const uses = v.variables?.length ? `; variables ${v.variables.join(', ')}` : '';
+    if (v.expansionError) {
+      out(`  mcp ${v.name.padEnd(8)} not started${uses}: ${v.expansionError}`);
+      continue;
+    }
     const rss = v.rssBytes === null ? '' : `, ${(v.rssBytes / 1024 / 1024).toFixed(1)} MB`;
     out(
       `  mcp ${v.name.padEnd(8)} ${v.state}${v.pid ? ` (pid ${v.pid}${rss})` : ''}, ${v.sessions} session${v.sessions === 1 ? '' : 's'}, ` +
         `${v.inFlight} in flight, ${v.starts} start${v.starts === 1 ? '' : 's'}, ${v.restarts} restart${v.restarts === 1 ? '' : 's'}` +
-        `${v.lastError ? `; last error: ${v.lastError.message.split('\n')[0]}` : ''}`,
+        `${uses}${v.lastError ? `; last error: ${v.lastError.message.split('\n')[0]}` : ''}`,
     );
   }
   out(

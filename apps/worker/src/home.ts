@@ -26,6 +26,8 @@ export interface HomePaths {
   daemonOut: string;
   /** The MCP servers the host runs: `{ "mcpServers": { "<name>": { command, args, env, cwd, ... } } }`. */
   servers: string;
+  /** NAME=VALUE lines: the values of `${NAME}` in servers.json (0600, owner-checked like the token; env-file.ts). */
+  envFile: string;
 }
 
 export class HomeError extends Error {
@@ -50,6 +52,7 @@ export function homePaths(dir: string): HomePaths {
     log: join(dir, 'worker.log'),
     daemonOut: join(dir, 'daemon.out'),
     servers: join(dir, 'servers.json'),
+    envFile: join(dir, 'env'),
   };
 }
 

@@ -55,11 +55,11 @@ export function searchFailure(error: unknown, source: HostedSource): HttpError {
   );
 }
 
-/** Every configured server as stopped: the status before the host is loaded. */
-export function notStartedStatus(servers: ServersConfig): HostedStatus[] {
-  return Object.entries(servers.servers).map(([name, server]) => ({
+/** A server the host has not started (yet): what its status says before any backend exists. */
+export function stoppedStatus(name: string, share: HostedStatus['share']): HostedStatus {
+  return {
     name,
-    share: server.share ?? 'shared',
+    share,
     state: 'stopped',
     breaker: 'closed',
     pid: null,
@@ -69,7 +69,13 @@ export function notStartedStatus(servers: ServersConfig): HostedStatus[] {
     sessions: 0,
     inFlight: 0,
     queued: 0,
+    queuedBytes: 0,
     lastError: null,
     rssBytes: null,
-  }));
+  };
+}
+
+/** Every configured server as stopped: the status before the host is loaded. */
+export function notStartedStatus(servers: ServersConfig): HostedStatus[] {
+  return Object.entries(servers.servers).map(([name, server]) => stoppedStatus(name, server.share ?? 'shared'));
 }

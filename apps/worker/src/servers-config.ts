@@ -1,18 +1,27 @@
 /**
  * The MCP servers the worker hosts: the JSON users already write for Claude Desktop, Claude Code and
  * Cursor, `{ "mcpServers": { "<name>": { command, args, env, cwd } } }`, plus our optional `share`,
- * `idleMs`, `maxInstances`, `serialize`, `tools` / `prompts` / `resources` (filters), `requestTimeoutMs`
- * and `disabled`. Read from `--config` / SPAWNGUARD_CONFIG, else
- * `<home>/servers.json`. A bad file or entry is a ServersConfigError naming the server and the field
- * (the CLI exits 2); unknown fields are warnings. With no file, the built-in demo server is the one
- * server, so a first run needs no setup.
+ * `idleMs`, `maxInstances`, `serialize`, `tools` / `prompts` / `resources` (filters),
+ * `requestTimeoutMs`, `disabled` and `envFile`. Read from `--config` /
+ * SPAWNGUARD_CONFIG, else `<home>/servers.json`. A bad file or entry is a ServersConfigError naming
+ * the server and the field (the CLI exits 2); unknown fields are warnings. With no file, the built-in
+ * demo server is the one server, so a first run needs no setup.
+ *
+ * `${VAR}` and `${VAR:-default}` in `command`, `args`, `env` values and `cwd` are expanded here, when
+ * the config is loaded (at boot and at every SIGHUP reload, which so re-reads the env file), with
+ * Claude Code's rules (var-expansion.ts). A value comes from the server's env file (`envFile`, else
+ * `<home>/env`; env-file.ts), then from the worker's own environment. A server whose variable is set
+ * in neither (and has no default), or whose env file cannot be used, is not started: it is left out
+ * of `servers`, and `expansion[name].error` names the variable (or the file); the others run.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { readStateFileSync, StateFileError } from '@spawnguard/internal';
 import type { FilterSpec } from '@spawnguard/mcp-host';
 import type { Config } from './config.js';
+import { EnvFileError, readEnvFile } from './env-file.js';
 import { builtInServer } from './helper-server-args.js';
 import type { HomePaths } from './home.js';
+import { expandVariables, mergeUses, variablesIn } from './var-expansion.js';
 
 export interface HostedServer {
   command: string;
@@ -29,13 +38,30 @@ export interface HostedServer {
   requestTimeoutMs?: number;
 }
 
+/** What an entry's `${...}` need: names only, never values. */
+export interface ServerVariables {
+  /** The names its command, args, env values and cwd use, in order of first use. */
+  variables: string[];
+  /** The env file its values come from first (its `envFile`, else `<home>/env`); null: none. */
+  envFile: string | null;
+  /** Why it is not started (a variable set nowhere, or an unusable env file; see notStarted); null: it expanded. */
+  error: string | null;
+  /** When it was expanded (epoch ms): the config load. */
+  checkedAt: number;
+}
+
 export interface ServersConfig {
   /** Where the servers came from: a file, or 'built-in' (no file). */
   source: string;
-  /** Enabled servers, by name. */
+  /** Enabled servers that can start, by name, their `${...}` expanded. */
   servers: Record<string, HostedServer>;
   /** Entries with `"disabled": true`. */
   disabled: string[];
+  /**
+   * Enabled servers whose entry uses `${...}`. One with an `error` is not in `servers` (it does not
+   * start); status lists it with that error.
+   */
+  expansion: Record<string, ServerVariables>;
   warnings: string[];
 }
 
@@ -59,8 +85,20 @@ export const BUILT_IN_SERVER = 'demo';
 const FILTERS = ['tools', 'prompts', 'resources'] as const;
 /** Names are URL segments (`/mcp/<name>`): plain characters only. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const KNOWN = new Set(['command', 'args', 'env', 'cwd', 'share', 'idleMs', 'maxInstances', 'serialize', 'disabled']);
-for (const field of [...FILTERS, 'requestTimeoutMs']) KNOWN.add(field);
+const KNOWN = new Set([
+  'command',
+  'args',
+  'env',
+  'cwd',
+  'envFile',
+  'share',
+  'idleMs',
+  'maxInstances',
+  'serialize',
+  'disabled',
+  ...FILTERS,
+  'requestTimeoutMs',
+]);
 /** Fields clients write that mean nothing to a host (they stay with the client). */
 const CLIENT_ONLY = new Set(['type', 'autoApprove', 'alwaysAllow', 'timeout', 'description', 'transportType']);
 const MAX_MS = 2_147_483_647;
@@ -80,7 +118,10 @@ function fail(path: string, server: string, field: string, must: string, value: 
   );
 }
 
-function entry(path: string, name: string, raw: unknown, warnings: string[]): HostedServer & { disabled: boolean } {
+/** An entry as written: its strings not expanded yet, its cwd not resolved yet. */
+type WrittenServer = HostedServer & { disabled: boolean; envFile?: string };
+
+function entry(path: string, name: string, raw: unknown, warnings: string[]): WrittenServer {
   if (!NAME.test(name)) {
     throw new ServersConfigError(
       `${path}: server name ${show(name)} must be 1-64 letters, digits, ".", "_" or "-" (it becomes /mcp/<name>)`,
@@ -123,6 +164,8 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Ho
   }
   if (e.cwd !== undefined && (typeof e.cwd !== 'string' || e.cwd === ''))
     fail(path, name, 'cwd', 'must be a folder path', e.cwd);
+  if (e.envFile !== undefined && (typeof e.envFile !== 'string' || e.envFile === ''))
+    fail(path, name, 'envFile', 'must be a file path', e.envFile);
   if (e.share !== undefined && e.share !== 'shared' && e.share !== 'per-session') {
     fail(path, name, 'share', 'must be "shared" or "per-session"', e.share);
   }
@@ -143,14 +186,15 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Ho
     if (e[field] !== undefined && typeof e[field] !== 'boolean')
       fail(path, name, field, 'must be true or false', e[field]);
   }
-  const server: HostedServer & { disabled: boolean } = {
+  const server: WrittenServer = {
     command: e.command as string,
     args: [...((e.args as string[] | undefined) ?? [])],
     env: { ...((env as Record<string, string> | undefined) ?? {}) },
     disabled: e.disabled === true,
   };
-  // A relative cwd is relative to the file that says it, as a path in any config file is.
-  if (typeof e.cwd === 'string') server.cwd = isAbsolute(e.cwd) ? e.cwd : resolve(dirname(path), e.cwd);
+  if (typeof e.cwd === 'string') server.cwd = e.cwd;
+  // A relative path is relative to the file that says it, as a path in any config file is.
+  if (typeof e.envFile === 'string') server.envFile = fromFile(path, e.envFile);
   if (e.share !== undefined) server.share = e.share as 'shared' | 'per-session';
   if (e.idleMs !== undefined) server.idleMs = e.idleMs as number;
   if (e.maxInstances !== undefined) server.maxInstances = e.maxInstances as number;
@@ -169,8 +213,98 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Ho
   return server;
 }
 
+const fromFile = (path: string, file: string) => (isAbsolute(file) ? file : resolve(dirname(path), file));
+
+/** Where `${NAME}` values come from. */
+export interface ExpansionSource {
+  /** `<home>/env`: the env file of every server without its own `envFile`; a missing one is empty. */
+  envFile: string | null;
+  /** The worker's own environment, asked after the env file. Default process.env. */
+  environment?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The sentence for logs, status and `/mcp/<name>`: the server and why it does not start. */
+export const notStarted = (name: string, why: string) => `MCP server "${name}" is not started: ${why}`;
+
+/** `${NAME}` as the user wrote it (a name, never a value). */
+const shown = (name: string) => `$${'{'}${name}}`;
+const list = (names: string[]) =>
+  names.length === 1
+    ? `${shown(names[0]!)} is`
+    : `${names.slice(0, -1).map(shown).join(', ')} and ${shown(names.at(-1)!)} are`;
+
+/**
+ * Expands one entry. Env files are read once per load (`files`), only for entries that use
+ * `${...}`: a server without variables never depends on one.
+ */
+function expandServer(
+  written: WrittenServer,
+  source: ExpansionSource,
+  files: Map<string, Map<string, string> | EnvFileError>,
+): { server: HostedServer | null; variables: ServerVariables | null } {
+  const { disabled: _disabled, envFile: ownFile, ...server } = written;
+  const fields = [server.command, ...server.args, ...Object.values(server.env), server.cwd ?? ''];
+  const uses = mergeUses(fields.map(variablesIn));
+  if (uses.length === 0) return { server, variables: null };
+  const envFile = ownFile ?? source.envFile;
+  const variables: ServerVariables = {
+    variables: uses.map((u) => u.name),
+    envFile,
+    error: null,
+    checkedAt: Date.now(),
+  };
+  const refuse = (why: string) => {
+    variables.error = why;
+    return { server: null, variables };
+  };
+  let values: Map<string, string> | EnvFileError = new Map();
+  if (envFile !== null) {
+    values = files.get(envFile) ?? new Map();
+    if (!files.has(envFile)) {
+      try {
+        values = readEnvFile(envFile, { required: ownFile !== undefined });
+      } catch (error) {
+        if (!(error instanceof EnvFileError)) throw error;
+        values = error;
+      }
+      files.set(envFile, values);
+    }
+  }
+  if (values instanceof EnvFileError) return refuse(`it uses ${shown(uses[0]!.name)}, but ${values.message}`);
+  const environment = source.environment ?? process.env;
+  const file = values;
+  // Own keys only: `${constructor}` must not find Object.prototype's.
+  const lookup = (key: string) => file.get(key) ?? (Object.hasOwn(environment, key) ? environment[key] : undefined);
+  const missing: string[] = [];
+  const expand = (text: string) => {
+    const result = expandVariables(text, lookup);
+    for (const m of result.missing) if (!missing.includes(m)) missing.push(m);
+    return result.value;
+  };
+  const expanded: HostedServer = {
+    ...server,
+    command: expand(server.command),
+    args: server.args.map(expand),
+    env: Object.fromEntries(Object.entries(server.env).map(([key, value]) => [key, expand(value)])),
+  };
+  if (server.cwd !== undefined) expanded.cwd = expand(server.cwd);
+  if (missing.length > 0) {
+    const where = envFile === null ? "the worker's environment" : `${envFile} nor in the worker's environment`;
+    return refuse(
+      `${list(missing)} not set (not in ${where}); define ${missing.length === 1 ? 'it' : 'them'}${envFile === null ? '' : ` in ${envFile}`} and reload`,
+    );
+  }
+  if (expanded.command.trim() === '') return refuse(`"command" is empty once its ${shown('...')} are expanded`);
+  if (expanded.cwd === '') return refuse(`"cwd" is empty once its ${shown('...')} are expanded`);
+  return { server: expanded, variables };
+}
+
 /** Parses a servers file's text; throws ServersConfigError naming what is wrong. */
-export function parseServersConfig(path: string, text: string): ServersConfig {
+export function parseServersConfig(
+  path: string,
+  text: string,
+  source: ExpansionSource = { envFile: null },
+): ServersConfig {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -190,12 +324,25 @@ export function parseServersConfig(path: string, text: string): ServersConfig {
     if (key !== 'mcpServers') warnings.push(`${path}: top-level field "${key}" ignored`);
   const servers: Record<string, HostedServer> = {};
   const disabled: string[] = [];
+  const expansion: Record<string, ServerVariables> = {};
+  const files = new Map<string, Map<string, string> | EnvFileError>();
   for (const [name, raw] of Object.entries(table)) {
-    const { disabled: off, ...server } = entry(path, name, raw, warnings);
-    if (off) disabled.push(name);
-    else servers[name] = server;
+    const written = entry(path, name, raw, warnings);
+    if (written.disabled) {
+      disabled.push(name);
+      continue;
+    }
+    const { server, variables } = expandServer(written, source, files);
+    if (variables) expansion[name] = variables;
+    else if (written.envFile !== undefined)
+      warnings.push(`${path}: server "${name}": "envFile" is not read: the entry uses no ${shown('...')}`);
+    if (variables?.error) warnings.push(`${path}: ${notStarted(name, variables.error)}`);
+    if (!server) continue;
+    // A relative cwd is relative to the file that says it (after expansion: `${ROOT:-.}/app`).
+    if (server.cwd !== undefined) server.cwd = fromFile(path, server.cwd);
+    servers[name] = server;
   }
-  return { source: path, servers, disabled, warnings };
+  return { source: path, servers, disabled, expansion, warnings };
 }
 
 export interface LoadServersOptions {
@@ -205,9 +352,11 @@ export interface LoadServersOptions {
   homeFile: string;
   /** The built-in server, used when there is no file at all. */
   builtIn: () => HostedServer;
+  /** Where `${NAME}` values come from (default: no env file, process.env). */
+  expansion?: ExpansionSource;
 }
 
-export function loadServersConfig({ explicit, homeFile, builtIn }: LoadServersOptions): ServersConfig {
+export function loadServersConfig({ explicit, homeFile, builtIn, expansion }: LoadServersOptions): ServersConfig {
   const path = explicit ?? homeFile;
   let text: string;
   try {
@@ -215,18 +364,28 @@ export function loadServersConfig({ explicit, homeFile, builtIn }: LoadServersOp
     text = readStateFileSync(path, { maxBytes: 4 * 1024 * 1024 });
   } catch (error) {
     if (error instanceof StateFileError && error.reason === 'missing' && explicit === null) {
-      return { source: 'built-in', servers: { [BUILT_IN_SERVER]: builtIn() }, disabled: [], warnings: [] };
+      return {
+        source: 'built-in',
+        servers: { [BUILT_IN_SERVER]: builtIn() },
+        disabled: [],
+        expansion: {},
+        warnings: [],
+      };
     }
     throw new ServersConfigError(`cannot read the servers config: ${(error as Error).message}`, path);
   }
-  return parseServersConfig(path, text);
+  return parseServersConfig(path, text, expansion);
 }
 
-/** The daemon's servers: --config / SPAWNGUARD_CONFIG, else <home>/servers.json, else the built-in one. */
-export function readServers(config: Config, paths: Pick<HomePaths, 'servers'>): ServersConfig {
+/**
+ * The daemon's servers: --config / SPAWNGUARD_CONFIG, else <home>/servers.json, else the built-in
+ * one; `${NAME}` from <home>/env (or a server's envFile), then this process's environment.
+ */
+export function readServers(config: Config, paths: Pick<HomePaths, 'servers' | 'envFile'>): ServersConfig {
   return loadServersConfig({
     explicit: config.configFile,
     homeFile: paths.servers,
     builtIn: () => builtInServer(config),
+    expansion: { envFile: paths.envFile },
   });
 }

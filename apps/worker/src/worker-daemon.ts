@@ -20,6 +20,7 @@ import type { NaiveHelper, NaiveMcp } from './naive.js';
 import { createRequestHandler, type HealthBody } from './routes.js';
 import { HttpError } from './security.js';
 import { readServers, type ServersConfig } from './servers-config.js';
+import { refuseUnresolved, withVariables } from './unresolved-servers.js';
 import { VERSION } from './version.js';
 
 /**
@@ -186,7 +187,7 @@ export class WorkerDaemon implements Stoppable {
   }
 
   #handler() {
-    const mcp = mcpEndpoint(this.#hosted);
+    const mcp = refuseUnresolved(mcpEndpoint(this.#hosted), () => this.servers);
     const handle = createRequestHandler({
       port: this.config.port,
       health: () => this.health(),
@@ -259,7 +260,7 @@ export class WorkerDaemon implements Stoppable {
 
   /** Per server, as the host reports it; before the host is loaded, every configured server is stopped. */
   serverStatus(): HostedStatus[] {
-    return this.hosting?.status() ?? notStartedStatus(this.servers);
+    return withVariables(this.servers, this.hosting?.status() ?? notStartedStatus(this.servers));
   }
 
   #watchBreaker(breaker: CircuitBreaker): void {

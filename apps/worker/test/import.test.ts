@@ -28,6 +28,8 @@ async function importJson(file: string, home: string, extra: string[] = []) {
   return { plan: JSON.parse(result.stdout), stderr: result.stderr };
 }
 
+const $ = (body: string) => `$${'{'}${body}}`;
+
 const bridge = (name: string, home: string) => ({
   command: process.execPath,
   args: [CLI, 'mcp', name, '--home', home],
@@ -90,16 +92,35 @@ describe('import: Claude Code', () => {
     expect(plan.client.numStartups).toBe(42);
   });
 
-  it('project .mcp.json: relative paths keep working (cwd = the project); $VAR-expanding entries are left alone', async () => {
+  it('project .mcp.json: relative paths keep working (cwd = the project); entries with variables move with the expressions kept', async () => {
     const { files, home } = workspace();
-    const { plan } = await importJson(join(files, 'project', '.mcp.json'), home);
+    const { plan, stderr } = await importJson(join(files, 'project', '.mcp.json'), home);
     expect(plan.servers.mcpServers).toEqual({
       docs: { command: 'node', args: ['./tools/docs-server.js'], cwd: join(files, 'project') },
+      // The expression, never a value: the host expands it from its env file when it loads servers.json.
+      keyed: {
+        command: 'npx',
+        args: ['-y', 'some-server'],
+        env: { API_KEY: $('API_KEY') },
+        cwd: join(files, 'project'),
+      },
     });
+    expect(plan.client.mcpServers.keyed).toEqual({ type: 'stdio', ...bridge('keyed', home) });
     expect(plan.leftAlone.map((l: any) => [l.where, l.reason])).toEqual([
       ['api', 'it is a remote server (url): there is no process to share'],
-      ['keyed', `it uses $${'{'}...} expansion, which only the client performs`],
     ]);
+    expect(plan.variables).toEqual([{ name: 'API_KEY', hasDefault: false, servers: ['keyed'] }]);
+    expect(plan.envFile).toEqual({
+      path: join(home, 'env'),
+      mustDefine: ['API_KEY'],
+      mayDefine: [],
+      undefined: ['API_KEY'],
+      problem: null,
+    });
+    expect(stderr).toMatch(
+      /the moved servers read API_KEY \(keyed\): define it in .*\/env \(NAME=VALUE lines, chmod 600\)/,
+    );
+    expect(stderr).toMatch(/not defined there yet: API_KEY/);
   });
 });
 
@@ -156,6 +177,205 @@ describe('import --write', () => {
   });
 });
 
+// gemini/.gemini/settings.json: written by `gemini mcp add` (Gemini CLI 0.61.0: memory, github, sqlite,
+// remote-http, legacy-sse, docs; sqlite's $HOME-expanded path changed to /home/me), plus three
+// entries that command does not write: notes (a bare $HOME), legacy-http (httpUrl), scratch.
+describe('import: Gemini CLI', () => {
+  it('user settings: stdio servers move, variable expressions kept, client keys stay; url/httpUrl and a bare $VAR left alone', async () => {
+    const { files, home } = workspace();
+    const userHome = join(files, 'gemini');
+    const result = await runCli(['import', join(userHome, '.gemini', 'settings.json'), '--home', home, '--json'], {
+      env: { HOME: userHome },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const plan = JSON.parse(result.stdout);
+    expect(plan.format).toBe('gemini');
+    expect(plan.servers.mcpServers).toEqual({
+      memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] },
+      github: {
+        command: 'npx',
+        args: ['-y', '@modelcontextprotocol/server-github'],
+        env: { GITHUB_PERSONAL_ACCESS_TOKEN: $('GITHUB_TOKEN'), GITHUB_HOST: 'github.com' },
+      },
+      sqlite: { command: 'uvx', args: ['mcp-server-sqlite'], env: { DB: '/home/me/data.db' } },
+      docs: { command: 'node', args: ['/opt/docs/server.js', '--port', '0'] },
+    });
+    // What only Gemini reads stays on the bridge entry.
+    expect(plan.client.mcpServers.github).toEqual({
+      ...bridge('github', home),
+      timeout: 30000,
+      includeTools: ['search_code,get_file_contents'],
+    });
+    expect(plan.client.mcpServers.docs).toEqual({ ...bridge('docs', home), trust: true, description: 'docs search' });
+    expect(plan.leftAlone.map((l: any) => [l.where, l.reason])).toEqual([
+      ['remote-http', 'it is a remote server (url): there is no process to share'],
+      ['legacy-sse', 'it is a remote server (url): there is no process to share'],
+      [
+        'notes',
+        `it uses $HOME, which Gemini CLI expands and the host does not: write it ${$('HOME')} in the Gemini settings and import again`,
+      ],
+      ['legacy-http', 'it is a remote server (httpUrl): there is no process to share'],
+      // A user-level config says nothing about where Gemini runs: a relative cwd cannot be written out.
+      ['scratch', 'its relative "cwd" ("./tools") depends on the folder Gemini CLI runs in'],
+    ]);
+    expect(plan.envFile.mustDefine).toEqual(['GITHUB_TOKEN']);
+  });
+
+  it('project settings: servers run in the project; a relative cwd is written out; a variable with a default is optional', async () => {
+    const { files, home } = workspace();
+    const project = join(files, 'gemini');
+    const { plan, stderr } = await importJson(join(project, '.gemini', 'settings.json'), home);
+    expect(plan.servers.mcpServers.memory.cwd).toBe(project);
+    expect(plan.servers.mcpServers.scratch).toEqual({
+      command: 'node',
+      args: [`${$('SCRATCH_DIR:-/tmp/scratch')}/server.js`],
+      cwd: join(project, 'tools'),
+    });
+    expect(plan.envFile.mayDefine).toEqual(['SCRATCH_DIR']);
+    expect(stderr).toMatch(/optional \(they have a default\): SCRATCH_DIR/);
+  });
+
+  it('settings with comments (Gemini and VS Code accept them) are not JSON: left untouched, saying why', async () => {
+    const { files, home } = workspace();
+    const file = join(files, 'gemini', '.gemini', 'settings.json');
+    const text = `// my settings\n${readFileSync(file, 'utf8')}`;
+    writeFileSync(file, text);
+    const result = await runCli(['import', file, '--home', home, '--write']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /is not valid JSON: .*comments and trailing commas, which are not JSON: a rewrite would drop them/,
+    );
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(readdirSync(join(files, 'gemini', '.gemini'))).toEqual(['settings.json']);
+  });
+});
+
+// project/.vscode/mcp.json: the shape of VS Code's MCP docs (servers, type, inputs); VS Code cannot run here.
+describe('import: VS Code', () => {
+  it('moves stdio servers (type kept), writes out workspaceFolder/userHome, turns env:X into the host form; input:.. left alone', async () => {
+    const { files, home } = workspace();
+    const project = join(files, 'project');
+    const userHome = join(files, 'someone');
+    const result = await runCli(['import', join(project, '.vscode', 'mcp.json'), '--home', home, '--json'], {
+      env: { HOME: userHome },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const plan = JSON.parse(result.stdout);
+    expect(plan.format).toBe('vscode');
+    expect(plan.servers.mcpServers).toEqual({
+      fetch: { command: 'uvx', args: ['mcp-server-fetch'], cwd: project },
+      filesystem: {
+        command: 'npx',
+        args: ['-y', '@modelcontextprotocol/server-filesystem', project, join(userHome, 'notes')],
+        env: { GITHUB_TOKEN: $('GITHUB_TOKEN') },
+        cwd: project,
+      },
+    });
+    expect(plan.client.servers.fetch).toEqual({ type: 'stdio', ...bridge('fetch', home) });
+    expect(plan.client.servers.filesystem).toEqual({
+      type: 'stdio',
+      ...bridge('filesystem', home),
+      dev: { watch: 'src/**/*.ts' },
+    });
+    expect(plan.client.inputs).toHaveLength(1);
+    expect(plan.leftAlone.map((l: any) => [l.where, l.reason])).toEqual([
+      [
+        'perplexity',
+        `it uses ${$('input:perplexity-key')}, which VS Code asks the user for: the host has no value for it`,
+      ],
+      ['settings', `it uses ${$('config:editor.fontSize')}, which only VS Code can expand`],
+      ['github', 'it is a remote server (url): there is no process to share'],
+    ]);
+    expect(plan.client.servers.perplexity.env.PERPLEXITY_API_KEY).toBe($('input:perplexity-key'));
+    expect(plan.envFile.mustDefine).toEqual(['GITHUB_TOKEN']);
+  });
+});
+
+// codex/.codex/config.toml: written by `codex mcp add` (codex-cli 0.171.0: memory, github, linear),
+// plus model settings, notes (env_vars, cwd, timeouts), off (enabled = false), templated and a profile.
+describe('import: Codex', () => {
+  const codexHome = (files: string) => join(files, 'codex', '.codex');
+
+  it('moves [mcp_servers.*] stdio servers through TOML; env_vars become variable expressions; everything else comes back identical', async () => {
+    const { files, home } = workspace();
+    const file = join(codexHome(files), 'config.toml');
+    const { parse } = await import('smol-toml');
+    const before = parse(readFileSync(file, 'utf8'), { integersAsBigInt: true }) as any;
+    const { plan } = await importJson(file, home, []);
+    expect(plan.format).toBe('codex');
+    expect(plan.servers.mcpServers).toEqual({
+      memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], cwd: join(files, 'codex') },
+      github: {
+        command: 'npx',
+        args: ['-y', '@modelcontextprotocol/server-github'],
+        env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'ghp_literal' },
+        cwd: join(files, 'codex'),
+      },
+      notes: {
+        command: 'node',
+        args: ['server.js', '--root', './notes'],
+        env: { NOTES_TOKEN: $('NOTES_TOKEN') },
+        cwd: '/home/me/notes',
+      },
+      off: { command: 'python3', args: ['-m', 'off_server'], disabled: true, cwd: join(files, 'codex') },
+    });
+    expect(plan.leftAlone.map((l: any) => [l.where, l.reason])).toEqual([
+      ['linear', 'it is a remote server (url): there is no process to share'],
+      ['templated', `Codex passes ${$('HOME')} to the server as written, and the host would expand it`],
+    ]);
+    expect(plan.envFile.mustDefine).toEqual(['NOTES_TOKEN']);
+
+    const written = await runCli(['import', file, '--home', home, '--write'], {
+      env: { CODEX_HOME: codexHome(files) },
+    });
+    expect(written.code, written.stderr).toBe(0);
+    const after = parse(readFileSync(file, 'utf8'), { integersAsBigInt: true }) as any;
+    // Untouched parts, types included: a float stays a float, an integer an integer.
+    expect(after.model).toBe('gpt-5-codex');
+    expect(after.profiles).toEqual(before.profiles);
+    expect(after.mcp_servers.linear).toEqual(before.mcp_servers.linear);
+    expect(after.mcp_servers.templated).toEqual(before.mcp_servers.templated);
+    expect(after.mcp_servers.notes).toEqual({
+      ...bridge('notes', home),
+      startup_timeout_sec: 20,
+      tool_timeout_sec: 60n,
+      enabled_tools: ['search'],
+    });
+    expect(readFileSync(file, 'utf8')).toMatch(/^startup_timeout_sec = 20\.0$/m);
+    expect(after.mcp_servers.off).toEqual({ ...bridge('off', home), enabled: false });
+    // With CODEX_HOME pointing at it, the file is the user's own: no project folder for the servers.
+    expect(JSON.parse(readFileSync(join(home, 'servers.json'), 'utf8')).mcpServers.memory.cwd).toBeUndefined();
+
+    // Re-running import on its own output changes nothing.
+    const text = readFileSync(file, 'utf8');
+    const again = await runCli(['import', file, '--home', home, '--write'], { env: { CODEX_HOME: codexHome(files) } });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/0 moved, 6 left as they are/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(readdirSync(codexHome(files)).filter((f) => f.includes('spawnguard-backup'))).toHaveLength(1);
+  });
+
+  it('a TOML file with comments is planned and shown but never rewritten (smol-toml drops comments); nothing is written', async () => {
+    const { files, home } = workspace();
+    const file = join(files, 'codex-commented', '.codex', 'config.toml');
+    const text = readFileSync(file, 'utf8');
+    const shown = await runCli(['import', file, '--home', home]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(
+      /cannot be rewritten .*the bridge entries to put in by hand:\n\[mcp_servers\.memory\]/,
+    );
+    expect(shown.stderr).toMatch(
+      /--write would write nothing: .* has comments, and smol-toml, the TOML library the importer uses, does not keep comments/,
+    );
+    const write = await runCli(['import', file, '--home', home, '--write']);
+    expect(write.code).toBe(2);
+    expect(write.stderr).toMatch(/nothing was written: .* has comments/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(readdirSync(home)).not.toContain('servers.json');
+    expect(readdirSync(join(files, 'codex-commented', '.codex'))).toEqual(['config.toml']);
+  });
+});
+
 describe('import: bad input exits 2 with what was wrong', () => {
   it.each([
     ['a missing file', (dir: string) => join(dir, 'nope.json'), [], /config file .*nope\.json does not exist/],
@@ -175,13 +395,13 @@ describe('import: bad input exits 2 with what was wrong', () => {
         return join(dir, 'settings.json');
       },
       [],
-      /cannot tell which client wrote .*pass --from claude-desktop\|claude-code\|cursor/,
+      /cannot tell which client wrote .*pass --from claude-desktop\|claude-code\|cursor\|vscode\|gemini\|codex/,
     ],
     [
       'a bad --from',
       (dir: string) => join(dir, 'claude_desktop_config.json'),
-      ['--from', 'vscode'],
-      /--from must be one of claude-desktop, claude-code, cursor, got "vscode"/,
+      ['--from', 'zed'],
+      /--from must be one of claude-desktop, claude-code, cursor, vscode, gemini, codex, got "zed"/,
     ],
     [
       'no mcpServers at all',
