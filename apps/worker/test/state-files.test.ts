@@ -88,7 +88,7 @@ describe('the spawn breaker, registry and lock paths', () => {
   });
 });
 
-describe('the daemon and its helper run in the home folder', () => {
+describe('the daemon runs in the home folder, its helper in the empty private backend-cwd inside it', () => {
   it("not in the hook's working directory; daemon.out is rotated once it is over the log size", async () => {
     home = makeHome();
     const port = await freePort();
@@ -105,7 +105,8 @@ describe('the daemon and its helper run in the home folder', () => {
     const daemon = await waitFor('daemon', () => processesWith(home).find(isDaemon));
     const helper = await waitFor('helper', () => processesWith(home).find(isHelper));
     expect(readlinkSync(`/proc/${daemon!.pid}/cwd`)).toBe(home);
-    expect(readlinkSync(`/proc/${helper!.pid}/cwd`)).toBe(home);
+    // The helper is a hosted MCP server: never in the folder that holds the token (issue 20, defect 13).
+    expect(readlinkSync(`/proc/${helper!.pid}/cwd`)).toBe(join(home, 'backend-cwd'));
     expect(readFileSync(join(home, 'daemon.out.1'), 'utf8')).toBe('x'.repeat(4096));
     expect(statSync(join(home, 'daemon.out')).size).toBeLessThan(4096);
   });
