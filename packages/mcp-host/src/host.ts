@@ -2,8 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeEmit } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
-import { readHello } from './capabilities.js';
+import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './backend/registry.js';
+import { type ServerContext, serverContext } from './backend/server-context.js';
+import { Slot } from './backend/slot.js';
 import { systemClock } from './clock.js';
+import {
+  type McpHostOptions,
+  type ResolvedHost,
+  type ResolvedServer,
+  resolveHost,
+  resolveServers,
+} from './config/options.js';
 import {
   HostClosedError,
   JSONRPC,
@@ -13,13 +22,10 @@ import {
   UnknownServerError,
 } from './errors.js';
 import { type McpHostEvents, PACKAGE } from './events.js';
-import { HttpSessions } from './http.js';
-import { type McpHostOptions, type ResolvedHost, type ResolvedServer, resolveHost, resolveServers } from './options.js';
-import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './registry.js';
-import type { Msg } from './router.js';
-import { type ServerContext, serverContext } from './server-context.js';
-import { Session, type SessionTransport } from './session.js';
-import { Slot } from './slot.js';
+import { HttpSessions } from './http/sessions.js';
+import { readHello } from './protocol/capabilities.js';
+import type { Msg } from './routing/router.js';
+import { Session, type SessionTransport } from './routing/session.js';
 import { type ServerStats, serverStats } from './stats.js';
 import { VERSION } from './version.js';
 

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { InitializeResult, JSONRPCMessage, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { type GroupMember, groupMembers, killGroup, killTree } from '@spawnguard/orphan-reaper';
-import { BackendQueueFullError, BackendStartError, toJsonRpcError } from './errors.js';
+import { BackendQueueFullError, BackendStartError, toJsonRpcError } from '../errors.js';
 import { LineRing, LineSplitter } from './lines.js';
 import type { RegistryLike } from './registry.js';
 

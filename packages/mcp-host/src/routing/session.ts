@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend } from './backend.js';
-import type { ClientHello } from './capabilities.js';
+import type { Backend } from '../backend/backend.js';
+import type { ClientHello } from '../protocol/capabilities.js';
 
 /**
  * The server side of one client connection, by shape: the SDK's transports (Streamable HTTP,

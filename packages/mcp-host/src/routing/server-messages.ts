@@ -1,8 +1,8 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend } from './backend.js';
-import { canAnswer, levelRank } from './capabilities.js';
-import { JSONRPC } from './errors.js';
-import { type Msg, object, RELATED_TASK } from './message.js';
+import type { Backend } from '../backend/backend.js';
+import { JSONRPC } from '../errors.js';
+import { canAnswer, levelRank } from '../protocol/capabilities.js';
+import { type Msg, object, RELATED_TASK } from '../protocol/message.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
 

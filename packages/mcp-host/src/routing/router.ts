@@ -1,10 +1,10 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend, BackendMessage } from './backend.js';
-import { sessionInitResult } from './capabilities.js';
-import type { Clock } from './clock.js';
-import { JSONRPC, RequestTimeoutError, toJsonRpcError } from './errors.js';
-import type { McpHostEvents, SessionEndReason } from './events.js';
-import { type Json, type Msg, object } from './message.js';
+import type { Backend, BackendMessage } from '../backend/backend.js';
+import type { Clock } from '../clock.js';
+import { JSONRPC, RequestTimeoutError, toJsonRpcError } from '../errors.js';
+import type { McpHostEvents, SessionEndReason } from '../events.js';
+import { sessionInitResult } from '../protocol/capabilities.js';
+import { type Json, type Msg, object } from '../protocol/message.js';
 import { RequestDeadlines } from './request-deadlines.js';
 import { attachBackend, detachBackend, failWaiting, leaveRouter } from './router-lifecycle.js';
 import { filteredTarget, listFilter, type ServerFilters } from './server-filters.js';
@@ -13,7 +13,7 @@ import type { Session } from './session.js';
 import { handleSetLevel, handleSubscription, handleTaskRequest } from './session-requests.js';
 import { Subscriptions } from './shared-state.js';
 
-export type { Msg } from './message.js';
+export type { Msg } from '../protocol/message.js';
 
 export interface Pending {
   session: Session;

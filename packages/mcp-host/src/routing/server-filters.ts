@@ -1,6 +1,6 @@
-import { FilteredError } from './errors.js';
-import { type Json, type Msg, object } from './message.js';
-import { NameFilter } from './name-filter.js';
+import { NameFilter } from '../config/name-filter.js';
+import { FilteredError } from '../errors.js';
+import { type Json, type Msg, object } from '../protocol/message.js';
 
 /** The three things a server offers by name, each with its own optional filter (`tools`, `prompts`, `resources`). */
 export type FilterKind = 'tools' | 'prompts' | 'resources';

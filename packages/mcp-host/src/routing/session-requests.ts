@@ -1,8 +1,8 @@
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend } from './backend.js';
-import { LOG_LEVELS, levelRank } from './capabilities.js';
-import { JSONRPC } from './errors.js';
-import { type Msg, object } from './message.js';
+import type { Backend } from '../backend/backend.js';
+import { JSONRPC } from '../errors.js';
+import { LOG_LEVELS, levelRank } from '../protocol/capabilities.js';
+import { type Msg, object } from '../protocol/message.js';
 import type { Router } from './router.js';
 import type { Session } from './session.js';
 import { aggregateLevel } from './shared-state.js';

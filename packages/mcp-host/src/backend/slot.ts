@@ -1,12 +1,12 @@
 import { type ConnectionMemo, memoizeConnection } from '@spawnguard/connection-memo';
 import { ensurePrivateDir } from '@spawnguard/internal';
+import { BackendExitedError, BackendStartError, ServerUnavailableError } from '../errors.js';
+import type { McpHostEvents, StopReason } from '../events.js';
+import { type ClientHello, perSessionInitialize, sharedInitialize } from '../protocol/capabilities.js';
+import { Router, type RouterLink } from '../routing/router.js';
+import type { Session } from '../routing/session.js';
 import { Backend, type ExitInfo } from './backend.js';
-import { type ClientHello, perSessionInitialize, sharedInitialize } from './capabilities.js';
-import { BackendExitedError, BackendStartError, ServerUnavailableError } from './errors.js';
-import type { McpHostEvents, StopReason } from './events.js';
-import { Router, type RouterLink } from './router.js';
 import type { ServerContext } from './server-context.js';
-import type { Session } from './session.js';
 
 export interface SlotStats {
   instance: string;

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 /** What the deadlines read from the router's link, at each request (a reconfigured value applies to the next one). */
 export interface DeadlineSettings {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import type { SessionTransport } from './session.js';
+import type { SessionTransport } from '../routing/session.js';
 
 /**
  * The server side of one Streamable HTTP session (MCP 2025-03-26 / 2025-06-18), written on

@@ -1,8 +1,8 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend } from './backend.js';
-import { LOG_LEVELS } from './capabilities.js';
-import { JSONRPC, SessionClosedError, toJsonRpcError } from './errors.js';
-import type { SessionEndReason } from './events.js';
+import type { Backend } from '../backend/backend.js';
+import { JSONRPC, SessionClosedError, toJsonRpcError } from '../errors.js';
+import type { SessionEndReason } from '../events.js';
+import { LOG_LEVELS } from '../protocol/capabilities.js';
 import type { Queued, Router } from './router.js';
 import type { Session } from './session.js';
 import { aggregateLevel } from './shared-state.js';

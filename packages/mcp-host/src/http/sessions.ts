@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from './clock.js';
-import { HostClosedError, MaxSessionsError, toJsonRpcError } from './errors.js';
-import type { SessionEndReason } from './events.js';
-import { HttpSessionTransport, type Refusal, replyError } from './http-transport.js';
-import type { SessionTransport } from './session.js';
+import type { Clock } from '../clock.js';
+import { HostClosedError, MaxSessionsError, toJsonRpcError } from '../errors.js';
+import type { SessionEndReason } from '../events.js';
+import type { SessionTransport } from '../routing/session.js';
+import { HttpSessionTransport, type Refusal, replyError } from './transport.js';
 
 interface HostLink {
   has(server: string): boolean;
