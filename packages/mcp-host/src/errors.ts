@@ -206,10 +206,19 @@ export const JSONRPC = {
   requestTimeout: -32001,
   /** The request was made before `initialize`. */
   notInitialized: -32002,
+  /** A request the session may not make now (a second `initialize`, an id already in use). */
+  invalidRequest: -32600,
   methodNotFound: -32601,
   invalidParams: -32602,
   internal: -32603,
 } as const;
+
+/** The `error` member of a JSON-RPC response. */
+export interface JsonRpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
 
 /** The `error` member of a JSON-RPC response for one of our errors: `data` names the server and carries the stderr tail. */
 export function toJsonRpcError(error: unknown): { code: number; message: string; data?: Record<string, unknown> } {

@@ -286,7 +286,7 @@ export class McpHost {
     for (const attached of this.#sessions.values()) {
       const { session, slot } = attached;
       if (!slot || !runtime.perSession.has(slot) || attached.held || !session.ready) continue;
-      if (session.inFlight > 0 || session.serverRequests.size > 0 || slot.router.waiting > 0) continue;
+      if (session.inFlight > 0 || slot.router.serverRequestsOpen(session) > 0 || slot.router.waiting > 0) continue;
       if (this.#http.connected(session.id)) continue;
       if (!best || session.lastActive < best.session.lastActive) best = attached;
     }

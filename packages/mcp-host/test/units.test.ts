@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LineRing, LineSplitter } from '../src/backend/lines.js';
 import { canAnswer, negotiateVersion, readHello } from '../src/protocol/capabilities.js';
+import { aggregateLevel } from '../src/routing/features/logging.js';
+import { Subscriptions } from '../src/routing/features/subscriptions.js';
 import { Session } from '../src/routing/session.js';
-import { aggregateLevel, Subscriptions } from '../src/routing/shared-state.js';
 
 describe('LineSplitter', () => {
   const split = (chunks: Array<string | Buffer>, max = 1000) => {

@@ -27,7 +27,7 @@ export interface SlotStats {
  * (shared) or with its session (per-session), its whole tree killed whenever it stops.
  */
 export class Slot implements RouterLink {
-  readonly router = new Router(this);
+  readonly router = new Router<Backend>(this);
   readonly server: string;
   readonly perSession: boolean;
   readonly serialize: boolean;
@@ -150,7 +150,7 @@ export class Slot implements RouterLink {
     // Before the router fails what was in flight: an early exit, or one with requests in flight, is a breaker failure.
     this.ctx.crashWindow.ended(backend, {
       byItself: reason === 'exited',
-      inFlight: this.router.backend === backend ? this.router.pending.size : 0,
+      inFlight: this.router.backend === backend ? this.router.inFlightCount : 0,
       error,
     });
     void this.#memo.invalidate(backend);
@@ -274,7 +274,7 @@ export class Slot implements RouterLink {
       starts: this.starts,
       restarts: this.restarts,
       sessions: this.router.sessions.size,
-      inFlight: this.router.pending.size,
+      inFlight: this.router.inFlightCount,
       queued: this.router.waiting,
       queuedBytes: this.router.backend?.queuedBytes ?? 0,
     };

@@ -15,8 +15,8 @@ import type { Emitter } from 'mitt';
 import type { RegistryLike } from '../backend/registry.js';
 import type { Clock } from '../clock.js';
 import type { McpHostEvents, ShareMode } from '../events.js';
-import { resolveFilters, type ServerFilters } from '../routing/server-filters.js';
 import type { FilterSpec } from './name-filter.js';
+import { resolveFilters, type ServerFilters } from './server-filters.js';
 
 /** One MCP stdio server, as users write it for Claude Desktop, Claude Code and Cursor, plus the host's settings. */
 export interface ServerConfig {

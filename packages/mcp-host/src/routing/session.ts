@@ -1,5 +1,4 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend } from '../backend/backend.js';
 import type { ClientHello } from '../protocol/capabilities.js';
 
 /**
@@ -16,13 +15,6 @@ export interface SessionTransport {
   onerror?(error: Error): void;
 }
 
-/** A server-to-client request the session has not answered yet. */
-export interface OpenServerRequest {
-  backend: Backend;
-  backendId: RequestId;
-  progressToken: string | number | undefined;
-}
-
 /**
  * One client session: an SDK transport (Streamable HTTP, or any other) plus the routing state the
  * router keeps for it. All maps are keyed by what arrives on the wire, so every lookup is O(1).
@@ -34,16 +26,10 @@ export class Session {
   closed = false;
   /** Client request id → backend id, for every request of this session in flight to the backend. */
   readonly toBackend = new Map<RequestId, number>();
-  /** Server-to-client requests sent to this session, by the id the session sees. */
-  readonly serverRequests = new Map<number, OpenServerRequest>();
-  /** Progress tokens of those requests (the backend's own tokens: the session reports progress on them). */
-  readonly serverTokens = new Set<string | number>();
   /** Rank in LOG_LEVELS of the level this session set; undefined: it never did (it gets every message). */
   level: number | undefined;
-  readonly subscriptions = new Set<string>();
   /** When the session last sent a message or was answered (`now()`): the longest idle is evicted first. */
   lastActive: number;
-  #nextServerId = 1;
 
   constructor(
     readonly id: string,
@@ -62,10 +48,6 @@ export class Session {
 
   get inFlight(): number {
     return this.toBackend.size;
-  }
-
-  allocServerId(): number {
-    return this.#nextServerId++;
   }
 
   /** The oldest request of this session still in flight: server-to-client requests go out on its stream. */
