@@ -377,7 +377,7 @@ describe('Router: server-to-client requests', () => {
     a.send(req('call', 'tools/call', { name: 't' }));
     backend.take();
     backend.emit(req('srv-1', 'elicitation/create', { mode: 'form', message: 'q', requestedSchema: {} }));
-    const [{ message, related }] = a.transport.sent;
+    const { message, related } = a.transport.sent[0]!;
     a.transport.sent = [];
     expect(related).toBe('call');
     expect(message.method).toBe('elicitation/create');
