@@ -230,7 +230,7 @@ export class McpHost {
         session.fail(message.id, { code: JSONRPC.invalidParams, message: 'initialize needs params.protocolVersion' });
         return;
       }
-      session.hello = hello;
+      session.initializing(hello);
       let evicted: Promise<void> | null;
       try {
         [attached.slot, evicted] = this.#slotFor(attached);
@@ -315,11 +315,11 @@ export class McpHost {
       if (attached.runtime.perSession.has(attached.slot)) void this.#retire(attached.runtime, attached.slot);
     }
     // The router answers the session's requests while its transport is open; one already closed gets nothing.
-    if (transportClosed) session.closed = true;
+    if (transportClosed) session.close();
     attached.slot?.router.leave(session, reason);
-    session.closed = true;
+    session.close();
     attached.onClose?.();
-    if (session.ready)
+    if (session.wasReady)
       safeEmit(PACKAGE, this.events, 'sessionClosed', { server: session.server, sessionId: session.id, reason });
     void session.transport.close().catch(() => {});
   }

@@ -145,7 +145,7 @@ function setup(link = new FakeLink(), init = INIT) {
   const client = (capabilities: object = ALL_CAPS, protocolVersion = '2025-06-18'): Client => {
     const transport = new FakeTransport();
     const session = new Session(`s${++n}`, link.server, transport, () => {});
-    session.hello = { protocolVersion, capabilities, clientInfo: { name: `c${n}`, version: '1' } };
+    session.initializing({ protocolVersion, capabilities, clientInfo: { name: `c${n}`, version: '1' } });
     const c: Client = {
       session,
       transport,

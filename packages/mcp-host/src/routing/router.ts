@@ -188,7 +188,7 @@ export class Router<B extends BackendPort = BackendPort> implements RouterCore {
       return;
     }
     if (message.method === 'initialize') {
-      session.ready = true;
+      session.becameReady();
       session.respond(message.id as RequestId, sessionInitResult(backend.initResult, session.hello!) as Json);
       this.link.sessionReady(session);
       return;
