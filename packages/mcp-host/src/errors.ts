@@ -204,12 +204,27 @@ export const JSONRPC = {
   backendUnavailable: -32000,
   /** The SDK's RequestTimeout: the server did not answer within `requestTimeoutMs`. */
   requestTimeout: -32001,
+  /** HTTP: a request the transport refuses (method, media type, size, headers), as the SDK's transport does. */
+  serverError: -32000,
+  /** HTTP: no such session (the SDK's Streamable HTTP transport answers an unknown session id so). */
+  sessionNotFound: -32001,
   /** The request was made before `initialize`. */
   notInitialized: -32002,
+  /** A request the session may not make now (a second `initialize`, an id already in use). */
+  invalidRequest: -32600,
+  /** The body is not JSON, or not a JSON-RPC message. */
+  parseError: -32700,
   methodNotFound: -32601,
   invalidParams: -32602,
   internal: -32603,
 } as const;
+
+/** The `error` member of a JSON-RPC response. */
+export interface JsonRpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
 
 /** The `error` member of a JSON-RPC response for one of our errors: `data` names the server and carries the stderr tail. */
 export function toJsonRpcError(error: unknown): { code: number; message: string; data?: Record<string, unknown> } {

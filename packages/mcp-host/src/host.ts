@@ -2,8 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeEmit } from '@spawnguard/internal';
 import mitt, { type Emitter } from 'mitt';
-import { readHello } from './capabilities.js';
+import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './backend/registry.js';
+import { type ServerContext, serverContext } from './backend/server-context.js';
+import { Slot } from './backend/slot.js';
 import { systemClock } from './clock.js';
+import {
+  type McpHostOptions,
+  type ResolvedHost,
+  type ResolvedServer,
+  resolveHost,
+  resolveServers,
+} from './config/options.js';
 import {
   HostClosedError,
   JSONRPC,
@@ -13,13 +22,10 @@ import {
   UnknownServerError,
 } from './errors.js';
 import { type McpHostEvents, PACKAGE } from './events.js';
-import { HttpSessions } from './http.js';
-import { type McpHostOptions, type ResolvedHost, type ResolvedServer, resolveHost, resolveServers } from './options.js';
-import { type OwnRegistry, openOwnRegistry, type RegistryLike } from './registry.js';
-import type { Msg } from './router.js';
-import { type ServerContext, serverContext } from './server-context.js';
-import { Session, type SessionTransport } from './session.js';
-import { Slot } from './slot.js';
+import { HttpSessions } from './http/sessions.js';
+import { readHello } from './protocol/capabilities.js';
+import type { Msg } from './routing/router.js';
+import { Session, type SessionTransport } from './routing/session.js';
 import { type ServerStats, serverStats } from './stats.js';
 import { VERSION } from './version.js';
 
@@ -224,7 +230,7 @@ export class McpHost {
         session.fail(message.id, { code: JSONRPC.invalidParams, message: 'initialize needs params.protocolVersion' });
         return;
       }
-      session.hello = hello;
+      session.initializing(hello);
       let evicted: Promise<void> | null;
       try {
         [attached.slot, evicted] = this.#slotFor(attached);
@@ -280,7 +286,7 @@ export class McpHost {
     for (const attached of this.#sessions.values()) {
       const { session, slot } = attached;
       if (!slot || !runtime.perSession.has(slot) || attached.held || !session.ready) continue;
-      if (session.inFlight > 0 || session.serverRequests.size > 0 || slot.router.waiting > 0) continue;
+      if (session.inFlight > 0 || slot.router.serverRequestsOpen(session) > 0 || slot.router.waiting > 0) continue;
       if (this.#http.connected(session.id)) continue;
       if (!best || session.lastActive < best.session.lastActive) best = attached;
     }
@@ -309,11 +315,11 @@ export class McpHost {
       if (attached.runtime.perSession.has(attached.slot)) void this.#retire(attached.runtime, attached.slot);
     }
     // The router answers the session's requests while its transport is open; one already closed gets nothing.
-    if (transportClosed) session.closed = true;
+    if (transportClosed) session.close();
     attached.slot?.router.leave(session, reason);
-    session.closed = true;
+    session.close();
     attached.onClose?.();
-    if (session.ready)
+    if (session.wasReady)
       safeEmit(PACKAGE, this.events, 'sessionClosed', { server: session.server, sessionId: session.id, reason });
     void session.transport.close().catch(() => {});
   }

@@ -1,6 +1,6 @@
+import type { ServerContext } from './backend/server-context.js';
+import type { Slot, SlotStats } from './backend/slot.js';
 import type { ShareMode } from './events.js';
-import type { ServerContext } from './server-context.js';
-import type { Slot, SlotStats } from './slot.js';
 
 export interface ServerStats {
   name: string;

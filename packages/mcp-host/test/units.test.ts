@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { canAnswer, negotiateVersion, readHello } from '../src/capabilities.js';
-import { LineRing, LineSplitter } from '../src/lines.js';
-import { Session } from '../src/session.js';
-import { aggregateLevel, Subscriptions } from '../src/shared-state.js';
+import { LineRing, LineSplitter } from '../src/backend/lines.js';
+import { canAnswer, negotiateVersion, readHello } from '../src/protocol/capabilities.js';
+import { aggregateLevel } from '../src/routing/features/logging.js';
+import { Subscriptions } from '../src/routing/features/subscriptions.js';
+import { Session } from '../src/routing/session.js';
 
 describe('LineSplitter', () => {
   const split = (chunks: Array<string | Buffer>, max = 1000) => {

@@ -1,12 +1,12 @@
 import { type ConnectionMemo, memoizeConnection } from '@spawnguard/connection-memo';
 import { ensurePrivateDir } from '@spawnguard/internal';
+import { BackendExitedError, BackendStartError, ServerUnavailableError } from '../errors.js';
+import type { McpHostEvents, StopReason } from '../events.js';
+import { type ClientHello, perSessionInitialize, sharedInitialize } from '../protocol/capabilities.js';
+import { Router, type RouterLink } from '../routing/router.js';
+import type { Session } from '../routing/session.js';
 import { Backend, type ExitInfo } from './backend.js';
-import { type ClientHello, perSessionInitialize, sharedInitialize } from './capabilities.js';
-import { BackendExitedError, BackendStartError, ServerUnavailableError } from './errors.js';
-import type { McpHostEvents, StopReason } from './events.js';
-import { Router, type RouterLink } from './router.js';
 import type { ServerContext } from './server-context.js';
-import type { Session } from './session.js';
 
 export interface SlotStats {
   instance: string;
@@ -22,22 +22,37 @@ export interface SlotStats {
 }
 
 /**
+ * Where a slot's backend is. `idle`: none (never started, stopped, or exited); `starting`: a start
+ * is under way; `running`: `backend` is attached to the router; `closed`: final, no start again.
+ * Changed only by `#to` (idle → starting → running → idle, and any → closed).
+ */
+export type SlotState =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'starting' }
+  | { readonly kind: 'running'; readonly backend: Backend }
+  | { readonly kind: 'closed' };
+
+/**
  * One backend's lifecycle and its router: started lazily (connection-memo, through the server's
  * breaker), restarted on the next use after it died, stopped after `idleMs` without sessions
  * (shared) or with its session (per-session), its whole tree killed whenever it stops.
  */
 export class Slot implements RouterLink {
-  readonly router = new Router(this);
+  readonly router = new Router<Backend>(this);
   readonly server: string;
   readonly perSession: boolean;
   readonly serialize: boolean;
   starts = 0;
   restarts = 0;
   readonly #memo: ConnectionMemo<Backend>;
-  #starting: Promise<void> | null = null;
+  #state: SlotState = { kind: 'idle' };
+  /**
+   * The memo's start in flight (and its retry check). It can outlive `starting`: the backend attaches
+   * (running) inside it, and may even exit before it settles; no second start begins until it has.
+   */
+  #run: Promise<void> | null = null;
   #crashed = false;
   #idle: unknown = null;
-  #closed = false;
   readonly #reasons = new WeakMap<Backend, StopReason>();
 
   constructor(
@@ -119,6 +134,7 @@ export class Slot implements RouterLink {
       durationMs: ctx.clock.now() - began,
       restart,
     });
+    this.#to({ kind: 'running', backend });
     this.router.attach(backend, this.starts > 1);
     return backend;
   }
@@ -150,10 +166,11 @@ export class Slot implements RouterLink {
     // Before the router fails what was in flight: an early exit, or one with requests in flight, is a breaker failure.
     this.ctx.crashWindow.ended(backend, {
       byItself: reason === 'exited',
-      inFlight: this.router.backend === backend ? this.router.pending.size : 0,
+      inFlight: this.router.backend === backend ? this.router.inFlightCount : 0,
       error,
     });
     void this.#memo.invalidate(backend);
+    if (this.#state.kind === 'running' && this.#state.backend === backend) this.#to({ kind: 'idle' });
     this.router.detach(backend, error);
     this.ctx.emit('backendStopped', {
       server: this.server,
@@ -167,15 +184,31 @@ export class Slot implements RouterLink {
   }
 
   ensureBackend(): void {
-    if (this.#closed || this.#starting || this.router.backend) return;
+    if (this.#state.kind !== 'idle' || this.#run) return;
+    this.#to({ kind: 'starting' });
+    // A failed start goes straight to the router: it holds the requests that waited for it.
     const run = this.#memo.get().then(
       () => {},
-      (error: unknown) => this.router.startFailed(this.#explain(error)),
+      (error: unknown) => {
+        if (this.#state.kind === 'starting') this.#to({ kind: 'idle' });
+        this.router.startFailed(this.#explain(error));
+      },
     );
-    this.#starting = run.finally(() => {
-      this.#starting = null;
+    this.#run = run.finally(() => {
+      this.#run = null;
+      if (this.#state.kind === 'starting') this.#to({ kind: 'idle' });
       if (!this.router.backend && this.router.waiting > 0) this.ensureBackend();
     });
+  }
+
+  /** The one place the state changes; `closed` is final. */
+  #to(next: SlotState): void {
+    if (this.#state.kind === 'closed') return;
+    this.#state = next;
+  }
+
+  get state(): SlotState {
+    return this.#state;
   }
 
   #explain(error: unknown): Error {
@@ -225,7 +258,7 @@ export class Slot implements RouterLink {
       this.ctx.clock.clearTimeout(this.#idle);
       this.#idle = null;
     }
-    if (count > 0 || this.#closed) return;
+    if (count > 0 || this.#state.kind === 'closed') return;
     if (this.perSession) {
       this.onEmpty(this);
       return;
@@ -247,8 +280,8 @@ export class Slot implements RouterLink {
 
   /** Final: stops the backend and refuses to start another. */
   async close(reason: StopReason): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#state.kind === 'closed') return;
+    this.#to({ kind: 'closed' });
     if (this.#idle !== null) this.ctx.clock.clearTimeout(this.#idle);
     const current = this.#memo.current;
     if (current) this.#reasons.set(current, reason);
@@ -260,13 +293,15 @@ export class Slot implements RouterLink {
   }
 
   stats(): SlotStats {
-    const state = this.#closed
-      ? 'closed'
-      : this.router.backend
-        ? 'running'
-        : this.#memo.state === 'connecting' || this.#starting
-          ? 'starting'
-          : 'stopped';
+    const { kind } = this.#state;
+    const state =
+      kind === 'closed'
+        ? 'closed'
+        : kind === 'running'
+          ? 'running'
+          : kind === 'starting' || this.#run || this.#memo.state === 'connecting'
+            ? 'starting'
+            : 'stopped';
     return {
       instance: this.instance,
       state,
@@ -274,7 +309,7 @@ export class Slot implements RouterLink {
       starts: this.starts,
       restarts: this.restarts,
       sessions: this.router.sessions.size,
-      inFlight: this.router.pending.size,
+      inFlight: this.router.inFlightCount,
       queued: this.router.waiting,
       queuedBytes: this.router.backend?.queuedBytes ?? 0,
     };

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { InitializeResult, JSONRPCMessage, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { type GroupMember, groupMembers, killGroup, killTree } from '@spawnguard/orphan-reaper';
-import { BackendQueueFullError, BackendStartError, toJsonRpcError } from './errors.js';
+import { BackendQueueFullError, BackendStartError, JSONRPC, toJsonRpcError } from '../errors.js';
 import { LineRing, LineSplitter } from './lines.js';
 import type { RegistryLike } from './registry.js';
 
@@ -85,7 +85,11 @@ export class Backend {
       }
       this.exit = { code, signal, stderr: this.#stderr.tail() };
       for (const [id, own] of this.#own) {
-        own.resolve({ jsonrpc: '2.0', id, error: { code: -32000, message: 'backend exited' } } as unknown as Parsed);
+        own.resolve({
+          jsonrpc: '2.0',
+          id,
+          error: { code: JSONRPC.backendUnavailable, message: 'backend exited' },
+        } as unknown as Parsed);
       }
       this.#own.clear();
       for (const waiter of this.#exitWaiters.splice(0)) waiter(this.exit);

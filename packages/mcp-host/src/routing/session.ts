@@ -1,6 +1,5 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Backend } from './backend.js';
-import type { ClientHello } from './capabilities.js';
+import type { ClientHello } from '../protocol/capabilities.js';
 
 /**
  * The server side of one client connection, by shape: the SDK's transports (Streamable HTTP,
@@ -16,34 +15,30 @@ export interface SessionTransport {
   onerror?(error: Error): void;
 }
 
-/** A server-to-client request the session has not answered yet. */
-export interface OpenServerRequest {
-  backend: Backend;
-  backendId: RequestId;
-  progressToken: string | number | undefined;
-}
-
 /**
  * One client session: an SDK transport (Streamable HTTP, or any other) plus the routing state the
  * router keeps for it. All maps are keyed by what arrives on the wire, so every lookup is O(1).
  */
+/**
+ * Where a session is in its life. `new`: no initialize seen; `initializing`: its initialize was
+ * read (the hello decides its slot) and is on its way to a backend; `ready`: answered with a result;
+ * `closed`: final (`wasReady` remembers whether it ever was, for the sessionClosed event).
+ */
+export type SessionState =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'initializing'; readonly hello: ClientHello }
+  | { readonly kind: 'ready'; readonly hello: ClientHello }
+  | { readonly kind: 'closed'; readonly hello: ClientHello | null; readonly wasReady: boolean };
+
 export class Session {
-  hello: ClientHello | null = null;
-  /** Set once the session's `initialize` was answered with a result. */
-  ready = false;
-  closed = false;
+  /** Changed only by the three transitions below. */
+  #state: SessionState = { kind: 'new' };
   /** Client request id → backend id, for every request of this session in flight to the backend. */
   readonly toBackend = new Map<RequestId, number>();
-  /** Server-to-client requests sent to this session, by the id the session sees. */
-  readonly serverRequests = new Map<number, OpenServerRequest>();
-  /** Progress tokens of those requests (the backend's own tokens: the session reports progress on them). */
-  readonly serverTokens = new Set<string | number>();
   /** Rank in LOG_LEVELS of the level this session set; undefined: it never did (it gets every message). */
   level: number | undefined;
-  readonly subscriptions = new Set<string>();
   /** When the session last sent a message or was answered (`now()`): the longest idle is evicted first. */
   lastActive: number;
-  #nextServerId = 1;
 
   constructor(
     readonly id: string,
@@ -55,6 +50,46 @@ export class Session {
     this.lastActive = now();
   }
 
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** What the session declared in its initialize; null before it sent one. */
+  get hello(): ClientHello | null {
+    return this.#state.kind === 'new' ? null : this.#state.hello;
+  }
+
+  /** Its initialize was answered with a result, and it is not closed. */
+  get ready(): boolean {
+    return this.#state.kind === 'ready';
+  }
+
+  get closed(): boolean {
+    return this.#state.kind === 'closed';
+  }
+
+  /** Ready now, or ready when it closed. */
+  get wasReady(): boolean {
+    return this.#state.kind === 'ready' || (this.#state.kind === 'closed' && this.#state.wasReady);
+  }
+
+  /** new / initializing → initializing: its initialize was read (a retry after a refused one replaces the hello). */
+  initializing(hello: ClientHello): void {
+    if (this.#state.kind === 'new' || this.#state.kind === 'initializing')
+      this.#state = { kind: 'initializing', hello };
+  }
+
+  /** initializing → ready: its initialize was answered with a result. */
+  becameReady(): void {
+    if (this.#state.kind === 'initializing') this.#state = { kind: 'ready', hello: this.#state.hello };
+  }
+
+  /** any → closed (final; nothing is sent to it from now on). */
+  close(): void {
+    if (this.#state.kind === 'closed') return;
+    this.#state = { kind: 'closed', hello: this.hello, wasReady: this.#state.kind === 'ready' };
+  }
+
   /** The session did something (a message from it arrived). */
   touch(): void {
     this.lastActive = this.now();
@@ -62,10 +97,6 @@ export class Session {
 
   get inFlight(): number {
     return this.toBackend.size;
-  }
-
-  allocServerId(): number {
-    return this.#nextServerId++;
   }
 
   /** The oldest request of this session still in flight: server-to-client requests go out on its stream. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import type { SessionTransport } from './session.js';
+import { JSONRPC } from '../errors.js';
+import type { SessionTransport } from '../routing/session.js';
 
 /**
  * The server side of one Streamable HTTP session (MCP 2025-03-26 / 2025-06-18), written on
@@ -122,7 +123,7 @@ export class HttpSessionTransport implements SessionTransport {
   }
 
   async handleRequest(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
-    if (this.#closed) return replyError(res, 404, -32001, 'Session not found');
+    if (this.#closed) return replyError(res, 404, JSONRPC.sessionNotFound, 'Session not found');
     if (req.method === 'POST') return this.#post(req, res, parsedBody);
     if (req.method === 'GET') return this.#get(req, res);
     if (req.method === 'DELETE') {
@@ -130,7 +131,9 @@ export class HttpSessionTransport implements SessionTransport {
       res.writeHead(200).end();
       return;
     }
-    replyError(res, 405, -32000, 'Method not allowed: use POST, GET or DELETE', { allow: 'POST, GET, DELETE' });
+    replyError(res, 405, JSONRPC.serverError, 'Method not allowed: use POST, GET or DELETE', {
+      allow: 'POST, GET, DELETE',
+    });
   }
 
   async #post(req: IncomingMessage, res: ServerResponse, parsedBody: unknown): Promise<void> {
@@ -139,37 +142,48 @@ export class HttpSessionTransport implements SessionTransport {
       return replyError(
         res,
         406,
-        -32000,
+        JSONRPC.serverError,
         'Not Acceptable: the client must accept both application/json and text/event-stream',
       );
     }
     if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
-      return replyError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+      return replyError(res, 415, JSONRPC.serverError, 'Unsupported Media Type: Content-Type must be application/json');
     }
     let body = parsedBody;
     if (body === undefined) {
       const text = await readBody(req, this.options.maxBodyBytes);
       if (text === null) {
-        return replyError(res, 413, -32000, `Payload Too Large: the limit is ${this.options.maxBodyBytes} bytes`, {
-          connection: 'close',
-        });
+        return replyError(
+          res,
+          413,
+          JSONRPC.serverError,
+          `Payload Too Large: the limit is ${this.options.maxBodyBytes} bytes`,
+          {
+            connection: 'close',
+          },
+        );
       }
       try {
         body = JSON.parse(text);
       } catch {
-        return replyError(res, 400, -32700, 'Parse error: the body is not JSON');
+        return replyError(res, 400, JSONRPC.parseError, 'Parse error: the body is not JSON');
       }
     }
     const messages = Array.isArray(body) ? body : [body];
     if (messages.length === 0 || !messages.every(isMessage)) {
-      return replyError(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
+      return replyError(res, 400, JSONRPC.parseError, 'Parse error: Invalid JSON-RPC message');
     }
     const init = messages.filter((m) => m.method === 'initialize');
     if (init.length > 0) {
       if (this.sessionId !== undefined)
-        return replyError(res, 400, -32600, 'Invalid Request: Server already initialized');
+        return replyError(res, 400, JSONRPC.invalidRequest, 'Invalid Request: Server already initialized');
       if (messages.length > 1)
-        return replyError(res, 400, -32600, 'Invalid Request: only one initialization request is allowed');
+        return replyError(
+          res,
+          400,
+          JSONRPC.invalidRequest,
+          'Invalid Request: only one initialization request is allowed',
+        );
       this.sessionId = this.options.newSessionId();
       const refusal = this.options.onSessionInitialized(this.sessionId);
       if (refusal) {
@@ -178,12 +192,18 @@ export class HttpSessionTransport implements SessionTransport {
         return replyError(res, refusal.status, code, message, {}, { id: init[0]!.id as Id, data });
       }
       // The server was removed (or the host is closing) while the body was read.
-      if (this.#closed) return replyError(res, 404, -32001, 'Session not found');
+      if (this.#closed) return replyError(res, 404, JSONRPC.sessionNotFound, 'Session not found');
     } else {
-      if (this.sessionId === undefined) return replyError(res, 400, -32000, 'Bad Request: Server not initialized');
+      if (this.sessionId === undefined)
+        return replyError(res, 400, JSONRPC.serverError, 'Bad Request: Server not initialized');
       const version = req.headers['mcp-protocol-version'];
       if (typeof version === 'string' && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-        return replyError(res, 400, -32000, `Bad Request: unsupported protocol version ${JSON.stringify(version)}`);
+        return replyError(
+          res,
+          400,
+          JSONRPC.serverError,
+          `Bad Request: unsupported protocol version ${JSON.stringify(version)}`,
+        );
       }
     }
     const requests = messages.filter(isRequest);
@@ -213,7 +233,7 @@ export class HttpSessionTransport implements SessionTransport {
           ? ([409, 'Conflict: only one SSE stream is allowed per session'] as const)
           : null;
     if (refusal) {
-      replyError(res, refusal[0], -32000, refusal[1]);
+      replyError(res, refusal[0], JSONRPC.serverError, refusal[1]);
       return;
     }
     res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId! });

@@ -19,3 +19,10 @@ export const object = (value: unknown): Json | undefined =>
 
 /** The key under which the SDK tags messages that belong to a task (`_meta`). */
 export const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+
+/** `notifications/cancelled` for `requestId` (other params, such as `reason`, kept). */
+export const cancelled = (requestId: RequestId, params?: Json): Msg => ({
+  jsonrpc: '2.0',
+  method: 'notifications/cancelled',
+  params: { ...params, requestId },
+});

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from './clock.js';
-import { HostClosedError, MaxSessionsError, toJsonRpcError } from './errors.js';
-import type { SessionEndReason } from './events.js';
-import { HttpSessionTransport, type Refusal, replyError } from './http-transport.js';
-import type { SessionTransport } from './session.js';
+import type { Clock } from '../clock.js';
+import { HostClosedError, JSONRPC, MaxSessionsError, toJsonRpcError } from '../errors.js';
+import type { SessionEndReason } from '../events.js';
+import type { SessionTransport } from '../routing/session.js';
+import { HttpSessionTransport, type Refusal, replyError } from './transport.js';
 
 interface HostLink {
   has(server: string): boolean;
@@ -63,18 +63,24 @@ export class HttpSessions {
   }
 
   async handle(server: string, req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
-    if (this.host.closed()) return reply(res, 503, -32000, 'the MCP host is closing');
-    if (!this.host.has(server)) return reply(res, 404, -32601, `no MCP server named "${server}" is configured`);
+    if (this.host.closed()) return reply(res, 503, JSONRPC.backendUnavailable, 'the MCP host is closing');
+    if (!this.host.has(server))
+      return reply(res, 404, JSONRPC.methodNotFound, `no MCP server named "${server}" is configured`);
     const header = req.headers['mcp-session-id'];
     if (header !== undefined) {
       const entry = typeof header === 'string' ? this.#sessions.get(header) : undefined;
-      if (!entry || entry.server !== server) return reply(res, 404, -32001, 'Session not found');
+      if (!entry || entry.server !== server) return reply(res, 404, JSONRPC.sessionNotFound, 'Session not found');
       this.#track(header as string, entry, res);
       await entry.transport.handleRequest(req, res, parsedBody);
       return;
     }
     if (req.method !== 'POST') {
-      return reply(res, 400, -32000, 'Bad Request: no Mcp-Session-Id header; start a session with an initialize POST');
+      return reply(
+        res,
+        400,
+        JSONRPC.serverError,
+        'Bad Request: no Mcp-Session-Id header; start a session with an initialize POST',
+      );
     }
     const transport: HttpSessionTransport = new HttpSessionTransport({
       newSessionId: randomUUID,

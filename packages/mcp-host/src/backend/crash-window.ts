@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from '@spawnguard/circuit-breaker';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 /** How a backend's life ended, as its slot saw it. */
 export interface LifeEnd {

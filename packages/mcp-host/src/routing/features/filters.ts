@@ -1,12 +1,8 @@
-import { FilteredError } from './errors.js';
-import { type Json, type Msg, object } from './message.js';
-import { NameFilter } from './name-filter.js';
-
-/** The three things a server offers by name, each with its own optional filter (`tools`, `prompts`, `resources`). */
-export type FilterKind = 'tools' | 'prompts' | 'resources';
-export type ServerFilters = Readonly<Partial<Record<FilterKind, NameFilter>>>;
-
-export const FILTER_KINDS: readonly FilterKind[] = ['tools', 'prompts', 'resources'];
+import type { FilterKind, ServerFilters } from '../../config/server-filters.js';
+import { FilteredError, type JsonRpcError, toJsonRpcError } from '../../errors.js';
+import { type Json, type Msg, object } from '../../protocol/message.js';
+import type { RouterCore, RouterFeature } from '../feature.js';
+import type { Session } from '../session.js';
 
 /** One of them, singular, for messages. */
 const ONE: Record<FilterKind, 'tool' | 'prompt' | 'resource'> = {
@@ -31,15 +27,6 @@ const TARGETS: Record<string, { kind: FilterKind; name: (params: Json | undefine
   'resources/subscribe': { kind: 'resources', name: (p) => p?.uri },
   'resources/unsubscribe': { kind: 'resources', name: (p) => p?.uri },
 };
-
-/** `servers.<name>.tools` / `.prompts` / `.resources` from a server's config, checked (TypeError naming the field). */
-export function resolveFilters(at: string, config: Record<string, unknown>): ServerFilters {
-  const filters: Partial<Record<FilterKind, NameFilter>> = {};
-  for (const kind of FILTER_KINDS) {
-    if (config[kind] !== undefined) filters[kind] = NameFilter.parse(`${at}.${kind}`, config[kind]);
-  }
-  return filters;
-}
 
 /** The refusal for a request that names a filtered tool, prompt or resource; null when it may go on. */
 export function filteredTarget(server: string, filters: ServerFilters, message: Msg): FilteredError | null {
@@ -68,4 +55,26 @@ export function listFilter(filters: ServerFilters, method: string): ((response: 
       }),
     };
   };
+}
+
+/**
+ * Filters as a routing feature: a request naming a filtered item is refused before it is queued
+ * (the backend never sees it); a list response loses its filtered items. No state: the filters are
+ * read from the link at each request (a reconfigured server applies them to the next one).
+ */
+export class Filters implements RouterFeature {
+  constructor(private readonly core: RouterCore) {}
+
+  admit(_session: Session, message: Msg): JsonRpcError | null {
+    const { link } = this.core;
+    const filtered = filteredTarget(link.server, link.filters, message);
+    return filtered ? toJsonRpcError(filtered) : null;
+  }
+
+  request(session: Session, message: Msg): boolean {
+    const onResponse = listFilter(this.core.link.filters, message.method as string);
+    if (!onResponse) return false;
+    this.core.forward(session, message, onResponse);
+    return true;
+  }
 }

@@ -12,10 +12,10 @@ import {
   show,
 } from '@spawnguard/internal';
 import type { Emitter } from 'mitt';
-import type { Clock } from './clock.js';
-import type { McpHostEvents, ShareMode } from './events.js';
+import type { RegistryLike } from '../backend/registry.js';
+import type { Clock } from '../clock.js';
+import type { McpHostEvents, ShareMode } from '../events.js';
 import type { FilterSpec } from './name-filter.js';
-import type { RegistryLike } from './registry.js';
 import { resolveFilters, type ServerFilters } from './server-filters.js';
 
 /** One MCP stdio server, as users write it for Claude Desktop, Claude Code and Cursor, plus the host's settings. */

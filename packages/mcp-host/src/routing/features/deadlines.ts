@@ -1,4 +1,8 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../../clock.js';
+import { RequestTimeoutError, toJsonRpcError } from '../../errors.js';
+import { cancelled } from '../../protocol/message.js';
+import type { BackendPort } from '../backend-port.js';
+import type { Pending, RouterCore, RouterFeature } from '../feature.js';
 
 /** What the deadlines read from the router's link, at each request (a reconfigured value applies to the next one). */
 export interface DeadlineSettings {
@@ -13,7 +17,7 @@ export interface DeadlineSettings {
  * and how many expired in a row with no answer from the backend between them: the count a
  * "restart an unresponsive backend" rule reads. No timer when `requestTimeoutMs` is 0.
  */
-export class RequestDeadlines {
+class RequestDeadlines {
   /** Backend id → its timer (an own object: a clock's handle may be anything, even undefined). */
   readonly #timers = new Map<number, { handle: unknown }>();
   #inARow = 0;
@@ -59,5 +63,52 @@ export class RequestDeadlines {
   /** Deadlines that expired since the backend last answered a request (or since it started). */
   get inARow(): number {
     return this.#inARow;
+  }
+}
+
+/**
+ * requestTimeoutMs as a routing feature: each request written to the backend is armed; when it
+ * expires, the session gets a RequestTimeoutError, the backend a cancellation (a late answer is
+ * dropped), and the link a report (its hook for an unresponsive backend).
+ */
+export class Deadlines implements RouterFeature {
+  readonly #deadlines: RequestDeadlines;
+
+  constructor(private readonly core: RouterCore) {
+    this.#deadlines = new RequestDeadlines(core.link);
+  }
+
+  sent(backendId: number, pending: Pending, backend: BackendPort): void {
+    this.#deadlines.arm(backendId, (timeoutMs) => this.#timedOut(backend, backendId, pending, timeoutMs));
+  }
+
+  answered(backendId: number): void {
+    this.#deadlines.answered(backendId);
+  }
+
+  dropped(backendId: number): void {
+    this.#deadlines.drop(backendId);
+  }
+
+  detach(): void {
+    this.#deadlines.clear();
+  }
+
+  #timedOut(backend: BackendPort, id: number, pending: Pending, timeoutMs: number): void {
+    const { core } = this;
+    if (core.backend !== backend || core.pendingAt(id) !== pending) return;
+    core.drop(id);
+    const error = new RequestTimeoutError(core.link.server, pending.method, timeoutMs);
+    const rpc = toJsonRpcError(error);
+    backend.write(cancelled(id, { reason: error.message }));
+    pending.onResponse?.({ jsonrpc: '2.0', id, error: rpc }); // undoes what the request set up (a subscription count)
+    pending.session.fail(pending.clientId, rpc);
+    core.settled(pending.session, pending.clientId);
+    core.link.requestTimedOut({
+      sessionId: pending.session.id,
+      method: pending.method,
+      timeoutMs,
+      inARow: this.#deadlines.inARow,
+    });
   }
 }

@@ -1,12 +1,12 @@
 import { CircuitBreaker } from '@spawnguard/circuit-breaker';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
+import type { ResolvedHost, ResolvedServer } from '../config/options.js';
+import { BackendExitedError, BackendStartError } from '../errors.js';
+import type { McpHostEvents } from '../events.js';
+import type { Session } from '../routing/session.js';
 import { CrashWindow } from './crash-window.js';
 import { backendEnv } from './env.js';
-import { BackendExitedError, BackendStartError } from './errors.js';
-import type { McpHostEvents } from './events.js';
-import type { ResolvedHost, ResolvedServer } from './options.js';
 import type { RegistryLike } from './registry.js';
-import type { Session } from './session.js';
 
 /** What every backend of one server shares: its config, its breaker, the host's settings. */
 export interface ServerContext {
