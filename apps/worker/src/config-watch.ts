@@ -271,7 +271,11 @@ export class ConfigWatcher {
     }
     this.#waitingFor = null;
     const files = this.#files.filter((f) => now.get(f.path) !== this.#seen.get(f.path)).map((f) => f.path);
-    if (files.length === 0) return;
+    if (files.length === 0) {
+      // The same bytes saved again, or what a reload (a SIGHUP's) has read already: nothing to apply.
+      if (events > 0) this.#log.log('watch.unchanged', { events });
+      return;
+    }
     this.#changes++;
     this.#log.log('watch.change', { files, events });
     this.#onChange({ files, events });

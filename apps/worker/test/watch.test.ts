@@ -17,6 +17,7 @@ import {
   makeHome,
   processesWith,
   runCli,
+  sleep,
   tokenOf,
   waitFor,
   workerArgs,
@@ -185,20 +186,28 @@ describe('live reload (real daemons)', () => {
     const port = await freePort();
     const file = join(home, 'servers.json');
     writeInPlace(file, serversText({ demo: helper() }));
-    await startWorker(port, { SPAWNGUARD_WATCH_DEBOUNCE_MS: '1000' });
+    await startWorker(port, { SPAWNGUARD_WATCH_DEBOUNCE_MS: '1500' });
 
-    for (let i = 1; i <= 5; i++) writeRenamed(file, serversText({ demo: helper(), burst: helper(`--v${i}`) }));
+    // 100 ms apart: each write reaches the daemon on its own (a tight loop would be read in one batch
+    // and fold without any debounce), well within the quiet time.
+    for (let i = 1; i <= 5; i++) {
+      if (i > 1) await sleep(100);
+      writeRenamed(file, serversText({ demo: helper(), burst: helper(`--v${i}`) }));
+    }
     const changes = () => logEvents().filter((e) => e.event === 'watch.change');
-    // Each rename is one event (its own inotify cookie, never merged): all 5 have been seen and handed on.
-    await waitFor('the 5 events handed on', () => changes().reduce((n, e) => n + e.events, 0) >= 5, 20_000);
+    // Each rename is one event (its own inotify cookie, never merged): all 5 have been seen and
+    // settled (a settle that finds what a reload has read already says watch.unchanged).
+    const settles = () => logEvents().filter((e) => e.event === 'watch.change' || e.event === 'watch.unchanged');
+    await waitFor('the 5 events settled', () => settles().reduce((n, e) => n + e.events, 0) >= 5, 20_000);
     const s = await settled(port, 1);
     // One reload, unless the daemon's timer came due between two of the writes (the writer or the
-    // daemon stalled for the whole second): then the first writes are applied and the rest follow in
+    // daemon stalled for the whole quiet time): then the first writes are applied and the rest follow in
     // a second reload. What must never happen is one reload per write: the events were folded.
     expect(s.reloads).toBeGreaterThanOrEqual(1);
     expect(s.reloads).toBeLessThanOrEqual(2);
     expect(count('reload.begin')).toBe(s.reloads);
-    expect(Math.max(...changes().map((e) => e.events))).toBeGreaterThanOrEqual(3);
+    expect(changes().length).toBe(s.reloads);
+    expect(Math.max(...settles().map((e) => e.events))).toBeGreaterThanOrEqual(3);
     await callSearch(port, 'burst');
     const backend = processesWith(home).filter(isHelper);
     expect(backend.some((p) => p.argv.includes('--v5'))).toBe(true);
@@ -342,6 +351,9 @@ describe('ConfigWatcher', () => {
     const watcher = make({ dir: home, debounceMs: 200 });
     watcher.snapshot();
     const changes: Array<{ files: string[]; events: number }> = [];
+    // What keeps the event loop alive: ref'd handles (a watch) and ref'd timers (a debounce).
+    const alive = (kind: string) => process.getActiveResourcesInfo().filter((k) => k === kind).length;
+    const watchesBefore = alive('FSEventWrap');
     watcher.start((change) => changes.push(change));
     // The daemon's own writes: its log, its pid record written atomically (temp file + rename).
     writeInPlace(join(home, 'worker.log'), 'line\n');
@@ -351,12 +363,11 @@ describe('ConfigWatcher', () => {
     expect(changes[0]).toEqual({ files: [join(home, 'servers.json')], events: 1 });
     writeInPlace(join(home, 'servers.json'), '{"mcpServers": {"x": {"command": "y"}}}');
     await waitFor('pending again', () => watcher.status().pending);
-    // A watch and a pending change hold no ref'd handle or timer (the process may exit with them):
-    // closing them takes nothing away from what keeps the event loop alive.
-    const kinds = () => process.getActiveResourcesInfo().filter((k) => k === 'FSEventWrap' || k === 'Timeout');
-    const whilePending = kinds();
-    watcher.close();
-    expect(kinds()).toEqual(whilePending);
+    // The watch and the pending change hold no ref'd handle or timer: the process may exit with them.
+    expect(alive('FSEventWrap')).toBe(watchesBefore);
+    const timersWhilePending = alive('Timeout');
+    watcher.close(); // clears the debounce timer at once: were it ref'd, one Timeout would go
+    expect(alive('Timeout')).toBe(timersWhilePending);
     expect(watcher.status()).toMatchObject({ state: 'closed', pending: false, changes: 1 });
     expect(lines.filter((l) => l.event === 'watch.closed')).toHaveLength(1);
   });
