@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveConfig, UsageError } from '../src/config.js';
 import { ConfigWatcher, type FolderWatch, type WatchFolder } from '../src/config-watch.js';
 import type { Logger } from '../src/log.js';
 import {
@@ -329,6 +330,18 @@ describe('ConfigWatcher', () => {
   afterEach(() => {
     for (const w of watchers.splice(0)) w.close();
     lines.length = 0;
+  });
+
+  it('is on by default; SPAWNGUARD_WATCH=0 turns it off, SPAWNGUARD_WATCH_DEBOUNCE_MS sets the quiet time', () => {
+    expect(resolveConfig({}, {})).toMatchObject({ watchConfig: true, watchDebounceMs: 300 });
+    for (const off of ['0', 'false', 'no'])
+      expect(resolveConfig({}, { SPAWNGUARD_WATCH: off }).watchConfig).toBe(false);
+    expect(resolveConfig({}, { SPAWNGUARD_WATCH_DEBOUNCE_MS: '0' }).watchDebounceMs).toBe(0);
+    expect(() => resolveConfig({}, { SPAWNGUARD_WATCH: 'maybe' })).toThrow(UsageError);
+    expect(() => resolveConfig({}, { SPAWNGUARD_WATCH: 'maybe' })).toThrow(/SPAWNGUARD_WATCH must be .*"maybe"/);
+    expect(() => resolveConfig({}, { SPAWNGUARD_WATCH_DEBOUNCE_MS: '60001' })).toThrow(
+      /SPAWNGUARD_WATCH_DEBOUNCE_MS must be an integer from 0 to 60000, got "60001"/,
+    );
   });
 
   it('checks its options at construction', () => {
