@@ -45,6 +45,13 @@ export interface Config {
   lingerBytes: number;
   /** Drill: the daemon waits this long before it binds (a loaded machine, heavy imports). */
   bootDelayMs: number;
+  /**
+   * Live reload: the daemon watches its servers config file and `<home>/env` and applies a change as
+   * a SIGHUP would (SPAWNGUARD_WATCH=0 turns it off; SIGHUP always works).
+   */
+  watchConfig: boolean;
+  /** Live reload: quiet time after the last change to a watched file before it is applied. */
+  watchDebounceMs: number;
   /** Test and demo knobs for the helper. */
   helperCrash: boolean;
   helperGrandchild: boolean;
@@ -97,6 +104,14 @@ function flag(env: Env, name: string): boolean {
   return raw === '1' || raw === 'true' || raw === 'yes';
 }
 
+/** A switch that is on unless turned off; anything but the spellings below is a UsageError. */
+function onUnlessOff(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '1' || raw === 'true' || raw === 'yes') return true;
+  if (raw === '0' || raw === 'false' || raw === 'no') return false;
+  throw new UsageError(`${name} must be 1, true, yes, 0, false or no, got ${JSON.stringify(raw)}`);
+}
+
 export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const port =
     flags.port !== undefined
@@ -145,11 +160,22 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env): 
     lingerMs: integer('SPAWNGUARD_LINGER_MS', env.SPAWNGUARD_LINGER_MS, 5000, 0, 600_000),
     lingerBytes: integer('SPAWNGUARD_LINGER_BYTES', env.SPAWNGUARD_LINGER_BYTES, 16 * 1024 * 1024, 0, 1024 ** 3),
     bootDelayMs: integer('SPAWNGUARD_BOOT_DELAY_MS', env.SPAWNGUARD_BOOT_DELAY_MS, 0, 0, 60_000),
+    watchConfig: onUnlessOff(env, 'SPAWNGUARD_WATCH'),
+    watchDebounceMs: integer(
+      'SPAWNGUARD_WATCH_DEBOUNCE_MS',
+      env.SPAWNGUARD_WATCH_DEBOUNCE_MS,
+      WATCH_DEBOUNCE_MS,
+      0,
+      60_000,
+    ),
     helperCrash: env.SPAWNGUARD_HELPER_CRASH === 'always',
     helperGrandchild: flag(env, 'SPAWNGUARD_HELPER_GRANDCHILD'),
     helperLinger: flag(env, 'SPAWNGUARD_HELPER_LINGER'),
   };
 }
+
+/** Live reload's default quiet time: an editor's save (temp file, rename, chmod) is one change. */
+export const WATCH_DEBOUNCE_MS = 300;
 
 /** The literal every client dials: never `localhost`, which may resolve to ::1 first. */
 export const HOST = '127.0.0.1';

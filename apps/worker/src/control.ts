@@ -151,6 +151,42 @@ function duration(ms: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/** The config's health for `status`: a refused edit (until a reload succeeds) and live reload's state. */
+interface StatusConfig {
+  source: string;
+  disabled: string[];
+  warnings: string[];
+  /** Absent from a worker older than live reload. */
+  valid?: boolean;
+  error?: { message: string; at: number } | null;
+  watch?: { state: string; files?: string[]; debounceMs?: number; waitingFor?: string | null; error?: string | null };
+}
+
+function configLines(config: StatusConfig): string[] {
+  const lines: string[] = [];
+  if (config.error) {
+    const at = new Date(config.error.at).toISOString();
+    lines.push(`  CONFIG ERROR ${config.error.message.split('\n')[0]}`);
+    lines.push(`               (refused at ${at}; the previous config is still in force until a valid edit)`);
+  }
+  const watch = config.watch;
+  if (!watch) return lines;
+  const files = (watch.files ?? []).join(', ');
+  if (watch.state === 'watching') {
+    lines.push(`  live reload  watching ${files} (debounce ${watch.debounceMs} ms)`);
+  } else if (watch.state === 'failed') {
+    lines.push(
+      `  live reload  NOT WATCHING: ${(watch.error ?? 'unknown').split('\n').join('; ')}; SIGHUP still reloads`,
+    );
+  } else {
+    lines.push(`  live reload  ${watch.state}; SIGHUP reloads`);
+  }
+  if (watch.waitingFor) {
+    lines.push(`               ${watch.waitingFor} is missing: the running config stays until it is back`);
+  }
+  return lines;
+}
+
 /** Exit codes: 0 running, 3 not running (LSB), 1 something else holds the port or the home is unsafe. */
 export async function status(config: Config, json: boolean): Promise<number> {
   const home = openHome(config);
@@ -206,7 +242,7 @@ export async function status(config: Config, json: boolean): Promise<number> {
     uptimeMs: number;
     reloads: number;
     naive: boolean;
-    config: { source: string; disabled: string[]; warnings: string[] };
+    config: StatusConfig;
     servers: Array<{
       name: string;
       state: string;
@@ -238,6 +274,7 @@ export async function status(config: Config, json: boolean): Promise<number> {
   out(
     `  config       ${s.config.source}${s.config.disabled.length ? ` (disabled: ${s.config.disabled.join(', ')})` : ''}`,
   );
+  for (const line of configLines(s.config)) out(line);
   for (const v of s.servers) {
     // Names only: status never shows what a variable holds.
     const uses = v.variables?.length ? `; variables ${v.variables.join(', ')}` : '';

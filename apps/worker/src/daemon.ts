@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { ConfigWatcher, watchedFiles } from './config-watch.js';
 import { ensureHome, HomeError, type HomePaths } from './home.js';
 import { createLogger } from './log.js';
 import { readServers, type ServersConfig, ServersConfigError } from './servers-config.js';
@@ -21,6 +22,8 @@ import { WorkerDaemon } from './worker-daemon.js';
  * SIGHUP: reload the servers config in place (same pid, port and token): only changed servers
  *   restart, removed ones stop; the spawn breaker is left to its cooldown; the token is not re-read.
  *   SIGHUPs during a reload (or the boot) make exactly one more reload once it is over.
+ * Live reload (config-watch.ts, from step 2 on): a change to the servers file or <home>/env is
+ *   applied as a SIGHUP would be, once the files have been quiet for SPAWNGUARD_WATCH_DEBOUNCE_MS.
  * --naive (naive.ts): every step above that is a defence is skipped.
  */
 export async function runDaemon(config: Config): Promise<number> {
@@ -55,6 +58,12 @@ export async function runDaemon(config: Config): Promise<number> {
     process.stderr.write('spawnguard-worker: crashing at boot (SPAWNGUARD_DAEMON_CRASH=always)\n');
     return 1;
   }
+  // Live reload: the files' state is taken before they are read, so an edit made from here on is seen.
+  const watcher =
+    config.watchConfig && !config.naive
+      ? new ConfigWatcher({ files: watchedFiles(config, paths), debounceMs: config.watchDebounceMs, log })
+      : null;
+  watcher?.snapshot();
   let servers: ServersConfig;
   try {
     servers = readServers(config, paths);
@@ -70,7 +79,7 @@ export async function runDaemon(config: Config): Promise<number> {
     log.log('boot.delay', { ms: config.bootDelayMs });
     await new Promise((resolve) => setTimeout(resolve, config.bootDelayMs));
   }
-  const daemon = new WorkerDaemon(config, paths, log, servers);
+  const daemon = new WorkerDaemon(config, paths, log, servers, watcher);
   process.off('SIGHUP', onEarlyHangup);
   if (hangupBeforeBoot) void daemon.reload(); // queued: it runs once the boot is over
   try {

@@ -127,6 +127,11 @@ export interface DaemonMetricsSource {
   ownership(): string | null;
   connections(): number;
   eventsReceived(): number;
+  /** False while the last reload was refused (the running config is not the file's last state). */
+  configValid(): boolean;
+  reloads(): { applied: number; refused: number };
+  /** True while every watched config file is watched (live reload); false when off or failed. */
+  watching(): boolean;
 }
 
 const BREAKER_STATES: CircuitState[] = ['closed', 'halfOpen', 'open'];
@@ -200,6 +205,23 @@ export function defineDaemonMetrics(m: Metrics, source: DaemonMetricsSource) {
     () => oneHot('state', OWNERSHIP_STATES, source.ownership()),
   );
   m.gauge('spawnguard_http_connections', 'Open HTTP requests being served.', source.connections);
+  m.gauge(
+    'spawnguard_config_valid',
+    'The servers config in force is the file’s last state (1), or the last reload refused it and the previous one runs (0).',
+    () => (source.configValid() ? 1 : 0),
+  );
+  m.counterFrom('spawnguard_config_reloads_total', 'Reloads of the servers config (SIGHUP or live), by result.', () => {
+    const { applied, refused } = source.reloads();
+    return [
+      [{ result: 'applied' }, applied],
+      [{ result: 'refused' }, refused],
+    ];
+  });
+  m.gauge(
+    'spawnguard_config_watching',
+    'The servers config and env file are watched for live reload (1), or not: off, or a folder not watchable (0).',
+    () => (source.watching() ? 1 : 0),
+  );
   m.gauge('spawnguard_events_received', 'Events received by POST /events since boot.', source.eventsReceived);
   return counters;
 }

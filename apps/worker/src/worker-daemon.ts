@@ -5,6 +5,7 @@ import type { LeftoversResult, Registry } from '@spawnguard/process-registry';
 import { processIdentity } from '@spawnguard/process-table';
 import { spawnBreaker } from './breakers.js';
 import { type Config, WORKER_NAME } from './config.js';
+import type { ConfigWatcher } from './config-watch.js';
 import { leftoversSummary, openWorkerRegistry, registryForSpawns } from './daemon-registry.js';
 import { bindWorker, createWorkerServer } from './daemon-server.js';
 import { forceExit, installSignals, type Stoppable, stopInOrder } from './daemon-shutdown.js';
@@ -23,6 +24,21 @@ import { readServers, type ServersConfig } from './servers-config.js';
 import { refuseUnresolved, withVariables } from './unresolved-servers.js';
 import { VERSION } from './version.js';
 
+/** What asked for a reload: SIGHUP, the watcher, or a follow-up of reloads coalesced during one. */
+export type ReloadTrigger = 'signal' | 'watch' | 'queued';
+
+/** A refused reload, as status shows it until a reload succeeds. */
+export interface ConfigError {
+  message: string;
+  code: string | null;
+  /** When it was refused (ms since the epoch). */
+  at: number;
+  trigger: ReloadTrigger;
+}
+
+/** Status of a daemon that does not watch (SPAWNGUARD_WATCH=0, naive mode): SIGHUP only. */
+const OFF = { state: 'off' } as const;
+
 /**
  * One running daemon: its state, the boot steps in order (see daemon.ts), and what the routes,
  * signals and metrics read from it. Each step's mechanics live in their own file: daemon-server
@@ -36,6 +52,8 @@ export class WorkerDaemon implements Stoppable {
   startToken = '';
   token: string | null = null;
   reloads = 0;
+  /** Reloads that were refused (the config did not parse, or could not be applied). */
+  reloadFailures = 0;
   phase: 'booting' | 'ready' | 'reloading' | 'stopping' = 'booting';
   bound = false;
   server: Server;
@@ -48,6 +66,8 @@ export class WorkerDaemon implements Stoppable {
   reloading: Promise<void> = Promise.resolve();
   stopping: Promise<void> | null = null;
   active = 0;
+  /** Why the last reload was refused; null while the config in force is the file's last state. */
+  #configError: ConfigError | null = null;
   #booted!: () => void;
   readonly booted = new Promise<void>((resolve) => {
     this.#booted = resolve;
@@ -60,6 +80,8 @@ export class WorkerDaemon implements Stoppable {
     readonly paths: HomePaths,
     readonly log: Logger,
     public servers: ServersConfig,
+    /** Live reload (config-watch.ts); null when off (SPAWNGUARD_WATCH=0, naive mode). */
+    readonly watcher: ConfigWatcher | null = null,
   ) {
     this.counters = defineDaemonMetrics(this.metrics, {
       naive: config.naive,
@@ -70,6 +92,9 @@ export class WorkerDaemon implements Stoppable {
       ownership: () => this.registry?.ownership.state ?? null,
       connections: () => this.active,
       eventsReceived: () => this.events.total,
+      configValid: () => this.#configError === null,
+      reloads: () => ({ applied: this.reloads, refused: this.reloadFailures }),
+      watching: () => this.watcher?.status().state === 'watching',
     });
     this.#hosted = {
       servers: () => this.servers,
@@ -101,7 +126,7 @@ export class WorkerDaemon implements Stoppable {
       isStopping: () => this.stopping !== null,
       stop: (reason) => void this.shutdown(reason),
       forceExit: (signal) => void forceExit(this, signal),
-      reload: () => void this.reload(),
+      reload: () => void this.reload('signal'),
       log,
     });
     this.startToken = (await processIdentity(process.pid).catch(() => null))?.startToken ?? '';
@@ -119,6 +144,9 @@ export class WorkerDaemon implements Stoppable {
     if (this.bound) {
       this.token = keepToken(this.paths.token);
       this.#writePidRecord();
+      // Live reload from here on: what changes while booting is queued like a SIGHUP (one reload once
+      // ready), and what changed since the config was read above is handed on at once.
+      this.watcher?.start(() => void this.reload('watch'));
     }
 
     if (naive) {
@@ -169,7 +197,7 @@ export class WorkerDaemon implements Stoppable {
 
   /** A SIGHUP during the boot: the config read before it may be stale. */
   #reloadIfQueued(): void {
-    if (this.#reloadAgain) void this.reload();
+    if (this.#reloadAgain) void this.reload('queued');
   }
 
   #writePidRecord(): void {
@@ -232,7 +260,15 @@ export class WorkerDaemon implements Stoppable {
       startedAt: this.startedAt,
       uptimeMs: Date.now() - this.startedAt,
       reloads: this.reloads,
-      config: { source: this.servers.source, disabled: this.servers.disabled, warnings: this.servers.warnings },
+      config: {
+        source: this.servers.source,
+        disabled: this.servers.disabled,
+        warnings: this.servers.warnings,
+        valid: this.#configError === null,
+        error: this.#configError,
+        reloadFailures: this.reloadFailures,
+        watch: this.watcher?.status() ?? OFF,
+      },
       servers: this.serverStatus(),
       children: this.registry?.entries() ?? [],
       registry: this.registry ? { path: this.registry.path, ownership: this.registry.ownership } : null,
@@ -274,15 +310,16 @@ export class WorkerDaemon implements Stoppable {
   #reloadAgain = false;
 
   /**
-   * SIGHUP: reload the servers config in place. Same pid, port and token; sessions of unchanged
-   * servers go on. A config that does not parse is logged and the old one kept (a typo must not
-   * stop servers that work). SIGHUPs that arrive during a reload (or the boot) are coalesced: once
-   * it is over the config is read once more, however many arrived, so the file's last state is in
-   * force; the returned promise resolves after that follow-up too.
+   * SIGHUP, or a change the watcher saw: reload the servers config in place. Same pid, port and
+   * token; sessions of unchanged servers go on. A config that does not parse is logged, kept in
+   * status and /metrics until a reload succeeds, and the old one kept (a typo must not stop servers
+   * that work). Reloads asked for during a reload (or the boot) are coalesced: once it is over the
+   * config is read once more, however many arrived, so the file's last state is in force; the
+   * returned promise resolves after that follow-up too.
    */
-  reload(): Promise<void> {
+  reload(trigger: ReloadTrigger = 'signal'): Promise<void> {
     if (this.phase === 'reloading' || this.phase === 'booting') {
-      if (!this.#reloadAgain) this.log.log('reload.queued', { during: this.phase });
+      if (!this.#reloadAgain) this.log.log('reload.queued', { during: this.phase, trigger });
       this.#reloadAgain = true;
       return this.phase === 'reloading' ? this.reloading : Promise.resolve();
     }
@@ -290,9 +327,11 @@ export class WorkerDaemon implements Stoppable {
     this.phase = 'reloading';
     this.reloading = (async () => {
       try {
+        let next = trigger;
         do {
           this.#reloadAgain = false;
-          await this.#reloadOnce();
+          await this.#reloadOnce(next);
+          next = 'queued';
         } while (this.#reloadAgain && this.phase === 'reloading');
       } finally {
         if (this.phase === 'reloading') this.phase = 'ready';
@@ -301,8 +340,10 @@ export class WorkerDaemon implements Stoppable {
     return this.reloading;
   }
 
-  async #reloadOnce(): Promise<void> {
-    this.log.log('reload.begin');
+  async #reloadOnce(trigger: ReloadTrigger): Promise<void> {
+    this.log.log('reload.begin', { trigger });
+    // Before the read: a change made while it runs is then a change to the watcher (one more reload).
+    this.watcher?.snapshot();
     try {
       const next = readServers(this.config, this.paths);
       for (const warning of next.warnings) this.log.warn('config.warning', { warning });
@@ -312,8 +353,18 @@ export class WorkerDaemon implements Stoppable {
       this.reloads++;
       if (this.bound) this.#writePidRecord();
       this.log.log('reload.done', { reloads: this.reloads, ...result });
+      if (this.#configError) this.log.log('config.fixed', { since: this.#configError.at });
+      this.#configError = null;
     } catch (error) {
-      this.log.error('reload.failed', { error });
+      this.reloadFailures++;
+      const { message, code } = error as { message?: unknown; code?: unknown };
+      this.#configError = {
+        message: String(message ?? error),
+        code: typeof code === 'string' ? code : null,
+        at: Date.now(),
+        trigger,
+      };
+      this.log.error('reload.failed', { error, trigger, keeping: this.servers.source });
     }
   }
 
@@ -330,6 +381,7 @@ export class WorkerDaemon implements Stoppable {
 
   shutdown(reason: string): Promise<void> {
     this.phase = 'stopping';
+    this.watcher?.close();
     this.stopping ??= stopInOrder(this, reason);
     return this.stopping;
   }

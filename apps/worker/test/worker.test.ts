@@ -95,7 +95,15 @@ describe('a running worker', () => {
     expect(s).toMatchObject({ running: true, authorized: true, port, naive: false, reloads: 0 });
     expect(s.breakers.spawn.state).toBe('closed');
     expect(s.leftoversReapedAtBoot).toEqual({ killed: [], dropped: [], skipped: [] });
-    expect(s.config).toEqual({ source: 'built-in', disabled: [], warnings: [] });
+    expect(s.config).toMatchObject({
+      source: 'built-in',
+      disabled: [],
+      warnings: [],
+      valid: true,
+      error: null,
+      reloadFailures: 0,
+      watch: { state: 'watching', debounceMs: 300, pending: false, waitingFor: null },
+    });
     // The built-in demo server, hosted like any configured one (it served the search above).
     expect(s.servers).toHaveLength(1);
     expect(s.servers[0]).toMatchObject({ name: 'demo', state: 'running', breaker: 'closed', starts: 1, restarts: 0 });
