@@ -101,18 +101,18 @@ export function fingerprint(path: string): string {
   return `${stat.mode}:${stat.uid}:${body}`;
 }
 
-/** The env file's path: `<home>/env` (the ${VAR} values; home.ts will name it once that lands). */
-export const envFilePath = (paths: Pick<HomePaths, 'dir'>): string => join(paths.dir, 'env');
-
 /** The servers file the daemon reads (the rule of readServers): --config / SPAWNGUARD_CONFIG, else <home>/servers.json. */
 export const serversFilePath = (config: Pick<Config, 'configFile'>, paths: Pick<HomePaths, 'servers'>): string =>
   config.configFile ?? paths.servers;
 
-/** What the daemon watches: its servers file (deletion waits) and the env file (deletion is a change). */
-export function watchedFiles(config: Pick<Config, 'configFile'>, paths: Pick<HomePaths, 'dir' | 'servers'>) {
+/**
+ * What the daemon watches: its servers file (deletion waits) and `<home>/env` (deletion is a change).
+ * A server's own `envFile` elsewhere is read at every reload but not watched: SIGHUP applies its edits.
+ */
+export function watchedFiles(config: Pick<Config, 'configFile'>, paths: Pick<HomePaths, 'servers' | 'envFile'>) {
   return [
     { path: serversFilePath(config, paths), whenMissing: 'wait' },
-    { path: envFilePath(paths), whenMissing: 'change' },
+    { path: paths.envFile, whenMissing: 'change' },
   ] satisfies WatchedFile[];
 }
 
