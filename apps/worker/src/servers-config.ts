@@ -13,21 +13,9 @@ import type { FilterSpec } from '@spawnguard/mcp-host';
 import type { Config } from './config.js';
 import { builtInServer } from './helper-server-args.js';
 import type { HomePaths } from './home.js';
+import type { HostedServer } from './hosted-server.js';
 
-export interface HostedServer {
-  command: string;
-  args: string[];
-  env: Record<string, string>;
-  cwd?: string;
-  share?: 'shared' | 'per-session';
-  idleMs?: number;
-  maxInstances?: number;
-  serialize?: boolean;
-  tools?: FilterSpec;
-  prompts?: FilterSpec;
-  resources?: FilterSpec;
-  requestTimeoutMs?: number;
-}
+export type { HostedServer } from './hosted-server.js';
 
 export interface ServersConfig {
   /** Where the servers came from: a file, or 'built-in' (no file). */
