@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
-import type { HostedServer } from './servers-config.js';
+import type { HostedServer } from './hosted-server.js';
 
 /**
  * The built-in demo server (helper-server.ts, built beside the CLI): the one server when there is

@@ -21,22 +21,10 @@ import type { Config } from './config.js';
 import { EnvFileError, readEnvFile } from './env-file.js';
 import { builtInServer } from './helper-server-args.js';
 import type { HomePaths } from './home.js';
+import type { HostedServer } from './hosted-server.js';
 import { expandVariables, mergeUses, variablesIn } from './var-expansion.js';
 
-export interface HostedServer {
-  command: string;
-  args: string[];
-  env: Record<string, string>;
-  cwd?: string;
-  share?: 'shared' | 'per-session';
-  idleMs?: number;
-  maxInstances?: number;
-  serialize?: boolean;
-  tools?: FilterSpec;
-  prompts?: FilterSpec;
-  resources?: FilterSpec;
-  requestTimeoutMs?: number;
-}
+export type { HostedServer } from './hosted-server.js';
 
 /** What an entry's `${...}` need: names only, never values. */
 export interface ServerVariables {

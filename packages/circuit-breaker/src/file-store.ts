@@ -1,21 +1,10 @@
-import {
-  closeSync,
-  fstatSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readStateFileSync, StateFileError, show } from '@spawnguard/internal';
 import { CircuitStoreError } from './errors.js';
 import { writePrivateTemp } from './private-temp.js';
 import { fileProbeLease } from './probe-lease.js';
 import { type CircuitSnapshot, type CircuitStore, isSnapshot, pickSnapshot } from './snapshot.js';
+import { checkFs, type FileStoreFs } from './store-fs.js';
 
 /** The `format` tag and `version` written in every file; a file without them is not ours. */
 export const FILE_FORMAT = '@spawnguard/circuit-breaker';
@@ -26,18 +15,6 @@ const OUR_PREFIX = `{"format":"${FILE_FORMAT}"`;
 // Ours is ~200 bytes. Anything much larger is someone else's file: do not read it on every call.
 const MAX_BYTES = 64 * 1024;
 
-/**
- * The synchronous fs functions the file store writes with (the state file, its temp files and the
- * probe lease files); replace any of them to simulate failures. Reads cannot be replaced: every
- * file is read without blocking or following a link (O_NONBLOCK | O_NOFOLLOW, then fstat: a
- * regular file owned by this user), so a FIFO, a device or a link at the path can never hang or
- * redirect a launcher. Simulate read failures with a store that wraps `load()`.
- */
-export type FileStoreFs = Pick<
-  typeof import('node:fs'),
-  'writeFileSync' | 'renameSync' | 'unlinkSync' | 'mkdirSync' | 'linkSync' | 'readdirSync'
->;
-
 export interface FileStoreOptions {
   fs?: Partial<FileStoreFs>;
 }
@@ -46,10 +23,6 @@ export interface FileStore extends CircuitStore {
   /** The absolute path of the state file. */
   readonly path: string;
 }
-
-const NODE_FS: FileStoreFs = { writeFileSync, renameSync, unlinkSync, mkdirSync, linkSync, readdirSync };
-/** What `fs` used to let tests replace; reads no longer go through it. */
-const NODE_READS: Record<string, unknown> = { openSync, fstatSync, readSync, closeSync };
 
 /**
  * Keeps the circuit in a small JSON file, read fresh before every decision and replaced
@@ -151,32 +124,6 @@ export function fileStore(path: string, options: FileStoreOptions = {}): FileSto
 }
 
 const randomSuffix = () => Math.random().toString(36).slice(2, 10);
-
-function checkFs(injected: Partial<FileStoreFs> | undefined): FileStoreFs {
-  if (injected === undefined) return NODE_FS;
-  if (typeof injected !== 'object' || injected === null) {
-    throw new TypeError(`fileStore fs must be an object, got ${show(injected)}`);
-  }
-  for (const name of Object.keys(NODE_READS)) {
-    const given = (injected as Record<string, unknown>)[name];
-    if (given !== undefined && given !== NODE_READS[name]) {
-      throw new TypeError(
-        `fileStore fs.${name} cannot be replaced: state files are always read without blocking or following links; ` +
-          'simulate read failures with a store that wraps load()',
-      );
-    }
-  }
-  const fs: Record<string, unknown> = { ...NODE_FS };
-  for (const name of Object.keys(NODE_FS) as Array<keyof FileStoreFs>) {
-    const given = injected[name];
-    if (given === undefined) continue;
-    if (typeof given !== 'function') {
-      throw new TypeError(`fileStore fs.${name} must be a function, got ${show(given)}`);
-    }
-    fs[name] = given;
-  }
-  return fs as unknown as FileStoreFs;
-}
 
 /**
  * What a StateFileError means for a circuit: no file yet is `missing`; a file that is not ours to

@@ -18,10 +18,10 @@ export {
   FILE_FORMAT,
   FILE_VERSION,
   type FileStore,
-  type FileStoreFs,
   type FileStoreOptions,
   fileStore,
 } from './file-store.js';
 export { memoryStore } from './memory-store.js';
 export type { CircuitBreakerOptions } from './options.js';
 export type { CircuitSnapshot, CircuitStore, ProbeClaim, ProbeLease } from './snapshot.js';
+export type { FileStoreFs } from './store-fs.js';

@@ -1,4 +1,4 @@
-import type { FileStoreFs } from './file-store.js';
+import type { FileStoreFs } from './store-fs.js';
 
 /**
  * Writes a new temp file (exclusive, 0600) for an atomic replace; a missing folder is created

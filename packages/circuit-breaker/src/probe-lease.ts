@@ -1,8 +1,8 @@
 import { basename, dirname, join } from 'node:path';
 import { readStateFileSync, StateFileError } from '@spawnguard/internal';
-import type { FileStoreFs } from './file-store.js';
 import { writePrivateTemp } from './private-temp.js';
 import type { CircuitSnapshot, ProbeClaim, ProbeLease } from './snapshot.js';
+import type { FileStoreFs } from './store-fs.js';
 
 const LEASE_FORMAT = '@spawnguard/circuit-breaker/probe';
 const LEASE_VERSION = 1;

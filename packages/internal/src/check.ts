@@ -106,6 +106,11 @@ export function checkBoolean(name: string, value: unknown, fallback?: boolean): 
   return value;
 }
 
+/** A whole number > 0 (a safe integer): a pid or a process group read from a file, say. */
+export function isPositiveInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
 /** Duck-typed, so a polyfilled or other realm's AbortSignal works too. */
 export function isSignal(value: unknown): value is AbortSignal {
   return (

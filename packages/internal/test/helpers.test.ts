@@ -16,6 +16,7 @@ import {
   checkString,
   deferred,
   hasListeners,
+  isPositiveInt,
   LISTENER_ERROR_CODE,
   ListenerErrorWarning,
   MAX_TIMER_MS,
@@ -73,6 +74,13 @@ describe('option checks: (name, value, ...) and a message naming both', () => {
     expect(() => checkMs('graceMs', undefined)).toThrow(TypeError);
     expect(() => checkPid('pid', -1)).toThrow(new RangeError('pid must be a non-negative integer, got -1'));
     expect(checkPid('pid', 0)).toBe(0);
+  });
+
+  it('isPositiveInt: a safe integer > 0, nothing else', () => {
+    expect([1, 42, Number.MAX_SAFE_INTEGER].every(isPositiveInt)).toBe(true);
+    for (const value of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '1', null, undefined]) {
+      expect(isPositiveInt(value)).toBe(false);
+    }
   });
 
   it('objects, strings, functions, signals, emitters, known keys', () => {

@@ -1,8 +1,7 @@
 import { lstat, mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readStateFile, StateFileError, writeStateFile } from '@spawnguard/internal';
+import { isPositiveInt, readStateFile, StateFileError, writeStateFile } from '@spawnguard/internal';
 import type { CorruptReason, Entry, OwnerRecord } from './types.js';
-import { isPositiveInt } from './validate.js';
 
 /** The tag that makes a JSON file ours; anything else at the path is foreign. */
 export const FORMAT = 'spawnguard-process-registry';

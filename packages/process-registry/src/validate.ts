@@ -1,14 +1,10 @@
 import { hostname } from 'node:os';
-import { checkMs, checkOptions, checkSignal, checkString, show } from '@spawnguard/internal';
+import { checkMs, checkOptions, checkSignal, checkString, isPositiveInt, show } from '@spawnguard/internal';
 import type { ClaimSettings, TakeoverSettings } from './ownership.js';
 import type { OwnerRecord } from './types.js';
 
 const DEFAULT_GRACE_MS = 3000;
 const DEFAULT_TOTAL_TIMEOUT_MS = 10_000;
-
-export function isPositiveInt(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-}
 
 export function checkOwner(value: unknown): OwnerRecord {
   const owner = checkOptions('options.owner', value);

@@ -4,7 +4,8 @@ import { backoff } from './backoff.js';
 import { LockUnavailableError, SpawnTimeoutError } from './errors.js';
 import { type EnsureOutcome, PACKAGE } from './events.js';
 import { checkHealth } from './health.js';
-import { attemptLock, type LockContext } from './lock.js';
+import { attemptLock } from './lock.js';
+import type { LockContext } from './lock-context.js';
 import { type EnsureSingletonOptions, type Validated, validateEnsureOptions } from './options.js';
 
 export type { BreakerLike, EnsureSingletonOptions } from './options.js';

@@ -2,9 +2,9 @@ import { rmdirSync, unlinkSync, utimesSync } from 'node:fs';
 import { mkdir, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { safeEmit } from '@spawnguard/internal';
-import type { Emitter } from 'mitt';
 import { LockUnavailableError } from './errors.js';
-import { PACKAGE, type SpawnMutexEvents } from './events.js';
+import { PACKAGE } from './events.js';
+import type { LockContext } from './lock-context.js';
 import {
   isOwnerDead,
   type LockSnapshot,
@@ -19,16 +19,6 @@ import {
   writeRecord,
 } from './owner.js';
 import { judge, takeOver } from './takeover.js';
-
-export interface LockContext {
-  /** Absolute; the lock folder is `${lockPath}.lock`. */
-  lockPath: string;
-  lockDir: string;
-  staleMs: number;
-  hostname: string;
-  events: Emitter<SpawnMutexEvents> | undefined;
-  started: number;
-}
 
 export type Attempt =
   | {

@@ -3,7 +3,7 @@ import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { safeEmit } from '@spawnguard/internal';
 import { PACKAGE } from './events.js';
-import type { LockContext } from './lock.js';
+import type { LockContext } from './lock-context.js';
 import {
   type LockSnapshot,
   liveness,
