@@ -144,25 +144,37 @@ export async function connectClient(
 export const textOf = (result: unknown): string =>
   ((result as { content?: Array<{ type: string; text?: string }> }).content ?? []).map((c) => c.text ?? '').join('');
 
-/** A clock whose timers fire only when the test advances it. */
-export function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  let timers: Array<{ at: number; fn: () => void; handle: object }> = [];
+/**
+ * A clock whose timers fire only when the test advances it. `start`: what `now()` reads at first
+ * (a function is read each time, e.g. `Date.now` for a clock that only moves forward from real time).
+ */
+export function manualClock(start: number | (() => number) = 1_000_000): Clock & {
+  advance(ms: number): void;
+  /** Timers waiting to fire. */
+  pending(): number;
+  /** Timers armed with a delay of `ms` (the host also runs other timers on this clock). */
+  armed(ms: number): number;
+} {
+  const base = typeof start === 'function' ? start : () => start;
+  let offset = 0;
+  let timers: Array<{ at: number; ms: number; fn: () => void; handle: object }> = [];
   return {
-    now: () => now,
+    now: () => base() + offset,
     setTimeout(fn, ms) {
       const handle = {};
-      timers.push({ at: now + ms, fn, handle });
+      timers.push({ at: offset + ms, ms, fn, handle });
       return handle;
     },
     clearTimeout(handle) {
       timers = timers.filter((t) => t.handle !== handle);
     },
     advance(ms) {
-      now += ms;
-      const due = timers.filter((t) => t.at <= now);
-      timers = timers.filter((t) => t.at > now);
+      offset += ms;
+      const due = timers.filter((t) => t.at <= offset);
+      timers = timers.filter((t) => t.at > offset);
       for (const t of due) t.fn();
     },
+    pending: () => timers.length,
+    armed: (ms) => timers.filter((t) => t.ms === ms).length,
   };
 }

@@ -1,36 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test-kit/processes.js';
-import { type Clock, createMcpHost, type McpHostEvents, type McpHostOptions } from '../src/index.js';
-import { recorded, recorder, textOf } from './helpers.js';
+import { createMcpHost, type McpHostEvents, type McpHostOptions } from '../src/index.js';
+import { manualClock, recorded, recorder, textOf } from './helpers.js';
 import { useWorld } from './setup.js';
 
 const world = useWorld();
-
-/** A clock whose timers fire only when the test advances it. */
-function manualClock(): Clock & { advance(ms: number): void; armed(ms: number): number } {
-  let now = 1_000_000;
-  let timers: Array<{ at: number; ms: number; fn: () => void; handle: object }> = [];
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const handle = {};
-      timers.push({ at: now + ms, ms, fn, handle });
-      return handle;
-    },
-    clearTimeout(handle) {
-      timers = timers.filter((t) => t.handle !== handle);
-    },
-    advance(ms) {
-      now += ms;
-      const due = timers.filter((t) => t.at <= now);
-      timers = timers.filter((t) => t.at > now);
-      for (const t of due) t.fn();
-    },
-    /** Timers armed with a delay of `ms` (the host also runs session expiry on this clock). */
-    armed: (ms) => timers.filter((t) => t.ms === ms).length,
-  };
-}
 
 const failure = (promise: Promise<unknown>) =>
   promise.then(

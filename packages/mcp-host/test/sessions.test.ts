@@ -3,38 +3,14 @@ import { join } from 'node:path';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { describe, expect, it } from 'vitest';
 import { alive, pidsCarrying, waitFor } from '../../../test-kit/processes.js';
-import { type Clock, createMcpHost, MaxSessionsError, type McpHostEvents } from '../src/index.js';
-import { connectClient, FIXTURES, recorder, textOf } from './helpers.js';
+import { createMcpHost, MaxSessionsError, type McpHostEvents } from '../src/index.js';
+import { connectClient, FIXTURES, manualClock, recorder, textOf } from './helpers.js';
 import { INIT, post, rawSession } from './raw-http.js';
 import { useWorld } from './setup.js';
 
 const world = useWorld();
 
 type Closed = McpHostEvents['sessionClosed'];
-
-/** A clock whose timers fire only when the test advances it (Date.now() for the rest). */
-function manualClock(): Clock & { advance(ms: number): void; pending(): number } {
-  let now = 0;
-  let timers: Array<{ at: number; fn: () => void; handle: object }> = [];
-  return {
-    now: () => Date.now() + now,
-    setTimeout(fn, ms) {
-      const handle = {};
-      timers.push({ at: now + ms, fn, handle });
-      return handle;
-    },
-    clearTimeout(handle) {
-      timers = timers.filter((t) => t.handle !== handle);
-    },
-    advance(ms) {
-      now += ms;
-      const due = timers.filter((t) => t.at <= now);
-      timers = timers.filter((t) => t.at > now);
-      for (const t of due) t.fn();
-    },
-    pending: () => timers.length,
-  };
-}
 
 /** GET streams the front received, by session id. */
 function watchGets(server: import('node:http').Server) {
@@ -84,7 +60,7 @@ describe('sessions whose client left without a word (issue 20, 8)', () => {
   }, 60_000);
 
   it('a live SDK client whose GET stream breaks reconnects it within the grace: its session stays', async () => {
-    const clock = manualClock();
+    const clock = manualClock(Date.now);
     const w = await world.start({
       clock,
       streamReconnectGraceMs: 5000,
@@ -105,7 +81,7 @@ describe('sessions whose client left without a word (issue 20, 8)', () => {
   });
 
   it('a client that had a GET stream and is gone: the grace timer ends it; one that never opened one waits for sessionIdleMs', async () => {
-    const clock = manualClock();
+    const clock = manualClock(Date.now);
     const w = await world.start({
       clock,
       streamReconnectGraceMs: 5000,
