@@ -256,6 +256,10 @@ export async function status(config: Config, json: boolean): Promise<number> {
       /** `${NAME}` its entry uses: names only (unresolved-servers.ts). */
       variables?: string[];
       expansionError?: string | null;
+      /** Filters and timeouts in force (unresolved-servers.ts). */
+      filters?: Record<string, { allow?: string[]; deny?: string[] }> | null;
+      requestTimeoutMs?: number | null;
+      maxTimeoutsInARow?: number | null;
     }>;
     children: Array<{ pid: number; type: string }>;
     breakers: Record<string, { state?: string } | null>;
@@ -278,6 +282,12 @@ export async function status(config: Config, json: boolean): Promise<number> {
   for (const v of s.servers) {
     // Names only: status never shows what a variable holds.
     const uses = v.variables?.length ? `; variables ${v.variables.join(', ')}` : '';
+    const filters = Object.entries(v.filters ?? {})
+      .map(([kind, f]) => `; ${kind} ${f.allow ? 'allow' : 'deny'} ${(f.allow ?? f.deny ?? []).join(', ')}`)
+      .join('');
+    const timeout = v.requestTimeoutMs
+      ? `; timeout ${v.requestTimeoutMs} ms${v.maxTimeoutsInARow === 0 ? ' (no restart)' : v.maxTimeoutsInARow ? ` (restart after ${v.maxTimeoutsInARow} in a row)` : ''}`
+      : '';
     if (v.expansionError) {
       out(`  mcp ${v.name.padEnd(8)} not started${uses}: ${v.expansionError}`);
       continue;
@@ -286,7 +296,7 @@ export async function status(config: Config, json: boolean): Promise<number> {
     out(
       `  mcp ${v.name.padEnd(8)} ${v.state}${v.pid ? ` (pid ${v.pid}${rss})` : ''}, ${v.sessions} session${v.sessions === 1 ? '' : 's'}, ` +
         `${v.inFlight} in flight, ${v.starts} start${v.starts === 1 ? '' : 's'}, ${v.restarts} restart${v.restarts === 1 ? '' : 's'}` +
-        `${uses}${v.lastError ? `; last error: ${v.lastError.message.split('\n')[0]}` : ''}`,
+        `${uses}${filters}${timeout}${v.lastError ? `; last error: ${v.lastError.message.split('\n')[0]}` : ''}`,
     );
   }
   out(

@@ -17,4 +17,5 @@ export interface HostedServer {
   prompts?: FilterSpec;
   resources?: FilterSpec;
   requestTimeoutMs?: number;
+  maxTimeoutsInARow?: number;
 }

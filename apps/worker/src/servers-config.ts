@@ -2,7 +2,7 @@
  * The MCP servers the worker hosts: the JSON users already write for Claude Desktop, Claude Code and
  * Cursor, `{ "mcpServers": { "<name>": { command, args, env, cwd } } }`, plus our optional `share`,
  * `idleMs`, `maxInstances`, `serialize`, `tools` / `prompts` / `resources` (filters),
- * `requestTimeoutMs`, `disabled` and `envFile`. Read from `--config` /
+ * `requestTimeoutMs`, `maxTimeoutsInARow`, `disabled` and `envFile`. Read from `--config` /
  * SPAWNGUARD_CONFIG, else `<home>/servers.json`. A bad file or entry is a ServersConfigError naming
  * the server and the field (the CLI exits 2); unknown fields are warnings. With no file, the built-in
  * demo server is the one server, so a first run needs no setup.
@@ -86,6 +86,7 @@ const KNOWN = new Set([
   'disabled',
   ...FILTERS,
   'requestTimeoutMs',
+  'maxTimeoutsInARow',
 ]);
 /** Fields clients write that mean nothing to a host (they stay with the client). */
 const CLIENT_ONLY = new Set(['type', 'autoApprove', 'alwaysAllow', 'timeout', 'description', 'transportType']);
@@ -157,7 +158,7 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Wr
   if (e.share !== undefined && e.share !== 'shared' && e.share !== 'per-session') {
     fail(path, name, 'share', 'must be "shared" or "per-session"', e.share);
   }
-  for (const field of ['idleMs', 'maxInstances', 'requestTimeoutMs'] as const) {
+  for (const field of ['idleMs', 'maxInstances', 'requestTimeoutMs', 'maxTimeoutsInARow'] as const) {
     const value = e[field];
     const min = field === 'maxInstances' ? 1 : 0;
     if (
@@ -198,6 +199,7 @@ function entry(path: string, name: string, raw: unknown, warnings: string[]): Wr
     server[field] = filter as FilterSpec;
   }
   if (e.requestTimeoutMs !== undefined) server.requestTimeoutMs = e.requestTimeoutMs as number;
+  if (e.maxTimeoutsInARow !== undefined) server.maxTimeoutsInARow = e.maxTimeoutsInARow as number;
   return server;
 }
 

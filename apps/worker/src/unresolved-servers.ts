@@ -1,21 +1,40 @@
+import type { FilterSpec } from '@spawnguard/mcp-host';
 import { stoppedStatus } from './hosted-endpoints.js';
 import type { HostedStatus } from './mcp-hosting.js';
 import type { McpEndpoint } from './routes.js';
 import { HttpError } from './security.js';
-import { notStarted, type ServersConfig } from './servers-config.js';
+import { type HostedServer, notStarted, type ServersConfig } from './servers-config.js';
 
 /**
  * Servers whose `${...}` did not expand (servers-config.ts leaves them out of what the host runs)
  * stay visible: in status, with the error that names the variable, and at `/mcp/<name>`, which
  * answers that error (503) instead of "no such server". Status also shows, for every server, which
- * variables it uses: names, never values.
+ * variables it uses (names, never values), and the filters and timeouts its config puts in force.
  */
 export interface ConfiguredStatus extends HostedStatus {
   /** The `${NAME}` its entry uses (names only). */
   variables: string[];
   /** Why it is not started (a variable set nowhere, an unusable env file); null when it expanded or has none. */
   expansionError: string | null;
+  /** Its `tools` / `prompts` / `resources` filters as written (allow or deny patterns); null: not started (expansionError). */
+  filters: Partial<Record<'tools' | 'prompts' | 'resources', FilterSpec>> | null;
+  /** Its requestTimeoutMs (0 = none: the worker sets no host-wide one); null: not started. */
+  requestTimeoutMs: number | null;
+  /** Its maxTimeoutsInARow when the entry sets one; null: mcp-host's default (3), or not started. */
+  maxTimeoutsInARow: number | null;
 }
+
+/** What a server's entry puts in force besides its command: filters and timeouts. */
+const inForce = (server: HostedServer | undefined) => {
+  if (!server) return { filters: null, requestTimeoutMs: null, maxTimeoutsInARow: null };
+  const filters: NonNullable<ConfiguredStatus['filters']> = {};
+  for (const kind of ['tools', 'prompts', 'resources'] as const) if (server[kind]) filters[kind] = server[kind];
+  return {
+    filters,
+    requestTimeoutMs: server.requestTimeoutMs ?? 0,
+    maxTimeoutsInARow: server.maxTimeoutsInARow ?? null,
+  };
+};
 
 const unresolved = (config: ServersConfig, name: string): string | null =>
   Object.hasOwn(config.expansion, name) && !Object.hasOwn(config.servers, name)
@@ -29,6 +48,7 @@ export function withVariables(config: ServersConfig, hosted: HostedStatus[]): Co
     ...s,
     variables: Object.hasOwn(config.expansion, s.name) ? [...config.expansion[s.name]!.variables] : [],
     expansionError: null,
+    ...inForce(Object.hasOwn(config.servers, s.name) ? config.servers[s.name] : undefined),
   }));
   for (const [name, info] of Object.entries(config.expansion)) {
     if (names.has(name) || info.error === null) continue;
@@ -37,6 +57,7 @@ export function withVariables(config: ServersConfig, hosted: HostedStatus[]): Co
       lastError: { message: notStarted(name, info.error), at: info.checkedAt, stderr: [] },
       variables: [...info.variables],
       expansionError: info.error,
+      ...inForce(undefined),
     });
   }
   return statuses;

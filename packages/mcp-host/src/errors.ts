@@ -41,7 +41,7 @@ export class BackendExitedError extends Error {
 
 /**
  * The server's circuit is open after repeated failed starts or crashes (an exit within
- * `crashWindowMs` of a start, or with requests in flight): requests fail fast until `retryAfterMs` has passed.
+ * `crashWindowMs` of a start, or with requests in flight; a stop for not answering): requests fail fast until `retryAfterMs` has passed.
  */
 export class ServerUnavailableError extends Error {
   readonly code = 'ESERVERUNAVAILABLE';
@@ -185,9 +185,33 @@ export class RequestTimeoutError extends Error {
   }
 }
 
+/**
+ * The backend got `maxTimeoutsInARow` request timeouts in a row with no answer between them: the
+ * host took it for wedged and stopped it as a crash (a breaker failure). Its requests still in
+ * flight are answered with this at once; the next request starts a new backend.
+ */
+export class BackendUnresponsiveError extends Error {
+  readonly code = 'EBACKENDUNRESPONSIVE';
+  constructor(
+    readonly server: string,
+    readonly pid: number,
+    /** Timeouts in a row that made the host stop it. */
+    readonly timeouts: number,
+    readonly timeoutMs: number,
+    readonly stderr: readonly string[],
+  ) {
+    super(
+      `MCP server "${server}" (pid ${pid}) stopped answering: ${timeouts} request${timeouts === 1 ? '' : 's'} in a row got no answer within ${timeoutMs} ms ` +
+        `(requestTimeoutMs, maxTimeoutsInARow=${timeouts}); it was stopped and is restarted on the next request; ${tail(stderr)}`,
+    );
+    this.name = 'BackendUnresponsiveError';
+  }
+}
+
 export type McpHostError =
   | BackendStartError
   | BackendExitedError
+  | BackendUnresponsiveError
   | ServerUnavailableError
   | BackendQueueFullError
   | MaxInstancesError
@@ -200,7 +224,7 @@ export type McpHostError =
 
 /** JSON-RPC error codes the host answers with (besides the standard ones). */
 export const JSONRPC = {
-  /** The SDK's ConnectionClosed: the backend is gone, could not start, its circuit is open, or it reads too slowly (queue full); or the session ended. */
+  /** The SDK's ConnectionClosed: the backend is gone (exited, or stopped as unresponsive), could not start, its circuit is open, or it reads too slowly (queue full); or the session ended. */
   backendUnavailable: -32000,
   /** The SDK's RequestTimeout: the server did not answer within `requestTimeoutMs`. */
   requestTimeout: -32001,
@@ -236,6 +260,14 @@ export function toJsonRpcError(error: unknown): { code: number; message: string;
     const data: Record<string, unknown> = { code: error.code, server: error.server, stderr: error.stderr };
     if (error instanceof ServerUnavailableError) data.retryAfterMs = error.retryAfterMs;
     return { code: JSONRPC.backendUnavailable, message: error.message, data };
+  }
+  if (error instanceof BackendUnresponsiveError) {
+    const { code, server, pid, timeouts, timeoutMs, stderr } = error;
+    return {
+      code: JSONRPC.backendUnavailable,
+      message: error.message,
+      data: { code, server, pid, timeouts, timeoutMs, stderr },
+    };
   }
   if (error instanceof SessionClosedError) {
     return {

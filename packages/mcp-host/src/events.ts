@@ -1,7 +1,11 @@
 export type ShareMode = 'shared' | 'per-session';
 
-/** Why a backend stopped. `exited`: on its own (crash, kill by hand); the others: the host stopped it. */
-export type StopReason = 'exited' | 'idle' | 'session-closed' | 'reconfigured' | 'closed';
+/**
+ * Why a backend stopped. `exited`: on its own (crash, kill by hand); `unresponsive`: the host
+ * stopped it after `maxTimeoutsInARow` request timeouts in a row (counted as a crash); the others:
+ * the host stopped it.
+ */
+export type StopReason = 'exited' | 'unresponsive' | 'idle' | 'session-closed' | 'reconfigured' | 'closed';
 
 /** Why a message could not be delivered; every one of them is also answered (never left hanging) where it was a request. */
 export type RoutingReason =

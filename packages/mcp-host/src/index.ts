@@ -13,6 +13,7 @@ export {
   BackendExitedError,
   BackendQueueFullError,
   BackendStartError,
+  BackendUnresponsiveError,
   FilteredError,
   HostClosedError,
   JSONRPC,

@@ -5,9 +5,11 @@ import type { Clock } from '../clock.js';
 export interface LifeEnd {
   /** It exited on its own (a crash, a kill by hand), not because the host stopped it. */
   byItself: boolean;
+  /** The host stopped it after maxTimeoutsInARow timeouts in a row: a failure even with nothing in flight. */
+  unresponsive: boolean;
   /** Session requests it had not answered when it exited. */
   inFlight: number;
-  /** What the sessions were told (a BackendExitedError): the failure the breaker records. */
+  /** What the sessions were told (a BackendExitedError or BackendUnresponsiveError): the failure the breaker records. */
   error: Error;
 }
 
@@ -37,7 +39,8 @@ interface Life {
  * is up, but the circuit's verdict on that start waits for the backend's first `crashWindowMs`:
  * an exit on its own within it is a failure (so is a start that failed), surviving it is a
  * success, and a stop by the host within it is no verdict. After the window, an exit on its own
- * with requests in flight is recorded as one more failure (`recordFailure`). So at most
+ * with requests in flight is recorded as one more failure (`recordFailure`), and so is a stop for
+ * not answering (maxTimeoutsInARow), which counts as an exit on its own within the window. So at most
  * `failureThreshold` starts happen per cooldown, however the backend dies.
  */
 export class CrashWindow {
@@ -103,9 +106,9 @@ export class CrashWindow {
       life.open = false;
       if (life.timer !== null) this.clock.clearTimeout(life.timer);
       life.timer = null;
-      life.settle(end.byItself ? end.error : new StoppedByHostError());
+      life.settle(end.byItself || end.unresponsive ? end.error : new StoppedByHostError());
       return;
     }
-    if (end.byItself && end.inFlight > 0) this.breaker.recordFailure(end.error);
+    if (end.unresponsive || (end.byItself && end.inFlight > 0)) this.breaker.recordFailure(end.error);
   }
 }

@@ -1,7 +1,7 @@
 import { CircuitBreaker } from '@spawnguard/circuit-breaker';
 import type { Clock } from '../clock.js';
 import type { ResolvedHost, ResolvedServer } from '../config/options.js';
-import { BackendExitedError, BackendStartError } from '../errors.js';
+import { BackendExitedError, BackendStartError, BackendUnresponsiveError } from '../errors.js';
 import type { McpHostEvents } from '../events.js';
 import type { Session } from '../routing/session.js';
 import { CrashWindow } from './crash-window.js';
@@ -39,9 +39,13 @@ export function serverBreaker(name: string, failureThreshold: number, cooldownMs
     failureThreshold,
     cooldownMs,
     now: () => clock.now(),
-    // A backend that could not start, or died on its own soon after (or with requests in flight:
-    // see crash-window.ts); a start the host itself aborted or stopped (closing) does not count.
-    isFailure: (error) => error instanceof BackendStartError || error instanceof BackendExitedError,
+    // A backend that could not start, died on its own soon after (or with requests in flight: see
+    // crash-window.ts), or stopped answering (maxTimeoutsInARow); a start the host itself aborted or
+    // stopped (closing) does not count.
+    isFailure: (error) =>
+      error instanceof BackendStartError ||
+      error instanceof BackendExitedError ||
+      error instanceof BackendUnresponsiveError,
   });
 }
 

@@ -1,6 +1,6 @@
 import { type ConnectionMemo, memoizeConnection } from '@spawnguard/connection-memo';
 import { ensurePrivateDir } from '@spawnguard/internal';
-import { BackendExitedError, BackendStartError, ServerUnavailableError } from '../errors.js';
+import { BackendExitedError, BackendStartError, BackendUnresponsiveError, ServerUnavailableError } from '../errors.js';
 import type { McpHostEvents, StopReason } from '../events.js';
 import { type ClientHello, perSessionInitialize, sharedInitialize } from '../protocol/capabilities.js';
 import { Router, type RouterLink } from '../routing/router.js';
@@ -54,6 +54,8 @@ export class Slot implements RouterLink {
   #crashed = false;
   #idle: unknown = null;
   readonly #reasons = new WeakMap<Backend, StopReason>();
+  /** Backends stopped for not answering (maxTimeoutsInARow): what their sessions were told, and the breaker records. */
+  readonly #unresponsive = new WeakMap<Backend, BackendUnresponsiveError>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -158,7 +160,8 @@ export class Slot implements RouterLink {
 
   #exited(backend: Backend, info: ExitInfo): void {
     const reason = this.#reasons.get(backend) ?? 'exited';
-    const error = new BackendExitedError(this.server, backend.pid, info.code, info.signal, info.stderr);
+    const unresponsive = this.#unresponsive.get(backend);
+    const error = unresponsive ?? new BackendExitedError(this.server, backend.pid, info.code, info.signal, info.stderr);
     if (reason === 'exited') {
       this.#crashed = true;
       this.ctx.lastError = { message: error.message, at: this.ctx.clock.now(), stderr: info.stderr };
@@ -166,6 +169,7 @@ export class Slot implements RouterLink {
     // Before the router fails what was in flight: an early exit, or one with requests in flight, is a breaker failure.
     this.ctx.crashWindow.ended(backend, {
       byItself: reason === 'exited',
+      unresponsive: unresponsive !== undefined,
       inFlight: this.router.backend === backend ? this.router.inFlightCount : 0,
       error,
     });
@@ -236,9 +240,31 @@ export class Slot implements RouterLink {
     return this.ctx.clock;
   }
 
-  /** Reported only, for now; a rule that restarts a backend after N in a row reads `report.inARow` here. */
+  /** Reported; the `maxTimeoutsInARow`th in a row stops the backend as unresponsive. */
   requestTimedOut(report: Omit<McpHostEvents['requestTimeout'], 'server' | 'instance'>): void {
     this.ctx.emit('requestTimeout', { server: this.server, instance: this.instance, ...report });
+    const max = this.ctx.config.maxTimeoutsInARow;
+    if (max === 0 || report.inARow < max) return;
+    const state = this.#state;
+    if (state.kind !== 'running' || this.router.backend !== state.backend) return;
+    this.#stopUnresponsive(state.backend, report.inARow, report.timeoutMs);
+  }
+
+  /**
+   * A backend alive but not answering: stopped (whole tree) as a crash. Its requests in flight are
+   * answered at once, not when the process is gone; requests not sent yet (and the next ones) wait
+   * for a new backend, which the memo starts only once this one is stopped, through the breaker
+   * that #exited has told of the failure by then.
+   */
+  #stopUnresponsive(backend: Backend, timeouts: number, timeoutMs: number): void {
+    const error = new BackendUnresponsiveError(this.server, backend.pid, timeouts, timeoutMs, backend.stderrTail());
+    this.#reasons.set(backend, 'unresponsive');
+    this.#unresponsive.set(backend, error);
+    this.#crashed = true;
+    this.ctx.lastError = { message: error.message, at: this.ctx.clock.now(), stderr: error.stderr };
+    void this.#memo.invalidate(backend); // first: a start the router asks for must not get this backend back
+    this.#to({ kind: 'idle' });
+    this.router.detach(backend, error);
   }
 
   routingError(event: Omit<McpHostEvents['routingError'], 'server'>): void {

@@ -54,6 +54,12 @@ export interface ServerConfig {
   resources?: FilterSpec;
   /** A session request the backend has not answered after this long is failed and cancelled; 0 = none; default the host's. */
   requestTimeoutMs?: number;
+  /**
+   * This many requestTimeoutMs timeouts in a row (no answer from the backend between them) and the
+   * backend is taken for wedged: stopped as a crash (a breaker failure), its other requests answered
+   * with EBACKENDUNRESPONSIVE, the next request starts a new one. 0 = never; default 3.
+   */
+  maxTimeoutsInARow?: number;
 }
 
 export interface McpHostOptions {
@@ -72,7 +78,7 @@ export interface McpHostOptions {
   /**
    * Consecutive failures that open a server's circuit (default 3), and for how long (default 60000 ms).
    * A failure: a start that fails, a backend that exits by itself within `crashWindowMs` of its
-   * start, or one that exits by itself with requests in flight.
+   * start, one that exits by itself with requests in flight, or one stopped as unresponsive (maxTimeoutsInARow).
    */
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   /** A backend that exits by itself this soon after a good start counts as a failed start; 0 = never; default 10000. */
@@ -126,6 +132,7 @@ export interface ResolvedServer {
   windowsHide: boolean;
   filters: ServerFilters;
   requestTimeoutMs: number;
+  maxTimeoutsInARow: number;
 }
 
 /** Client capabilities as the MCP spec defines them (sampling, elicitation, roots, experimental, ...). */
@@ -181,6 +188,7 @@ const SERVER_KEYS = new Set([
   'prompts',
   'resources',
   'requestTimeoutMs',
+  'maxTimeoutsInARow',
 ]);
 
 /** What a server's config falls back to: the host's settings (`cwd`: where a server without one runs, the host's `backendCwd`). */
@@ -241,6 +249,7 @@ export function resolveServer(name: string, config: unknown, defaults: ServerDef
       fallback: defaults.requestTimeoutMs,
       max: MAX_TIMER_MS,
     }),
+    maxTimeoutsInARow: checkInteger(`${at}.maxTimeoutsInARow`, c.maxTimeoutsInARow, { fallback: 3, min: 0 }),
   };
 }
 
