@@ -3,16 +3,23 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultHome, defaultPort, resolveConfig, UsageError } from '../src/config.js';
-import { createWorkerServer } from '../src/daemon-server.js';
-import { DOCUMENTS } from '../src/documents.js';
-import { EventStore } from '../src/events-store.js';
-import { checkHome, ensureHome, HomeError, readPidRecord, readSecureFile, writeSecureFile } from '../src/home.js';
-import { checkLingerLimits } from '../src/lingering-close.js';
-import { createLogger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
-import { hasBearer, isAllowedHost, isAllowedOrigin, readJson } from '../src/security.js';
-import { cosine, tokenize, VectorStore, vectorize } from '../src/vector-store.js';
+import { defaultHome, defaultPort, resolveConfig, UsageError } from '../src/config/config.js';
+import {
+  checkHome,
+  ensureHome,
+  HomeError,
+  readPidRecord,
+  readSecureFile,
+  writeSecureFile,
+} from '../src/config/home.js';
+import { createWorkerServer } from '../src/daemon/daemon-server.js';
+import { EventStore } from '../src/daemon/events-store.js';
+import { checkLingerLimits } from '../src/daemon/lingering-close.js';
+import { Metrics } from '../src/daemon/metrics.js';
+import { hasBearer, isAllowedHost, isAllowedOrigin, readJson } from '../src/daemon/security.js';
+import { DOCUMENTS } from '../src/helper/documents.js';
+import { cosine, tokenize, VectorStore, vectorize } from '../src/helper/vector-store.js';
+import { createLogger } from '../src/shared/log.js';
 import { cleanup, makeHome } from './helpers.js';
 
 const homes: string[] = [];
