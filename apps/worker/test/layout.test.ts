@@ -41,8 +41,14 @@ describe('the README composition table matches src/', () => {
     const table = readmeTable();
     const listed = [...table.values()].flat();
     const actual = sourceFiles();
-    expect(listed.filter((file) => !actual.includes(file)), 'listed in the README but missing').toEqual([]);
-    expect(actual.filter((file) => !listed.includes(file)), 'in src/ but not in the README table').toEqual([]);
+    expect(
+      listed.filter((file) => !actual.includes(file)),
+      'listed in the README but missing',
+    ).toEqual([]);
+    expect(
+      actual.filter((file) => !listed.includes(file)),
+      'in src/ but not in the README table',
+    ).toEqual([]);
     expect(listed.length, 'a file listed twice').toBe(new Set(listed).size);
   });
 
