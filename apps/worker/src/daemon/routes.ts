@@ -15,6 +15,7 @@ import {
   readBody,
   readJson,
 } from './security.js';
+import { unavailableToHttp } from './unavailable.js';
 
 /**
  * What /health answers: identity only, nothing secret. bind-or-die's probeIdentity reads it. With
@@ -56,6 +57,8 @@ export interface RouteContext {
   events: EventStore;
   search(query: string, signal: AbortSignal): Promise<unknown>;
   mcp: McpEndpoint;
+  /** Retry-After for an open circuit whose error does not say when (unavailable.ts). */
+  breakerCooldownMs: number;
   status(): Promise<Record<string, unknown>>;
   shutdown(reason: string): void;
   metrics: Metrics;
@@ -296,19 +299,22 @@ export function createRequestHandler(ctx: RouteContext): (req: IncomingMessage, 
     res.once('finish', () => ctx.requests.inc({ route, status: String(res.statusCode) }));
     handle(req, res).catch((error: unknown) => {
       let status: number;
+      let answered = error;
       const headers: Record<string, string> = {};
       if (error instanceof HttpError) {
         status = error.status;
         Object.assign(headers, error.headers);
       } else {
-        status = (error as { code?: string }).code === 'EBROKENCIRCUIT' ? 503 : 500;
         ctx.log.error('request.failed', { route, method: req.method, error });
-        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-        if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
-          headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+        // An open circuit that no route mapped itself: 503 + Retry-After, from the one mapping.
+        const unavailable = unavailableToHttp(error, ctx.breakerCooldownMs);
+        status = unavailable?.status ?? 500;
+        if (unavailable) {
+          Object.assign(headers, unavailable.headers);
+          answered = unavailable;
         }
       }
-      const message = (error as Error)?.message ?? String(error);
+      const message = (answered as Error)?.message ?? String(answered);
       try {
         if (res.headersSent || req.complete) {
           sendJson(res, status, { error: message }, headers);

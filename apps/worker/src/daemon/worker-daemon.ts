@@ -226,6 +226,7 @@ export class WorkerDaemon implements Stoppable {
       events: this.events,
       search: (query, signal) => this.search(query, signal),
       mcp,
+      breakerCooldownMs: this.config.breakerCooldownMs,
       status: async () => this.status(),
       shutdown: (reason) => void this.shutdown(reason),
       metrics: this.metrics,
