@@ -3,6 +3,7 @@ import { ensureHome, HomeError, type HomePaths } from '../config/home.js';
 import { readServers, type ServersConfig, ServersConfigError } from '../config/servers-config.js';
 import { createLogger } from '../shared/log.js';
 import { ConfigWatcher, watchedFiles } from './config-watch.js';
+import { defendedMode } from './defended-mode.js';
 import { WorkerDaemon } from './worker-daemon.js';
 
 /**
@@ -24,7 +25,8 @@ import { WorkerDaemon } from './worker-daemon.js';
  *   SIGHUPs during a reload (or the boot) make exactly one more reload once it is over.
  * Live reload (config-watch.ts, from step 2 on): a change to the servers file or <home>/env is
  *   applied as a SIGHUP would be, once the files have been quiet for SPAWNGUARD_WATCH_DEBOUNCE_MS.
- * --naive (naive.ts): every step above that is a defence is skipped.
+ * --naive (naive/naive.ts, the daemon's other mode: shared/daemon-mode.ts): every step above that is
+ *   a defence is skipped.
  */
 export async function runDaemon(config: Config): Promise<number> {
   // A SIGHUP before the daemon's own handlers are in (boot installs them) would end the process
@@ -79,7 +81,11 @@ export async function runDaemon(config: Config): Promise<number> {
     log.log('boot.delay', { ms: config.bootDelayMs });
     await new Promise((resolve) => setTimeout(resolve, config.bootDelayMs));
   }
-  const daemon = new WorkerDaemon(config, paths, log, servers, watcher);
+  // The one place that tells the modes apart: --naive's lives in naive/ (loaded only when asked for).
+  const mode = config.naive
+    ? (await import('../naive/naive.js')).naiveMode(config, servers.servers, log)
+    : defendedMode(config, paths, log);
+  const daemon = new WorkerDaemon(config, paths, log, servers, mode, watcher);
   process.off('SIGHUP', onEarlyHangup);
   if (hangupBeforeBoot) void daemon.reload(); // queued: it runs once the boot is over
   try {

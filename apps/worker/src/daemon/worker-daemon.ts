@@ -3,24 +3,22 @@ import type { Server } from 'node:http';
 import type { CircuitBreaker } from '@spawnguard/circuit-breaker';
 import type { LeftoversResult, Registry } from '@spawnguard/process-registry';
 import { processIdentity } from '@spawnguard/process-table';
-import { builtInServer } from '../config/built-in-server.js';
 import { type Config, WORKER_NAME } from '../config/config.js';
 import { type HomePaths, keepToken, removeOwnPidRecord, writePidRecord } from '../config/home.js';
 import { readServers, type ServersConfig } from '../config/servers-config.js';
 import type { SearchResult } from '../helper/search-result.js';
-import type { NaiveHelper, NaiveMcp } from '../naive/naive.js';
-import { spawnBreaker } from '../shared/breakers.js';
+import type { Backends, DaemonMode } from '../shared/daemon-mode.js';
 import type { Logger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import type { ConfigWatcher } from './config-watch.js';
-import { bindWorker, createWorkerServer } from './daemon-server.js';
+import { createWorkerServer } from './daemon-server.js';
 import { EventStore } from './events-store.js';
 import { checkLingerLimits } from './lingering-close.js';
-import { type HostedSource, mcpEndpoint, notStartedStatus, searchFailure } from './mcp/endpoints.js';
+import { type HostedSource, hostedBackends, mcpEndpoint, notStartedStatus, searchFailure } from './mcp/endpoints.js';
 import type { HostedStatus, Hosting } from './mcp/host.js';
 import { refuseUnresolved, withVariables } from './mcp/unresolved-servers.js';
 import { defineDaemonMetrics, Metrics } from './metrics.js';
-import { leftoversSummary, openWorkerRegistry, registryForSpawns } from './registry.js';
+import { leftoversSummary, registryForSpawns } from './registry.js';
 import { createRequestHandler, type HealthBody } from './routes.js';
 import { HttpError } from './security.js';
 import { forceExit, installSignals, type Stoppable, stopInOrder } from './shutdown.js';
@@ -42,8 +40,8 @@ const OFF = { state: 'off' } as const;
 
 /**
  * One running daemon: its state, the boot steps in order (see boot.ts), and what the routes,
- * signals and metrics read from it. Each step's mechanics live in their own file: daemon-server
- * (bind), daemon-registry (takeover), hosted-endpoints (the MCP host), daemon-shutdown (stop).
+ * signals and metrics read from it. Each step's mechanics live in their own file: the mode
+ * (defended-mode.ts or naive/naive.ts: bind, registry, breaker), mcp/ (the MCP host), shutdown.ts (stop).
  */
 export class WorkerDaemon implements Stoppable {
   readonly instanceId = randomUUID();
@@ -61,8 +59,8 @@ export class WorkerDaemon implements Stoppable {
   registry: Registry | null = null;
   spawnBreaker: CircuitBreaker | null = null;
   hosting: Hosting | null = null;
-  naiveHelper: NaiveHelper | null = null;
-  naiveMcp: NaiveMcp | null = null;
+  /** What serves /search and /mcp: the host until the mode's start says otherwise. */
+  #backends: Backends;
   leftovers: LeftoversResult | null = null;
   reloading: Promise<void> = Promise.resolve();
   stopping: Promise<void> | null = null;
@@ -81,6 +79,8 @@ export class WorkerDaemon implements Stoppable {
     readonly paths: HomePaths,
     readonly log: Logger,
     public servers: ServersConfig,
+    /** How it binds and what it runs once bound: defended-mode.ts, or naive/naive.ts. */
+    readonly mode: DaemonMode,
     /** Live reload (config-watch.ts); null when off (SPAWNGUARD_WATCH=0, naive mode). */
     readonly watcher: ConfigWatcher | null = null,
   ) {
@@ -100,10 +100,12 @@ export class WorkerDaemon implements Stoppable {
     this.#hosted = {
       servers: () => this.servers,
       hosting: () => this.#hostingReady(),
+      loadedHosting: () => this.#hostingLoad,
       serverStatus: () => this.serverStatus(),
-      naiveMcp: () => this.naiveMcp,
+      backends: () => this.#backends,
       breakerCooldownMs: config.breakerCooldownMs,
     };
+    this.#backends = hostedBackends(this.#hosted);
     this.server = createWorkerServer(this.#handler(), { headersTimeoutMs: config.headersTimeoutMs });
   }
 
@@ -121,7 +123,6 @@ export class WorkerDaemon implements Stoppable {
   async boot(): Promise<void> {
     const { config, log } = this;
     log.log('boot.begin', { port: config.port, home: config.home, version: VERSION, servers: this.servers.source });
-    if (config.naive) log.warn('naive.mode', { message: 'NAIVE MODE: every defence is off (demo only)' });
     // Signals first: a SIGTERM during boot must still end in an orderly shutdown, not a half-boot.
     installSignals({
       isStopping: () => this.stopping !== null,
@@ -133,12 +134,7 @@ export class WorkerDaemon implements Stoppable {
     this.startToken = (await processIdentity(process.pid).catch(() => null))?.startToken ?? '';
 
     // 1. Bind, or lose quietly before doing anything else.
-    const naive = config.naive ? await import('../naive/naive.js') : null;
-    if (naive) this.bound = await naive.bindNaively(this.server, config, log);
-    else {
-      await bindWorker(this.server, config, this.paths, log);
-      this.bound = true;
-    }
+    this.bound = await this.mode.bind(this.server);
     if (this.stopping) return;
 
     // 2. Only the winner writes files that point at it.
@@ -150,43 +146,28 @@ export class WorkerDaemon implements Stoppable {
       this.watcher?.start(() => void this.reload('watch'));
     }
 
-    if (naive) {
-      // 3-4, the field's way: a helper at boot (kept), a copy of every server per MCP session.
-      this.naiveHelper = naive.createNaiveHelper(builtInServer(config), config, log);
-      this.naiveMcp = naive.createNaiveMcp(this.servers.servers, config, log);
-      this.#booted();
-      this.phase = 'ready';
-      this.naiveHelper.warm();
-      setTimeout(() => void this.shutdown(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
-      log.log('boot.ready', { port: config.port, bound: this.bound, instanceId: this.instanceId });
-      this.#reloadIfQueued();
-      return;
-    }
-
-    // 3. The registry: never waits here (a predecessor still draining is waited for in the
-    // background, and every backend spawn waits for that claim, so nothing starts next to its leftovers).
-    this.registry = await openWorkerRegistry({
-      config,
-      paths: this.paths,
-      log,
+    // 3. The mode's own steps: the defended one opens the registry (takeover) and the spawn breaker.
+    const started = await this.mode.start({
+      isStopping: () => this.stopping !== null,
+      stop: (reason) => void this.shutdown(reason),
       onReaped: (phase, count) => this.counters.reaped.inc({ phase }, count),
       onClaimed: (leftovers) => {
         this.leftovers = leftovers;
       },
+      onBreaker: (breaker) => this.#watchBreaker(breaker),
+      hosted: this.#backends,
     });
-    log.log('boot.registry', { ownership: this.registry.ownership });
-    this.spawnBreaker = spawnBreaker(config, this.paths.spawnBreaker);
-    this.#watchBreaker(this.spawnBreaker);
-    if (this.stopping) {
-      await this.registry.shutdown({ graceMs: config.killGraceMs }).catch(() => null);
-      return;
-    }
+    if (!started) return;
+    this.registry = started.registry;
+    this.spawnBreaker = started.spawnBreaker;
+    this.#backends = started.backends;
 
     // 4. Serve. The MCP host (and the SDK) load with the first /mcp or /search request, and
     // backends start on first use: an idle daemon carries neither.
     this.#booted();
     if (this.stopping) return;
     this.phase = 'ready';
+    started.ready();
     log.log('boot.ready', {
       port: config.port,
       bound: this.bound,
@@ -245,8 +226,7 @@ export class WorkerDaemon implements Stoppable {
     await this.reloading;
     if (this.phase === 'stopping') throw new HttpError(503, 'the worker is shutting down');
     try {
-      if (this.naiveHelper) return await this.naiveHelper.search(query, signal);
-      return await (await this.#hostingReady()).search(query, signal);
+      return await this.#backends.search(query, signal);
     } catch (error) {
       throw searchFailure(error, this.#hosted);
     }
@@ -371,9 +351,7 @@ export class WorkerDaemon implements Stoppable {
   }
 
   async closeHosts(): Promise<void> {
-    const hosting = await this.#hostingLoad?.catch(() => null);
-    await hosting?.close();
-    await this.naiveMcp?.close();
+    await this.#backends.close();
   }
 
   removeFiles(): void {

@@ -11,9 +11,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { builtInServer } from '../config/built-in-server.js';
 import { type Config, HOST } from '../config/config.js';
 import type { HostedServer } from '../config/servers-config.js';
 import type { SearchResult } from '../helper/search-result.js';
+import type { DaemonMode } from '../shared/daemon-mode.js';
 import type { Logger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { ChildProcessTransport } from './child-transport.js';
@@ -133,3 +135,37 @@ export function createNaiveMcp(servers: Record<string, HostedServer>, config: Co
 }
 
 export type NaiveMcp = ReturnType<typeof createNaiveMcp>;
+
+/**
+ * --naive as the daemon's mode (shared/daemon-mode.ts): bind and keep running even without the
+ * port; no registry, no breaker; a helper at boot (kept), a copy of every server per MCP session,
+ * and the daemon stops itself after `naiveTtlMs`.
+ */
+export function naiveMode(config: Config, servers: Record<string, HostedServer>, log: Logger): DaemonMode {
+  return {
+    naive: true,
+    bind(server) {
+      log.warn('naive.mode', { message: 'NAIVE MODE: every defence is off (demo only)' });
+      return bindNaively(server, config, log);
+    },
+    async start(hooks) {
+      // 3-4, the field's way: a helper at boot (kept), a copy of every server per MCP session.
+      const helper = createNaiveHelper(builtInServer(config), config, log);
+      const mcp = createNaiveMcp(servers, config, log);
+      return {
+        registry: null,
+        spawnBreaker: null,
+        backends: {
+          has: (name) => mcp.has(name),
+          handle: (name, req, res, body) => mcp.handleRequest(name, req, res, body),
+          search: (query, signal) => helper.search(query, signal),
+          close: () => mcp.close(),
+        },
+        ready() {
+          helper.warm();
+          setTimeout(() => hooks.stop(`naive TTL of ${config.naiveTtlMs} ms`), config.naiveTtlMs).unref();
+        },
+      };
+    },
+  };
+}

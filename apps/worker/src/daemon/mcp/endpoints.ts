@@ -1,5 +1,5 @@
 import type { ServersConfig } from '../../config/servers-config.js';
-import type { NaiveMcp } from '../../naive/naive.js';
+import type { Backends } from '../../shared/daemon-mode.js';
 import type { McpEndpoint } from '../routes.js';
 import { HttpError } from '../security.js';
 import { unavailableToHttp } from '../unavailable.js';
@@ -13,15 +13,31 @@ export interface HostedSource {
   servers(): ServersConfig;
   /** The MCP host, loaded (single flight) on first use. */
   hosting(): Promise<Hosting>;
+  /** The host if its load has begun, else null (nothing to close). */
+  loadedHosting(): Promise<Hosting> | null;
   serverStatus(): HostedStatus[];
-  /** Naive mode: one server copy per session instead of the host. */
-  naiveMcp(): NaiveMcp | null;
+  /** What serves now: the host's backends below, or the mode's (daemon-mode.ts). */
+  backends(): Backends;
   breakerCooldownMs: number;
+}
+
+/** The daemon's MCP host as `Backends`: every configured server, the demo server for `/search`. */
+export function hostedBackends(source: HostedSource): Backends {
+  return {
+    has: (name) => Object.hasOwn(source.servers().servers, name),
+    handle: (name, req, res, body) =>
+      source.hosting().then((hosting) => hosting.host.handleRequest(name, req, res, body)),
+    search: async (query, signal) => (await source.hosting()).search(query, signal),
+    close: async () => {
+      const hosting = await source.loadedHosting()?.catch(() => null);
+      await hosting?.close();
+    },
+  };
 }
 
 export function mcpEndpoint(source: HostedSource): McpEndpoint {
   return {
-    has: (name) => source.naiveMcp()?.has(name) ?? Object.hasOwn(source.servers().servers, name),
+    has: (name) => source.backends().has(name),
     unavailable: (name) => {
       const stats = source.serverStatus().find((s) => s.name === name);
       if (stats?.state !== 'open') return null;
@@ -33,11 +49,7 @@ export function mcpEndpoint(source: HostedSource): McpEndpoint {
         source.breakerCooldownMs,
       );
     },
-    handle: (name, req, res, body) => {
-      const naive = source.naiveMcp();
-      if (naive) return naive.handleRequest(name, req, res, body);
-      return source.hosting().then((hosting) => hosting.host.handleRequest(name, req, res, body));
-    },
+    handle: (name, req, res, body) => source.backends().handle(name, req, res, body),
   };
 }
 
