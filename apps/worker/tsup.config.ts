@@ -12,5 +12,5 @@ const shared: Options = {
 
 export default defineConfig([
   { ...shared, entry: ['src/cli.ts'], clean: true },
-  { ...shared, entry: ['src/helper-server.ts'], clean: false },
+  { ...shared, entry: { 'helper-server': 'src/helper/helper-server.ts' }, clean: false },
 ]);

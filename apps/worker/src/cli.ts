@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    const { VERSION } = await import('./version.js');
+    const { VERSION } = await import('./shared/version.js');
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   }
 
-  const { resolveConfig, UsageError } = await import('./config.js');
+  const { resolveConfig, UsageError } = await import('./config/config.js');
   let config: ReturnType<typeof resolveConfig>;
   try {
     config = resolveConfig(values);
@@ -105,13 +105,13 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'hook': {
-      const { runHook } = await import('./hook.js');
+      const { runHook } = await import('./client/hook.js');
       return runHook(config, rest[0]!, values.payload);
     }
     case 'mcp': {
       const [{ runBridge }, { bridgeOptionsFromEnv }] = await Promise.all([
-        import('./bridge.js'),
-        import('./bridge-options.js'),
+        import('./bridge/bridge.js'),
+        import('./bridge/bridge-options.js'),
       ]);
       let options: ReturnType<typeof bridgeOptionsFromEnv>;
       try {
@@ -123,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
       return runBridge(config, rest[0]!, options);
     }
     case 'import': {
-      const { runImport } = await import('./import-command.js');
+      const { runImport } = await import('./import/import-command.js');
       return runImport(config, {
         file: rest[0]!,
         write: values.write === true,
@@ -132,23 +132,23 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'daemon': {
-      const { runDaemon } = await import('./daemon.js');
+      const { runDaemon } = await import('./daemon/boot.js');
       return runDaemon(config);
     }
     case 'start': {
-      const { start } = await import('./control.js');
+      const { start } = await import('./client/control.js');
       return start(config);
     }
     case 'stop': {
-      const { stop } = await import('./control.js');
+      const { stop } = await import('./client/control.js');
       return stop(config);
     }
     case 'restart': {
-      const { restart } = await import('./control.js');
+      const { restart } = await import('./client/control.js');
       return restart(config);
     }
     default: {
-      const { status } = await import('./control.js');
+      const { status } = await import('./client/control.js');
       return status(config, values.json === true);
     }
   }

@@ -6,9 +6,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bridgeOptionsFromEnv, resolveBridgeOptions } from '../src/bridge-options.js';
-import { UsageError } from '../src/config.js';
-import { idFromHead, idFromTail, idOfCutLine } from '../src/line-id.js';
+import { bridgeOptionsFromEnv, resolveBridgeOptions } from '../src/bridge/bridge-options.js';
+import { idFromHead, idFromTail, idOfCutLine } from '../src/bridge/line-id.js';
+import { UsageError } from '../src/config/config.js';
 import {
   CLI,
   cleanup,

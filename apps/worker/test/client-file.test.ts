@@ -1,7 +1,7 @@
 import { parse, stringify } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { parseClientFile, renderClientFile, sameToml } from '../src/client-file.js';
-import { detectFormat } from '../src/client-formats.js';
+import { parseClientFile, renderClientFile, sameToml } from '../src/import/client-file.js';
+import { detectFormat } from '../src/import/client-formats.js';
 
 describe('TOML client files (smol-toml)', () => {
   it('smol-toml drops comments on a parse + stringify: the reason a commented file is never rewritten', () => {

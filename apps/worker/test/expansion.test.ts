@@ -3,11 +3,11 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EnvFileError, parseEnvFile, readEnvFile } from '../src/env-file.js';
-import type { HostedStatus } from '../src/mcp-hosting.js';
-import { loadServersConfig, parseServersConfig } from '../src/servers-config.js';
-import { refuseUnresolved, withVariables } from '../src/unresolved-servers.js';
-import { expandVariables, variablesIn } from '../src/var-expansion.js';
+import { EnvFileError, parseEnvFile, readEnvFile } from '../src/config/env-file.js';
+import { loadServersConfig, parseServersConfig } from '../src/config/servers-config.js';
+import { expandVariables, variablesIn } from '../src/config/var-expansion.js';
+import type { HostedStatus } from '../src/daemon/mcp/host.js';
+import { refuseUnresolved, withVariables } from '../src/daemon/mcp/unresolved-servers.js';
 
 const dirs: string[] = [];
 const folder = () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildProcessTransport } from '../src/child-transport.js';
+import { ChildProcessTransport } from '../src/naive/child-transport.js';
 import { cleanup, HELPER, isAlive, isGrandchild, makeHome, processesWith, waitFor } from './helpers.js';
 
 let home = '';

@@ -66,14 +66,14 @@ describe('the hook fast path is lean', () => {
 
   it('the daemon is bundled and loads the MCP code only on first use: the host, never the SDK Client or McpServer', async () => {
     const cli = readFileSync(join(DIST, 'cli.js'), 'utf8');
-    const daemonChunk = /import\("\.\/(daemon-[\w-]+\.js)"\)/.exec(cli)?.[1];
+    const daemonChunk = /import\("\.\/(boot-[\w-]+\.js)"\)/.exec(cli)?.[1];
     expect(daemonChunk).toBeDefined();
     const { files, external } = closure(daemonChunk!);
     expect(external.filter((spec) => !BUILTIN.has(spec))).toEqual([]);
     // An idle daemon carries no SDK: the host, its client and the HTTP transport load on first use.
     expect(carries(files, '@modelcontextprotocol')).toBe(false);
     const daemonText = readFileSync(join(DIST, daemonChunk!), 'utf8');
-    const hosting = /import\("\.\/(mcp-hosting-[\w-]+\.js)"\)/.exec(daemonText)?.[1];
+    const hosting = /import\("\.\/(host-[\w-]+\.js)"\)/.exec(daemonText)?.[1];
     expect(hosting).toBeDefined();
     const lazy = closure(hosting!);
     expect(carries(lazy.files, 'packages/mcp-host')).toBe(true);

@@ -3,16 +3,25 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultHome, defaultPort, resolveConfig, UsageError } from '../src/config.js';
-import { createWorkerServer } from '../src/daemon-server.js';
-import { DOCUMENTS } from '../src/documents.js';
-import { EventStore } from '../src/events-store.js';
-import { checkHome, ensureHome, HomeError, readPidRecord, readSecureFile, writeSecureFile } from '../src/home.js';
-import { checkLingerLimits } from '../src/lingering-close.js';
-import { createLogger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
-import { hasBearer, isAllowedHost, isAllowedOrigin, readJson } from '../src/security.js';
-import { cosine, tokenize, VectorStore, vectorize } from '../src/vector-store.js';
+import { defaultHome, defaultPort, resolveConfig, UsageError } from '../src/config/config.js';
+import {
+  checkHome,
+  ensureHome,
+  HomeError,
+  readPidRecord,
+  readSecureFile,
+  writeSecureFile,
+} from '../src/config/home.js';
+import { createWorkerServer } from '../src/daemon/daemon-server.js';
+import { EventStore } from '../src/daemon/events-store.js';
+import { checkLingerLimits } from '../src/daemon/lingering-close.js';
+import { Metrics } from '../src/daemon/metrics.js';
+import { createRequestHandler } from '../src/daemon/routes.js';
+import { hasBearer, isAllowedHost, isAllowedOrigin, readJson } from '../src/daemon/security.js';
+import { unavailableToHttp } from '../src/daemon/unavailable.js';
+import { DOCUMENTS } from '../src/helper/documents.js';
+import { cosine, tokenize, VectorStore, vectorize } from '../src/helper/vector-store.js';
+import { createLogger, silentLogger } from '../src/shared/log.js';
 import { cleanup, makeHome } from './helpers.js';
 
 const homes: string[] = [];
@@ -276,5 +285,62 @@ describe('event store', () => {
     expect(store.total).toBe(5);
     expect(store.recent().map((e) => e.event)).toEqual(['e2', 'e3', 'e4']);
     expect(() => new EventStore(0)).toThrow(RangeError);
+  });
+});
+
+describe('an open circuit that no route mapped', () => {
+  it('is answered by the one breaker → HTTP mapping: 503 with Retry-After (the error’s own, or the cooldown)', async () => {
+    let thrown: unknown;
+    let handler: ReturnType<typeof createRequestHandler> | null = null;
+    const server = createServer((req, res) => handler!(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const metrics = new Metrics();
+    handler = createRequestHandler({
+      port,
+      health: () => ({ name: 'w', version: '0', pid: process.pid, startToken: '', instanceId: 'i', naive: false }),
+      token: () => 'secret',
+      ready: () => true,
+      booted: Promise.resolve(),
+      events: new EventStore(1),
+      search: async () => {
+        throw thrown;
+      },
+      mcp: { has: () => false, unavailable: () => null, handle: async () => {} },
+      breakerCooldownMs: 7000,
+      status: async () => ({}),
+      shutdown: () => {},
+      metrics,
+      requests: metrics.counter('t_requests_total', 'requests'),
+      linger: checkLingerLimits(),
+      log: silentLogger,
+    });
+    const get = () =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: '/search?q=x', headers: { authorization: 'Bearer secret' } },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk) => (body += chunk));
+            res.on('end', () =>
+              resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string, body }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      thrown = Object.assign(new Error('circuit spawn is open'), { code: 'EBROKENCIRCUIT', retryAfterMs: 2500 });
+      const open = await get();
+      expect([open.status, open.retryAfter]).toEqual([503, '3']);
+      expect(JSON.parse(open.body).error).toBe(unavailableToHttp(thrown, 7000)!.message);
+      thrown = Object.assign(new Error('circuit spawn is open'), { code: 'EBROKENCIRCUIT' });
+      expect((await get()).retryAfter).toBe('7');
+      thrown = new Error('boom');
+      expect((await get()).status).toBe(500);
+    } finally {
+      server.close();
+    }
   });
 });

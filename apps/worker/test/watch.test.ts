@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveConfig, UsageError } from '../src/config.js';
-import { ConfigWatcher, type FolderWatch, type WatchFolder } from '../src/config-watch.js';
-import type { Logger } from '../src/log.js';
+import { resolveConfig, UsageError } from '../src/config/config.js';
+import { ConfigWatcher, type FolderWatch, type WatchFolder } from '../src/daemon/config-watch.js';
+import type { Logger } from '../src/shared/log.js';
 import {
   cleanup,
   freePort,
