@@ -111,6 +111,20 @@ describe('hook against a port someone else holds', () => {
     expect(hits).toBeGreaterThanOrEqual(5);
   });
 
+  it('a holder slower than the first 1 s probe is still identified, not called silent (a loaded machine)', async () => {
+    home = makeHome();
+    const port = await freePort();
+    server = await listen(port, (_req, res) => {
+      // Answers, but only after the launcher's first probe gave up: its second, longer probe hears it.
+      setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>slow app</h1>'), 1500).unref();
+    });
+    const result = await runCli(['hook', 'ping', ...workerArgs(home, port), '--budget-ms', '6000']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/held by another program/);
+    expect(result.stderr).not.toMatch(/does not answer HTTP/);
+    expect(daemonSpawned(home)).toBe(false);
+  });
+
   it("recognises a spawnguard-worker of another version, once it proves it holds this home's token", async () => {
     home = makeHome();
     const port = await freePort();
